@@ -1,0 +1,147 @@
+"""Model artifacts: save with a model card, and load only after the card and hashes check out.
+
+Like any pickle, an artifact must only be loaded from a trusted source; the card's sha256 guards
+against a truncated or swapped file, not against a malicious one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import tempfile
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import joblib
+
+from model.classifier import CommentClassifier
+from model.errors import ArtifactError
+from model.labels import CATEGORIES, DECISIONS, STANCES
+from model.moderation import Moderator
+from model.policy import DecisionPolicy
+
+ARTIFACT_FILE = "model.joblib"
+CARD_FILE = "model_card.json"
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default"
+CARD_FIELDS = ("model_version", "created_at", "versions", "labels", "decision_policy",
+               "training_config", "training_data", "metrics", "artifact")
+PINNED_LIBRARIES = ("scikit-learn", "numpy", "joblib")
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries an artifact depends on."""
+    versions = {"python": platform.python_version()}
+    for name in ("scikit-learn", "numpy", "scipy", "joblib", "datasets"):
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_model(moderator: Moderator, directory: Path, *, training_config: dict,
+               training_data: list[dict], metrics: dict) -> dict:
+    """Write the artifact and its card into ``directory`` atomically; return the card."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    artifact_path = directory / ARTIFACT_FILE
+    _atomic_write(artifact_path, lambda path: joblib.dump(moderator.classifier, path, compress=3))
+    card = {
+        "model_version": moderator.version,
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": library_versions(),
+        "labels": {"category": list(CATEGORIES), "stance": list(STANCES), "decision": list(DECISIONS)},
+        "decision_policy": moderator.policy.to_dict(),
+        "training_config": training_config,
+        "training_data": training_data,
+        "metrics": metrics,
+        "artifact": {"file": ARTIFACT_FILE, "sha256": sha256_of(artifact_path),
+                     "bytes": artifact_path.stat().st_size},
+    }
+    _atomic_write(directory / CARD_FILE,
+                  lambda path: Path(path).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8"))
+    return card
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Write through a temporary file in the same directory, then rename over ``path``."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    os.close(handle)
+    try:
+        write(temporary)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def read_card(directory: Path) -> dict:
+    """Read and validate a model card; fail with what is missing or wrong."""
+    card_path = Path(directory) / CARD_FILE
+    if not card_path.is_file():
+        raise ArtifactError(f"no model card at {card_path}: run `moderate train` to create a model")
+    try:
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ArtifactError(f"{card_path}: model card is not valid JSON ({error})") from None
+    if not isinstance(card, dict):
+        raise ArtifactError(f"{card_path}: model card must be a JSON object")
+    missing = [name for name in CARD_FIELDS if name not in card]
+    if missing:
+        raise ArtifactError(f"{card_path}: model card lacks {', '.join(missing)}: retrain with `moderate train`")
+    expected_labels = {"category": list(CATEGORIES), "stance": list(STANCES)}
+    for name, labels in expected_labels.items():
+        if card["labels"].get(name) != labels:
+            raise ArtifactError(f"{card_path}: {name} labels are {card['labels'].get(name)}, this "
+                                f"code expects {labels}: run `moderate train`")
+    return card
+
+
+class IncompatibleArtifactError(ArtifactError):
+    """The artifact was written by library versions other than the installed ones."""
+
+
+def check_versions(card: dict) -> None:
+    """Fail when a pinned library differs from the one the artifact was trained with."""
+    installed = library_versions()
+    for name in PINNED_LIBRARIES:
+        trained = card["versions"].get(name)
+        if trained != installed[name]:
+            raise IncompatibleArtifactError(
+                f"model trained with {name} {trained}, installed {installed[name]}: run `moderate train`")
+
+
+def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
+    """Load an artifact after validating its card, hash and library versions."""
+    directory = Path(directory)
+    card = read_card(directory)
+    artifact_path = directory / card["artifact"].get("file", ARTIFACT_FILE)
+    if not artifact_path.is_file():
+        raise ArtifactError(f"model card at {directory} names {artifact_path.name}, which is missing")
+    actual = sha256_of(artifact_path)
+    if actual != card["artifact"].get("sha256"):
+        raise ArtifactError(f"{artifact_path}: sha256 {actual[:12]}… does not match the card's "
+                            f"{str(card['artifact'].get('sha256'))[:12]}…: the file is corrupt or was "
+                            "replaced; retrain with `moderate train`")
+    check_versions(card)
+    try:
+        classifier = joblib.load(artifact_path)
+    except Exception as error:  # unpickling can fail in many ways; all mean "unusable artifact"
+        raise ArtifactError(f"{artifact_path}: cannot be loaded ({type(error).__name__}: {error}): "
+                            "run `moderate train`") from None
+    if not isinstance(classifier, CommentClassifier):
+        raise ArtifactError(f"{artifact_path}: holds a {type(classifier).__name__}, not a CommentClassifier")
+    policy = DecisionPolicy(**card["decision_policy"])
+    return Moderator(classifier, policy, card["model_version"]), card

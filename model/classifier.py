@@ -1,0 +1,198 @@
+"""The comment classifier: linear heads over sparse features, temperature-calibrated, explainable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import minimize_scalar
+from scipy.special import log_softmax, softmax
+from sklearn.base import BaseEstimator
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+
+from model.features import DENSE_FEATURES, CommentFeaturizer, FeatureBatch
+from model.labels import CATEGORIES, STANCES
+
+SENTENCE_FEATURE = "[most abusive sentence]"
+DENSE_NAMES = [f"[{name}]" for name in DENSE_FEATURES] + [SENTENCE_FEATURE]
+
+
+@dataclass
+class Predictions:
+    """Calibrated probabilities for a batch, with what the explanation needs."""
+
+    category: np.ndarray
+    stance: np.ndarray
+    design: sp.csr_matrix
+    worst_sentence: list[str | None]
+
+
+class LinearHead(BaseEstimator):
+    """Multinomial logistic regression whose logits are divided by a fitted temperature."""
+
+    def __init__(self, C: float = 4.0, n_folds: int = 5, random_state: int = 0) -> None:
+        self.C = C
+        self.n_folds = n_folds
+        self.random_state = random_state
+
+    def _new_model(self) -> LogisticRegression:
+        return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, solver="newton-cg",
+                                  random_state=self.random_state)
+
+    def fit(self, X: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, n_classes: int) -> "LinearHead":
+        """Fit the model; fit the temperature on grouped out-of-fold logits."""
+        out_of_fold = np.zeros((X.shape[0], n_classes))
+        for train, test in GroupKFold(n_splits=self.n_folds).split(X, y, groups):
+            fold = self._new_model().fit(X[train], y[train])
+            out_of_fold[test] = _full_logits(fold, X[test], n_classes)
+        self.temperature_ = _fit_temperature(out_of_fold, y)
+        model = self._new_model().fit(X, y)
+        self.coef_, self.intercept_ = _full_parameters(model, n_classes)
+        return self
+
+    def logits(self, X: sp.csr_matrix) -> np.ndarray:
+        """Calibrated logits (raw logits over temperature)."""
+        return (np.asarray(X @ self.coef_.T) + self.intercept_) / self.temperature_
+
+    def predict_proba(self, X: sp.csr_matrix) -> np.ndarray:
+        """Calibrated probabilities, rows summing to 1."""
+        return softmax(self.logits(X), axis=1)
+
+    def contributions(self, row: sp.csr_matrix, label: int) -> tuple[np.ndarray, np.ndarray]:
+        """Column indices and their push toward ``label`` relative to the other labels."""
+        centred = self.coef_[label] - self.coef_.mean(axis=0)
+        return row.indices, row.data * centred[row.indices] / self.temperature_
+
+
+def _full_parameters(model: LogisticRegression, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Coefficients for every class, even when the training fold lacked one."""
+    coef = np.zeros((n_classes, model.coef_.shape[1]))
+    intercept = np.full(n_classes, -30.0)
+    if len(model.classes_) == 2 and model.coef_.shape[0] == 1:
+        coef[model.classes_[1]], intercept[model.classes_[1]] = model.coef_[0], model.intercept_[0]
+        intercept[model.classes_[0]] = 0.0
+    else:
+        coef[model.classes_], intercept[model.classes_] = model.coef_, model.intercept_
+    return coef, intercept
+
+
+def _full_logits(model: LogisticRegression, X: sp.csr_matrix, n_classes: int) -> np.ndarray:
+    coef, intercept = _full_parameters(model, n_classes)
+    return np.asarray(X @ coef.T) + intercept
+
+
+def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The temperature minimising the negative log-likelihood of out-of-fold logits."""
+    def loss(log_temperature: float) -> float:
+        scaled = log_softmax(logits / np.exp(log_temperature), axis=1)
+        return -float(scaled[np.arange(len(y)), y].mean())
+    result = minimize_scalar(loss, bounds=(-3.0, 3.0), method="bounded")
+    return float(np.exp(result.x))
+
+
+class CommentClassifier(BaseEstimator):
+    """Category (substantive / whataboutism / abusive) and stance of comments, given their article."""
+
+    def __init__(self, C_category: float = 4.0, C_stance: float = 2.0, C_sentence: float = 4.0,
+                 min_df: int = 2, dense_weight: float = 1.0, n_folds: int = 5,
+                 random_state: int = 0) -> None:
+        self.C_category = C_category
+        self.C_stance = C_stance
+        self.C_sentence = C_sentence
+        self.min_df = min_df
+        self.dense_weight = dense_weight
+        self.n_folds = n_folds
+        self.random_state = random_state
+
+    def fit(self, texts: list[str], articles: list[str | None], categories: list[str],
+            stances: list[str | None], groups: list[str]) -> "CommentClassifier":
+        """Fit on comments with their article text; each is also seen without its article."""
+        texts, articles, categories, stances, groups = _with_articleless_copies(
+            texts, articles, categories, stances, groups)
+        self.featurizer_ = CommentFeaturizer(min_df=self.min_df).fit(texts)
+        batch = self.featurizer_.transform(texts, articles)
+        y_category = np.array([CATEGORIES.index(c) for c in categories])
+        group_ids = np.unique(np.array(groups), return_inverse=True)[1]
+        is_abusive = (y_category == CATEGORIES.index("abusive")).astype(int)
+        sentence_scores = self._fit_sentence_model(batch, is_abusive, group_ids)
+        dense = np.hstack([batch.dense, sentence_scores[:, None]])
+        self.dense_mean_ = dense.mean(axis=0)
+        self.dense_scale_ = dense.std(axis=0) + 1e-6
+        design = self._design(batch.text, dense)
+        self.category_head_ = LinearHead(self.C_category, self.n_folds, self.random_state).fit(
+            design, y_category, group_ids, len(CATEGORIES))
+        has_stance = np.array([s is not None for s in stances])
+        y_stance = np.array([STANCES.index(s) if s else -1 for s in stances])
+        self.stance_head_ = LinearHead(self.C_stance, self.n_folds, self.random_state).fit(
+            design[has_stance], y_stance[has_stance], group_ids[has_stance], len(STANCES))
+        self.feature_names_ = self.featurizer_.feature_names_[:self.featurizer_.n_text_features] + DENSE_NAMES
+        return self
+
+    def _fit_sentence_model(self, batch: FeatureBatch, is_abusive: np.ndarray, groups: np.ndarray
+                            ) -> np.ndarray:
+        """Fit the abuse scorer applied to single sentences; out-of-fold maxima for training."""
+        scores = np.zeros(len(is_abusive))
+        for train, test in GroupKFold(n_splits=self.n_folds).split(batch.text, is_abusive, groups):
+            model = self._sentence_model().fit(batch.text[train], is_abusive[train])
+            per_sentence = batch.sentences @ model.coef_[0] + model.intercept_[0]
+            scores[test] = _max_by_owner(per_sentence, batch.sentence_owner, len(scores))[0][test]
+        model = self._sentence_model().fit(batch.text, is_abusive)
+        self.sentence_coef_, self.sentence_intercept_ = model.coef_[0], float(model.intercept_[0])
+        return scores
+
+    def _sentence_model(self) -> LogisticRegression:
+        return LogisticRegression(C=self.C_sentence, class_weight="balanced", max_iter=2000,
+                                  solver="newton-cg")
+
+    def _design(self, text: sp.csr_matrix, dense: np.ndarray) -> sp.csr_matrix:
+        """Sparse n-grams beside standardised dense cues."""
+        scaled = (dense - self.dense_mean_) / self.dense_scale_ * self.dense_weight
+        return sp.hstack([text, sp.csr_matrix(scaled)], format="csr")
+
+    def predict(self, texts: list[str], articles: list[str | None]) -> Predictions:
+        """Calibrated category and stance probabilities for a batch."""
+        batch = self.featurizer_.transform(texts, articles)
+        per_sentence = batch.sentences @ self.sentence_coef_ + self.sentence_intercept_
+        worst_scores, worst_index = _max_by_owner(per_sentence, batch.sentence_owner, len(texts))
+        design = self._design(batch.text, np.hstack([batch.dense, worst_scores[:, None]]))
+        worst = [batch.sentence_texts[i] if i >= 0 else None for i in worst_index]
+        return Predictions(self.category_head_.predict_proba(design),
+                           self.stance_head_.predict_proba(design), design, worst)
+
+    def explain(self, predictions: Predictions, row: int, label: int, top: int = 6
+                ) -> list[tuple[str, float]]:
+        """The features that pushed comment ``row`` toward category ``label`` most, with weights."""
+        columns, weights = self.category_head_.contributions(predictions.design[row], label)
+        order = np.argsort(-weights)[:top]
+        named = []
+        for index in order:
+            if weights[index] <= 0:
+                break
+            name = self.feature_names_[columns[index]]
+            if name == SENTENCE_FEATURE and predictions.worst_sentence[row]:
+                name = f"{SENTENCE_FEATURE} {predictions.worst_sentence[row]}"
+            named.append((name, float(weights[index])))
+        return named
+
+
+def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the maximum of its sentences' values and that sentence's index (-1 when none)."""
+    best = np.full(n_rows, -10.0)
+    best_index = np.full(n_rows, -1, dtype=np.int64)
+    if len(values):
+        order = np.lexsort((values, owners))
+        last = np.r_[owners[order][1:] != owners[order][:-1], True]
+        winners = order[last]
+        best[owners[winners]] = values[winners]
+        best_index[owners[winners]] = winners
+    return best, best_index
+
+
+def _with_articleless_copies(texts, articles, categories, stances, groups):
+    """Append a copy of every comment that has an article, without it."""
+    extra = [i for i, article in enumerate(articles) if article]
+    pick = lambda values: list(values) + [values[i] for i in extra]  # noqa: E731
+    return (pick(texts), list(articles) + [None] * len(extra), pick(categories), pick(stances),
+            pick(groups))

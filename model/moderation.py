@@ -1,0 +1,80 @@
+"""Moderating comments with a loaded model: scores, stance, decision, reasons and explanation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+
+from model.classifier import CommentClassifier
+from model.labels import CATEGORIES, STANCES
+from model.policy import DecisionPolicy
+
+
+@dataclass(frozen=True)
+class CommentInput:
+    """A comment to moderate, with its article's text (title and body) when known."""
+
+    text: str
+    article: str | None = None
+    id: str | int | None = None
+
+
+@dataclass
+class ModerationResult:
+    """Everything the model says about one comment."""
+
+    id: str | int | None
+    category: str
+    scores: dict[str, float]
+    stance: str
+    stance_scores: dict[str, float]
+    decision: str
+    reasons: list[str]
+    explanation: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return dict(self.__dict__)
+
+
+class Moderator:
+    """A trained classifier with its decision policy and version: the object serving uses."""
+
+    def __init__(self, classifier: CommentClassifier, policy: DecisionPolicy, version: str) -> None:
+        self.classifier = classifier
+        self.policy = policy
+        self.version = version
+
+    def moderate(self, comments: Sequence[CommentInput], *, explain: bool = True,
+                 top: int = 6) -> list[ModerationResult]:
+        """Moderate a batch of comments; results are in input order."""
+        if not comments:
+            return []
+        predictions = self.classifier.predict([c.text for c in comments],
+                                              [c.article for c in comments])
+        categories = predictions.category.argmax(axis=1)
+        stances = predictions.stance.argmax(axis=1)
+        results = []
+        for row, comment in enumerate(comments):
+            scores = _rounded(CATEGORIES, predictions.category[row])
+            decision, reasons = self.policy.decide(scores)
+            explanation = []
+            if explain:
+                explanation = [{"feature": name, "weight": round(weight, 4)} for name, weight in
+                               self.classifier.explain(predictions, row, int(categories[row]), top)]
+            results.append(ModerationResult(
+                id=comment.id, category=CATEGORIES[categories[row]], scores=scores,
+                stance=STANCES[stances[row]], stance_scores=_rounded(STANCES, predictions.stance[row]),
+                decision=decision, reasons=reasons, explanation=explanation))
+        return results
+
+    def moderate_one(self, text: str, article: str | None = None) -> ModerationResult:
+        """Moderate a single comment."""
+        return self.moderate([CommentInput(text, article)])[0]
+
+
+def _rounded(labels: Sequence[str], probabilities: np.ndarray) -> dict[str, float]:
+    """Label-to-probability mapping rounded to 6 places (still summing to 1 within 1e-5)."""
+    return {label: round(float(p), 6) for label, p in zip(labels, probabilities)}

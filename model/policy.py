@@ -1,0 +1,57 @@
+"""The decision policy: approve, review or reject from calibrated category scores, with reasons."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+from model.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class DecisionPolicy:
+    """Thresholds on calibrated probabilities; the first rule that fires decides.
+
+    1. P(abusive) >= reject_abusive                      -> reject  (abusive_above_reject_threshold)
+    2. P(whataboutism) >= reject_whataboutism            -> reject  (whataboutism_above_reject_threshold)
+    3. P(abusive) >= review_abusive                      -> review  (abusive_above_review_threshold)
+    4. P(whataboutism) >= review_whataboutism            -> review  (whataboutism_above_review_threshold)
+    5. highest probability < min_confidence              -> review  (low_confidence)
+    6. otherwise                                         -> approve (substantive)
+    A threshold above 1 switches its rule off (whataboutism is never rejected outright by default).
+    """
+
+    reject_abusive: float = 0.80
+    review_abusive: float = 0.35
+    reject_whataboutism: float = 1.01
+    review_whataboutism: float = 0.50
+    min_confidence: float = 0.50
+
+    def __post_init__(self) -> None:
+        for name, value in asdict(self).items():
+            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.01:
+                raise ConfigError(f"policy threshold {name} must be a number in [0, 1.01], got {value!r}")
+        if self.review_abusive > self.reject_abusive:
+            raise ConfigError(f"review_abusive ({self.review_abusive}) must not exceed "
+                              f"reject_abusive ({self.reject_abusive})")
+
+    def decide(self, scores: dict[str, float]) -> tuple[str, list[str]]:
+        """The decision and the machine-readable reasons for it."""
+        abusive, whataboutism = scores["abusive"], scores["whataboutism"]
+        if abusive >= self.reject_abusive:
+            return "reject", ["abusive_above_reject_threshold"]
+        if whataboutism >= self.reject_whataboutism:
+            return "reject", ["whataboutism_above_reject_threshold"]
+        reasons = []
+        if abusive >= self.review_abusive:
+            reasons.append("abusive_above_review_threshold")
+        if whataboutism >= self.review_whataboutism:
+            reasons.append("whataboutism_above_review_threshold")
+        if max(scores.values()) < self.min_confidence:
+            reasons.append("low_confidence")
+        if reasons:
+            return "review", reasons
+        return "approve", ["substantive"]
+
+    def to_dict(self) -> dict[str, float]:
+        """Thresholds as a JSON-ready dict (written into the model card)."""
+        return asdict(self)

@@ -1,0 +1,70 @@
+"""Text normalisation, de-obfuscation, sentence splitting and tokenisation, shared by all features."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from functools import lru_cache
+from pathlib import Path
+
+LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
+SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+|\n+")
+WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+# A token mixing letters with digits or masking symbols: "f*ck", "id10t", "a$$hole", "b!tch".
+OBFUSCATED = re.compile(r"(?<![\w*$@!])(?=[\w*$@!]*[a-z])(?=[\w*$@!]*[*$@!0-9])"
+                        r"[a-z0-9*$][a-z0-9*$@!]*[a-z0-9*$](?![\w*$@])")
+ORDINAL = re.compile(r"\d+(st|nd|rd|th|s)$")
+LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s",
+                      "!": "i"})
+CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+
+
+def read_lexicon(name: str) -> frozenset[str]:
+    """Terms of a lexicon file in ``model/lexicons`` (comments and blank lines skipped)."""
+    lines = (LEXICON_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def _masked_lookup() -> dict[tuple[int, str, str], list[str]]:
+    """Profane and insulting words indexed by (length, first letter, last letter) for masked tokens."""
+    lookup: dict[tuple[int, str, str], list[str]] = {}
+    for word in sorted(read_lexicon("profanity") | read_lexicon("insults")):
+        lookup.setdefault((len(word), word[0], word[-1]), []).append(word)
+    return lookup
+
+
+def deobfuscate_token(token: str) -> str:
+    """Undo leetspeak and masking in one token: 'f*ck' -> 'fuck', 'id10t' -> 'idiot'."""
+    if "*" in token:
+        pattern = re.compile(re.escape(token).replace(r"\*", "[a-z]") + "$")
+        for word in _masked_lookup().get((len(token), token[0], token[-1]), []):
+            if pattern.match(word):
+                return word
+        token = token.replace("*", "")
+    if token.isdigit() or ORDINAL.match(token):
+        return token
+    return token.translate(LEET)
+
+
+def normalise(text: str) -> str:
+    """Lower-cased, NFKC-normalised text with control characters removed and obfuscation undone."""
+    text = unicodedata.normalize("NFKC", text).translate(CONTROL).lower().replace("’", "'")
+    if any(symbol in text for symbol in "*$@!0123456789"):
+        text = OBFUSCATED.sub(lambda match: deobfuscate_token(match.group()), text)
+    return text
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences (and lines) of a text, empty pieces dropped."""
+    return [piece for piece in SENTENCE_BREAK.split(text) if piece.strip()]
+
+
+def tokenize(normalised_text: str) -> list[str]:
+    """Word tokens of an already normalised text."""
+    return WORD.findall(normalised_text)
+
+
+def is_obfuscated(text: str) -> bool:
+    """True when the raw text hides a word behind digits or masking symbols."""
+    return bool(OBFUSCATED.search(text.lower()))

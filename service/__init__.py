@@ -1,0 +1,1 @@
+"""The edges: the moderation HTTP service, batch labelling and the `moderate` command line."""

@@ -1,0 +1,241 @@
+"""The `moderate` command line: a thin shell over training, the model and the service."""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Callable
+
+import click
+
+from model.errors import ModerationError
+
+EPILOG_INDENT = "\b\n"
+
+
+def handle_errors(command: Callable) -> Callable:
+    """Turn the project's named errors (and file errors) into a one-line message and exit 1."""
+    @functools.wraps(command)
+    def wrapper(*args, **kwargs):
+        try:
+            return command(*args, **kwargs)
+        except ModerationError as error:
+            raise click.ClickException(str(error)) from None
+        except OSError as error:
+            raise click.ClickException(f"{getattr(error, 'filename', '') or ''}: {error.strerror or error}") from None
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+    return wrapper
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="comment-moderator")
+def cli() -> None:
+    """Sort news-site reader comments into substantive, whataboutism or abusive, with stance.
+
+    \b
+    Example:
+      moderate score "What about the US torture camps?" --article 003_2d5113ef618b1c85
+    """
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+
+
+@cli.command()
+@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+              help="Folder holding articles.jsonl and comments.jsonl (default: the shipped seeds/).")
+@handle_errors
+def validate(directory: Path | None) -> None:
+    """Check the labelled set and print its numbers; exit 1 naming file, line and field on problems.
+
+    \b
+    Example:
+      moderate validate
+    """
+    from seeds import SEEDS_DIR
+    from training.dataset import validate_labelled_set
+
+    report = validate_labelled_set(directory or SEEDS_DIR)
+    click.echo(f"articles: {report.n_articles} ({report.n_written_articles} written, "
+               f"{report.n_articles_with_comments} with comments)")
+    click.echo(f"comments: {report.n_comments}  by source: {dict(sorted(report.by_source.items()))}")
+    click.echo(f"by category: {dict(sorted(report.by_category.items()))}")
+    click.echo(f"by stance: {dict(sorted(report.by_stance.items()))}")
+    click.echo(f"hard cases: {dict(sorted(report.by_hard_case.items()))}")
+    for problem in report.problems:
+        click.echo(f"error: {problem}", err=True)
+    if not report.ok:
+        raise click.ClickException(f"{len(report.problems)} problem(s) in the labelled set")
+    click.echo("labelled set is valid")
+
+
+def source_options(command: Callable) -> Callable:
+    """Options shared by train and eval to read an operator's labelled files."""
+    options = [
+        click.option("--data", "data", multiple=True,
+                     help="Labelled source: .jsonl, .csv, .parquet, a `datasets` folder or a Hub name. Repeatable."),
+        click.option("--text-column", default="text", show_default=True),
+        click.option("--label-column", default="category", show_default=True),
+        click.option("--stance-column", default="stance", show_default=True),
+        click.option("--id-column", default="id", show_default=True),
+        click.option("--article-id-column", default="article_id", show_default=True),
+        click.option("--article-title-column", default="article_title", show_default=True),
+        click.option("--article-body-column", default="article_body", show_default=True),
+        click.option("--label-map", default=None, help="Map raw labels, e.g. '1=abusive,0=substantive'."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _load_sources(data: tuple[str, ...], columns: dict) -> "LabelledData":
+    from training.sources import ColumnMap, load_source, parse_label_map
+    from training.train import LabelledData
+
+    column_map = ColumnMap(text=columns["text_column"], label=columns["label_column"],
+                           stance=columns["stance_column"], id=columns["id_column"],
+                           article_id=columns["article_id_column"],
+                           article_title=columns["article_title_column"],
+                           article_body=columns["article_body_column"],
+                           label_map=parse_label_map(columns["label_map"]))
+    merged = LabelledData([], [])
+    for spec in data:
+        loaded = load_source(spec, column_map)
+        merged.records.extend(loaded.records)
+        merged.sources.extend(loaded.sources)
+    return merged
+
+
+@cli.command()
+@source_options
+@click.option("--include-seeds/--no-include-seeds", default=False,
+              help="With --data, also train on the shipped labelled set.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
+              help="TOML file of training settings (see training/config.py).")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Model folder to write (default: MODERATE_MODEL_DIR or the shipped model).")
+@click.option("--seed", type=int, default=None, help="Random seed (split, folds).")
+@click.option("--cv-folds", type=int, default=None, help="Grouped cross-validation folds; 0 turns it off.")
+@click.option("--force", is_flag=True, help="Promote the new model even if it is worse on held-out data.")
+@handle_errors
+def train(data, include_seeds, config_path, out, seed, cv_folds, force, **columns) -> None:
+    """Train a model (default: from seeds/), report on it, and promote it if not worse.
+
+    \b
+    Examples:
+      moderate train
+      moderate train --data decisions.csv --text-column body --label-column verdict \\
+          --label-map 1=abusive,0=substantive --include-seeds --out models/mine
+    """
+    from service.settings import Settings
+    from training.config import resolve_config
+    from training.report import format_comparison, format_report
+    from training.sources import load_seed_data
+    from training.train import LabelledData, train as run_training
+
+    config = resolve_config(config_path, seed=seed, cv_folds=cv_folds)
+    labelled = load_seed_data() if not data or include_seeds else LabelledData([], [])
+    if data:
+        extra = _load_sources(data, columns)
+        labelled.records.extend(extra.records)
+        labelled.sources.extend(extra.sources)
+    for source in labelled.sources:
+        if "note" in source:
+            click.echo(f"note: {source['path']}: {source['note']}", err=True)
+    out = out or Settings().model_dir
+    outcome = run_training(labelled, config, out, force=force,
+                           progress=lambda step: click.echo(f"… {step}", err=True))
+    click.echo(format_report(outcome.metrics["held_out"]))
+    cv = outcome.metrics["cross_validation"]
+    if cv:
+        click.echo(f"grouped cross-validation macro-F1: {cv['category_macro_f1_mean']:.3f} "
+                   f"(folds {cv['category_macro_f1']})")
+    identity = outcome.metrics["identity_check"]
+    click.echo(f"identity check: {identity['n_scored_abusive']}/{identity['n_sentences']} neutral identity "
+               f"sentences scored abusive ({identity['share_scored_abusive']:.1%}, target ≤ 2%)")
+    if outcome.comparison:
+        click.echo(format_comparison(outcome.comparison))
+    click.echo(f"trained in {outcome.seconds:.1f}s; model written to {outcome.out_dir}")
+    if not outcome.promoted:
+        raise click.ClickException(
+            f"new model is worse on held-out data than the current one; kept at {outcome.out_dir}, "
+            "not promoted (use --force to promote it anyway)")
+
+
+@cli.command(name="eval")
+@source_options
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+              help="Model folder (default: MODERATE_MODEL_DIR or the shipped model).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@handle_errors
+def evaluate(data, model_dir, as_json, **columns) -> None:
+    """Score a labelled file with the current model and print the report.
+
+    Without --data, evaluates on the held-out articles of the shipped labelled set.
+
+    \b
+    Example:
+      moderate eval --data my_decisions.jsonl
+    """
+    from model.artifact import load_model
+    from service.settings import Settings
+    from training.dataset import split_grouped
+    from training.report import format_report
+    from training.sources import load_seed_data
+    from training.train import evaluate as run_evaluation
+
+    moderator, card = load_model(model_dir or Settings().model_dir)
+    if data:
+        records = _load_sources(data, columns).records
+    else:
+        seed = card["training_config"].get("seed", 0)
+        fraction = card["training_config"].get("test_fraction", 0.2)
+        all_records = load_seed_data().records
+        _, test = split_grouped([r["category"] for r in all_records], [r["group"] for r in all_records],
+                                test_fraction=fraction, seed=seed)
+        records = [all_records[i] for i in test]
+    report = run_evaluation(moderator, records)
+    click.echo(json.dumps(report, indent=2) if as_json else
+               f"model {card['model_version']} on {len(records)} comments\n{format_report(report)}")
+
+
+@cli.command()
+@click.argument("text", required=False)
+@click.option("--article", "article_id", default=None, help="Id of a known article (seed or registered).")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None)
+@handle_errors
+def score(text: str | None, article_id: str | None, model_dir: Path | None) -> None:
+    """Print the full JSON result for one comment (from the argument, or standard input).
+
+    \b
+    Examples:
+      moderate score "This article is one-sided nonsense." --article 003_2d5113ef618b1c85
+      echo "and what about Guantanamo?" | moderate score
+    """
+    from service.articles import ArticleStore
+    from service.models import load_serving_model
+    from service.settings import Settings
+
+    if text is None:
+        if sys.stdin.isatty():
+            raise click.UsageError("give the comment as an argument or on standard input")
+        text = sys.stdin.read()
+    if not text.strip():
+        raise click.ClickException("comment text is empty")
+    settings = Settings()
+    article = ArticleStore(settings.data_dir).get(article_id).text if article_id else None
+    moderator, _ = load_serving_model(model_dir or settings.model_dir, settings.data_dir)
+    result = moderator.moderate_one(text, article).to_dict()
+    click.echo(json.dumps({"model_version": moderator.version, **result}, indent=2, ensure_ascii=False))
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="moderate")
+
+
+if __name__ == "__main__":
+    main()

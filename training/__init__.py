@@ -1,0 +1,1 @@
+"""Training: turns labelled comments into a model artifact, its card and a report."""

@@ -1,0 +1,50 @@
+"""The training configuration: code defaults, then an optional TOML file, then command-line overrides."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+
+from model.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class TrainingConfig:
+    """Every knob of a training run; the resolved values are written into the model card."""
+
+    C_category: float = 4.0
+    C_stance: float = 2.0
+    C_sentence: float = 4.0
+    min_df: int = 2
+    dense_weight: float = 1.0
+    n_folds: int = 5
+    cv_folds: int = 5
+    test_fraction: float = 0.2
+    seed: int = 0
+
+    def to_dict(self) -> dict:
+        """JSON-ready values."""
+        return asdict(self)
+
+
+def resolve_config(path: Path | None = None, **overrides: object) -> TrainingConfig:
+    """Defaults, updated from a TOML file (table [training] or top level), then from overrides."""
+    values: dict[str, object] = {}
+    if path is not None:
+        try:
+            document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"{path}: cannot read training config ({error})") from None
+        values.update(document.get("training", document))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name: f.type for f in fields(TrainingConfig)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    config = replace(TrainingConfig(), **values)
+    if not 0 < config.test_fraction < 1:
+        raise ConfigError(f"test_fraction must be between 0 and 1, got {config.test_fraction}")
+    if config.n_folds < 2 or config.cv_folds == 1 or config.cv_folds < 0:
+        raise ConfigError("n_folds must be at least 2 and cv_folds 0 (off) or at least 2")
+    return config

@@ -1,0 +1,216 @@
+"""The labelled comment set: validation, loading into a ``datasets.DatasetDict`` and the grouped split."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+from sklearn.model_selection import StratifiedGroupKFold
+
+from model.corpus import Article, load_articles, read_jsonl
+from model.errors import DataError
+from model.labels import CATEGORIES, STANCES
+from seeds import SEEDS_DIR
+
+ARTICLES_FILE = "articles.jsonl"
+COMMENTS_FILE = "comments.jsonl"
+COMMENT_FIELDS = ("id", "article_id", "text", "category", "stance", "rationale", "source")
+SOURCES = ("seed_comment", "written", "feedback")
+NEAR_DUPLICATE_OVERLAP = 0.8
+SHINGLE_WORDS = 5
+MIN_PER_CATEGORY = 500
+MIN_WRITTEN = 2000
+MIN_WRITTEN_ARTICLES = 20
+
+FEATURES = Features({
+    "id": Value("string"),
+    "article_id": Value("string"),
+    "article_title": Value("string"),
+    "article_body": Value("string"),
+    "text": Value("string"),
+    "category": ClassLabel(names=list(CATEGORIES)),
+    "stance": ClassLabel(names=list(STANCES)),
+    "source": Value("string"),
+})
+
+
+@dataclass
+class ValidationReport:
+    """What the validator found: problems (file, line, field, message) and the set's numbers."""
+
+    problems: list[str] = field(default_factory=list)
+    n_comments: int = 0
+    n_articles: int = 0
+    by_category: Counter = field(default_factory=Counter)
+    by_stance: Counter = field(default_factory=Counter)
+    by_source: Counter = field(default_factory=Counter)
+    by_hard_case: Counter = field(default_factory=Counter)
+    n_written_articles: int = 0
+    n_articles_with_comments: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when no problem was found."""
+        return not self.problems
+
+
+def validate_labelled_set(directory: Path = SEEDS_DIR, *, check_minimums: bool = True) -> ValidationReport:
+    """Check the articles and comments files; every problem names file, line and field."""
+    report = ValidationReport()
+    articles_path, comments_path = Path(directory) / ARTICLES_FILE, Path(directory) / COMMENTS_FILE
+    try:
+        articles = load_articles(articles_path)
+    except (DataError, OSError) as error:
+        report.problems.append(str(error))
+        return report
+    report.n_articles = len(articles)
+    report.n_written_articles = sum(a.source == "written" for a in articles.values())
+    try:
+        rows = list(read_jsonl(comments_path))
+    except (DataError, OSError) as error:
+        report.problems.append(str(error))
+        return report
+    for number, record in rows:
+        report.problems.extend(_record_problems(record, articles, f"{comments_path}:{number}"))
+        if all(isinstance(record.get(name), str) for name in ("category", "stance", "source")):
+            report.by_category[record["category"]] += 1
+            report.by_stance[record["stance"]] += 1
+            report.by_source[record["source"]] += 1
+        report.by_hard_case[record.get("hard_case") or "none"] += 1
+    report.n_comments = len(rows)
+    report.n_articles_with_comments = len({r.get("article_id") for _, r in rows})
+    report.problems.extend(_duplicate_problems(rows, comments_path))
+    if check_minimums:
+        report.problems.extend(_minimum_problems(report, comments_path))
+    return report
+
+
+def _record_problems(record: dict, articles: dict[str, Article], where: str) -> list[str]:
+    """Problems of one comment record: missing fields, unknown labels, unknown article."""
+    problems = [f"{where}: field '{name}': missing or empty" for name in COMMENT_FIELDS
+                if not isinstance(record.get(name), str) or not record[name].strip()]
+    allowed = {"category": CATEGORIES, "stance": STANCES, "source": SOURCES}
+    for name, values in allowed.items():
+        value = record.get(name)
+        if isinstance(value, str) and value.strip() and value not in values:
+            problems.append(f"{where}: field '{name}': unknown label '{value}' "
+                            f"(expected one of {', '.join(values)})")
+    article_id = record.get("article_id")
+    if isinstance(article_id, str) and article_id.strip() and article_id not in articles:
+        problems.append(f"{where}: field 'article_id': unknown article '{article_id}'")
+    return problems
+
+
+def _duplicate_problems(rows: list[tuple[int, dict]], path: Path) -> list[str]:
+    """Duplicate ids, exact duplicate texts and near-duplicates (word 5-gram Jaccard > 0.8)."""
+    problems: list[str] = []
+    first_line_of_id: dict[str, int] = {}
+    first_line_of_text: dict[str, int] = {}
+    for number, record in rows:
+        comment_id, text = record.get("id"), record.get("text")
+        if isinstance(comment_id, str):
+            if comment_id in first_line_of_id:
+                problems.append(f"{path}:{number}: field 'id': duplicate id '{comment_id}' "
+                                f"(first at line {first_line_of_id[comment_id]})")
+            first_line_of_id.setdefault(comment_id, number)
+        if isinstance(text, str) and text.strip():
+            key = normalise_for_duplicates(text)
+            if key in first_line_of_text:
+                problems.append(f"{path}:{number}: field 'text': exact duplicate of line "
+                                f"{first_line_of_text[key]}")
+            else:
+                first_line_of_text[key] = number
+    for earlier, later, overlap in find_near_duplicates(rows):
+        problems.append(f"{path}:{later}: field 'text': near-duplicate of line {earlier} "
+                        f"(word {SHINGLE_WORDS}-gram overlap {overlap:.2f} > {NEAR_DUPLICATE_OVERLAP})")
+    return problems
+
+
+def normalise_for_duplicates(text: str) -> str:
+    """Lower-case words only, so that case and punctuation do not hide a duplicate."""
+    return " ".join(re.findall(r"\w+", text.lower()))
+
+
+def shingles(text: str) -> set[tuple[str, ...]]:
+    """The set of word 5-grams of a text."""
+    words = normalise_for_duplicates(text).split()
+    return {tuple(words[i:i + SHINGLE_WORDS]) for i in range(len(words) - SHINGLE_WORDS + 1)}
+
+
+def find_near_duplicates(rows: list[tuple[int, dict]]) -> list[tuple[int, int, float]]:
+    """Pairs of lines (earlier, later) whose texts' 5-gram Jaccard overlap exceeds the threshold."""
+    texts = {n: normalise_for_duplicates(r["text"]) for n, r in rows if isinstance(r.get("text"), str)}
+    shingle_sets = {n: shingles(text) for n, text in texts.items()}
+    index: dict[tuple[str, ...], list[int]] = defaultdict(list)
+    pairs: list[tuple[int, int, float]] = []
+    for number, own in shingle_sets.items():
+        candidates = Counter(other for s in own for other in index[s])
+        for other, shared in candidates.items():
+            overlap = shared / len(own | shingle_sets[other])
+            if overlap > NEAR_DUPLICATE_OVERLAP and texts[other] != texts[number]:
+                pairs.append((other, number, overlap))
+        for s in own:
+            index[s].append(number)
+    return pairs
+
+
+def _minimum_problems(report: ValidationReport, path: Path) -> list[str]:
+    """The set's size requirements: written comments, per-category counts, written articles."""
+    problems = []
+    if report.by_source["written"] < MIN_WRITTEN:
+        problems.append(f"{path}: only {report.by_source['written']} written comments "
+                        f"(at least {MIN_WRITTEN} required)")
+    for category in CATEGORIES:
+        if report.by_category[category] < MIN_PER_CATEGORY:
+            problems.append(f"{path}: field 'category': only {report.by_category[category]} "
+                            f"'{category}' comments (at least {MIN_PER_CATEGORY} required)")
+    if report.n_written_articles < MIN_WRITTEN_ARTICLES:
+        problems.append(f"{path.parent / ARTICLES_FILE}: only {report.n_written_articles} written "
+                        f"articles (at least {MIN_WRITTEN_ARTICLES} required)")
+    return problems
+
+
+def load_records(directory: Path = SEEDS_DIR) -> list[dict]:
+    """Validated comment records joined with their article's title and body."""
+    report = validate_labelled_set(directory, check_minimums=False)
+    if not report.ok:
+        raise DataError(f"labelled set is invalid ({len(report.problems)} problems); first: "
+                        f"{report.problems[0]}; run `moderate validate` for all")
+    articles = load_articles(Path(directory) / ARTICLES_FILE)
+    records = []
+    for _, record in read_jsonl(Path(directory) / COMMENTS_FILE):
+        article = articles[record["article_id"]]
+        records.append({name: record[name] for name in
+                        ("id", "article_id", "text", "category", "stance", "source")}
+                       | {"article_title": article.title, "article_body": article.body})
+    return records
+
+
+def to_dataset(records: list[dict]) -> Dataset:
+    """Records as a ``datasets.Dataset`` with ClassLabel category and stance."""
+    columns = {name: [r.get(name) for r in records] for name in FEATURES}
+    return Dataset.from_dict(columns, features=FEATURES)
+
+
+def split_grouped(labels: list[str], groups: list[str], *, test_fraction: float = 0.2, seed: int = 0
+                  ) -> tuple[list[int], list[int]]:
+    """Deterministic train/test indices stratified by label, with no group on both sides."""
+    n_splits = max(2, round(1 / test_fraction))
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    train_index, test_index = next(splitter.split(np.zeros(len(labels)), labels, groups))
+    return sorted(train_index.tolist()), sorted(test_index.tolist())
+
+
+def load_labelled_set(directory: Path = SEEDS_DIR, *, test_fraction: float = 0.2, seed: int = 0
+                      ) -> DatasetDict:
+    """The labelled set as a DatasetDict with 'train' and 'test', split by article."""
+    records = load_records(directory)
+    train_index, test_index = split_grouped([r["category"] for r in records],
+                                            [r["article_id"] for r in records],
+                                            test_fraction=test_fraction, seed=seed)
+    dataset = to_dataset(records)
+    return DatasetDict(train=dataset.select(train_index), test=dataset.select(test_index))

@@ -1,0 +1,35 @@
+"""Plain-text rendering of evaluation reports for the terminal."""
+
+from __future__ import annotations
+
+
+def format_head(name: str, report: dict) -> str:
+    """A per-class table, macro-F1, calibration error and the confusion matrix of one head."""
+    lines = [f"{name} (n={report['n']})",
+             f"  {'class':<14}{'precision':>10}{'recall':>8}{'f1':>8}{'roc_auc':>9}{'support':>9}"]
+    for label, row in report["per_class"].items():
+        auc = "-" if row["roc_auc"] is None else f"{row['roc_auc']:.3f}"
+        lines.append(f"  {label:<14}{row['precision']:>10.3f}{row['recall']:>8.3f}{row['f1']:>8.3f}"
+                     f"{auc:>9}{row['support']:>9}")
+    lines.append(f"  macro-F1 {report['macro_f1']:.3f}   accuracy {report['accuracy']:.3f}   "
+                 f"calibration error (ECE) {report['calibration']['expected_calibration_error']:.3f}")
+    labels = report["confusion_matrix"]["labels"]
+    lines.append("  confusion (rows true, columns predicted): " + " / ".join(l[:5] for l in labels))
+    for label, row in zip(labels, report["confusion_matrix"]["rows_true_columns_predicted"]):
+        lines.append(f"    {label:<14}" + "".join(f"{v:>7}" for v in row))
+    return "\n".join(lines)
+
+
+def format_report(report: dict) -> str:
+    """Both heads of an evaluation report."""
+    return "\n".join(format_head(head, report[head]) for head in ("category", "stance") if head in report)
+
+
+def format_comparison(comparison: dict) -> str:
+    """The current and the new model side by side."""
+    return "\n".join([
+        f"  {'':<22}{'current':>10}{'new':>10}",
+        f"  {'category macro-F1':<22}{comparison['current_macro_f1']:>10.3f}{comparison['new_macro_f1']:>10.3f}",
+        f"  {'stance macro-F1':<22}{comparison['current_stance_macro_f1'] or 0:>10.3f}"
+        f"{comparison['new_stance_macro_f1'] or 0:>10.3f}",
+        f"  (current model {comparison['current_version']})"])

@@ -1,0 +1,138 @@
+"""Labelled data sources for training and evaluation: the seed set, or an operator's own files."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from model.artifact import sha256_of
+from model.corpus import Article
+from model.errors import DataError
+from model.labels import CATEGORIES, STANCES
+from seeds import SEEDS_DIR
+from training.dataset import ARTICLES_FILE, COMMENTS_FILE, load_records
+from training.train import LabelledData
+
+FILE_LOADERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet",
+                ".gz": None}
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """Which columns of an operator's file hold what, and how its labels map to categories."""
+
+    text: str = "text"
+    label: str = "category"
+    stance: str = "stance"
+    id: str = "id"
+    article_id: str = "article_id"
+    article_title: str = "article_title"
+    article_body: str = "article_body"
+    label_map: dict[str, str] = field(default_factory=dict)
+
+
+def parse_label_map(spec: str | None) -> dict[str, str]:
+    """'1=abusive,0=substantive' -> {'1': 'abusive', '0': 'substantive'}, labels checked."""
+    if not spec:
+        return {}
+    mapping = {}
+    for pair in spec.split(","):
+        raw, separator, label = pair.partition("=")
+        if not separator or not raw.strip():
+            raise DataError(f"--label-map entry '{pair}' is not RAW=LABEL (e.g. 1=abusive)")
+        if label.strip() not in CATEGORIES:
+            raise DataError(f"--label-map maps '{raw}' to unknown label '{label}' "
+                            f"(expected one of {', '.join(CATEGORIES)})")
+        mapping[raw.strip()] = label.strip()
+    return mapping
+
+
+def seed_records_as_training(records: list[dict]) -> list[dict]:
+    """Seed-set records in the shape training uses (article text joined, article as group)."""
+    return [{"id": r["id"], "text": r["text"], "category": r["category"], "stance": r["stance"],
+             "article": Article(r["article_id"], r["article_title"], r["article_body"]).text,
+             "group": r["article_id"], "source": r["source"]} for r in records]
+
+
+def load_seed_data(directory: Path = SEEDS_DIR) -> LabelledData:
+    """The shipped labelled set, with the hashes of its files."""
+    records = seed_records_as_training(load_records(directory))
+    sources = [{"path": f"seeds/{name}", "sha256": sha256_of(Path(directory) / name)}
+               for name in (ARTICLES_FILE, COMMENTS_FILE)]
+    sources[1].update(rows=len(records), labels=sorted({r["category"] for r in records}))
+    return LabelledData(records, sources)
+
+
+def load_source(spec: str, columns: ColumnMap) -> LabelledData:
+    """An operator's labelled source (file, directory or Hugging Face dataset name) via datasets."""
+    dataset, kind, line_offset = _load_dataset(spec)
+    names = set(dataset.column_names)
+    for role, column in (("--text-column", columns.text), ("--label-column", columns.label)):
+        if column not in names:
+            raise DataError(f"no column '{column}' (set {role}); columns are: {', '.join(sorted(names))}",
+                            path=spec, field=column)
+    records = [_record(row, n + line_offset, spec, columns, names) for n, row in enumerate(dataset)]
+    covered = sorted({r["category"] for r in records})
+    source = {"path": spec, "kind": kind, "rows": len(records), "labels": covered}
+    if Path(spec).is_file():
+        source["sha256"] = sha256_of(Path(spec))
+    if len(covered) < len(CATEGORIES):
+        source["note"] = (f"labels only {', '.join(covered)}; used for what it labels, no "
+                          f"{', '.join(sorted(set(CATEGORIES) - set(covered)))} examples from it")
+    return LabelledData(records, [source])
+
+
+def _load_dataset(spec: str):
+    """A datasets.Dataset for a path or hub name, its kind, and the line number of its first row."""
+    import datasets
+
+    path = Path(spec)
+    try:
+        if path.is_dir():
+            if (path / "dataset_info.json").exists() or (path / "state.json").exists():
+                loaded = datasets.load_from_disk(str(path))
+                return (loaded["train"] if isinstance(loaded, datasets.DatasetDict) else loaded), "saved", 0
+            raise DataError("directory is not a dataset saved by `datasets` (no dataset_info.json)", path=spec)
+        if path.exists():
+            suffixes = [s for s in path.suffixes if s != ".gz"]
+            loader = FILE_LOADERS.get(suffixes[-1] if suffixes else "")
+            if loader is None:
+                raise DataError("unsupported file type (use .jsonl, .csv, .parquet or a datasets directory)",
+                                path=spec)
+            loaded = datasets.load_dataset(loader, data_files=str(path), split="train")
+            return loaded, loader, 2 if loader == "csv" else 1
+        if "/" not in spec or spec.startswith((".", "/")):
+            raise DataError("no such file or directory", path=spec)
+        return datasets.load_dataset(spec, split="train"), "hub", 0
+    except DataError:
+        raise
+    except Exception as error:  # datasets raises many types: offline, parse errors, bad schema
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        if "offline" in message.lower() or "connect" in message.lower() or "resolve" in message.lower():
+            message = f"cannot reach the Hugging Face hub to load '{spec}' (offline?): {message}"
+        raise DataError(f"cannot load: {message}", path=spec) from None
+
+
+def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str]) -> dict:
+    """One training record from an operator's row; bad values name the line and field."""
+    text = row.get(columns.text)
+    if not isinstance(text, str) or not text.strip():
+        raise DataError("missing, empty or not text", path=spec, line=line, field=columns.text)
+    raw_label = row.get(columns.label)
+    label = columns.label_map.get(str(raw_label), raw_label) if columns.label_map else raw_label
+    if label not in CATEGORIES:
+        raise DataError(f"unknown label {raw_label!r} (expected one of {', '.join(CATEGORIES)}, or map "
+                        "it with --label-map)", path=spec, line=line, field=columns.label)
+    stance = row.get(columns.stance) if columns.stance in names else None
+    if stance is not None and stance not in STANCES:
+        raise DataError(f"unknown stance {stance!r} (expected one of {', '.join(STANCES)})",
+                        path=spec, line=line, field=columns.stance)
+    title = row.get(columns.article_title) or ""
+    body = row.get(columns.article_body) or ""
+    article = f"{title}\n\n{body}".strip() or None
+    article_id = row.get(columns.article_id)
+    group = str(article_id) if article_id else (hashlib.sha1(article.encode()).hexdigest()[:12]
+                                                if article else f"{spec}:{line}")
+    return {"id": str(row.get(columns.id, line)), "text": text, "category": label, "stance": stance,
+            "article": article, "group": group, "source": spec}

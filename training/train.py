@@ -1,0 +1,173 @@
+"""Training recipe: load labelled data, split by article, fit, evaluate, compare, write the artifact."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+from sklearn.model_selection import StratifiedGroupKFold
+
+from model.artifact import ARTIFACT_FILE, CARD_FILE, load_model, save_model
+from model.classifier import CommentClassifier
+from model.errors import ArtifactError
+from model.labels import CATEGORIES, STANCES
+from model.moderation import CommentInput, Moderator
+from model.policy import DecisionPolicy
+from training.config import TrainingConfig
+from training.dataset import split_grouped
+from training.identity import identity_check
+from training.metrics import classification_report
+
+logger = logging.getLogger(__name__)
+METRICS_FILE = "metrics.json"
+Progress = Callable[[str], None]
+
+
+@dataclass
+class LabelledData:
+    """Training records (text, article, category, stance, group) and where they came from."""
+
+    records: list[dict]
+    sources: list[dict] = field(default_factory=list)
+
+
+@dataclass
+class TrainingOutcome:
+    """What a training run produced and whether it was promoted."""
+
+    metrics: dict
+    card: dict | None
+    promoted: bool
+    comparison: dict | None
+    out_dir: Path
+    seconds: float
+
+
+def fit_classifier(records: list[dict], config: TrainingConfig) -> CommentClassifier:
+    """Fit a classifier on records with keys text, article, category, stance, group."""
+    classifier = CommentClassifier(C_category=config.C_category, C_stance=config.C_stance,
+                                   C_sentence=config.C_sentence, min_df=config.min_df,
+                                   dense_weight=config.dense_weight, n_folds=config.n_folds,
+                                   random_state=config.seed)
+    return classifier.fit([r["text"] for r in records], [r["article"] for r in records],
+                          [r["category"] for r in records], [r["stance"] for r in records],
+                          [r["group"] for r in records])
+
+
+def evaluate(moderator: Moderator, records: list[dict]) -> dict:
+    """Category and stance reports of a model on labelled records."""
+    results = moderator.classifier.predict([r["text"] for r in records], [r["article"] for r in records])
+    y_category = np.array([CATEGORIES.index(r["category"]) for r in records])
+    report = {"category": classification_report(y_category, results.category, CATEGORIES)}
+    with_stance = [i for i, r in enumerate(records) if r["stance"]]
+    if with_stance:
+        y_stance = np.array([STANCES.index(records[i]["stance"]) for i in with_stance])
+        report["stance"] = classification_report(y_stance, results.stance[with_stance], STANCES)
+    return report
+
+
+def cross_validate(records: list[dict], config: TrainingConfig, progress: Progress) -> dict:
+    """Grouped, stratified cross-validation on the training records: macro-F1 per fold."""
+    splitter = StratifiedGroupKFold(n_splits=config.cv_folds, shuffle=True, random_state=config.seed)
+    labels = [r["category"] for r in records]
+    groups = [r["group"] for r in records]
+    category_f1, stance_f1 = [], []
+    for fold, (train, test) in enumerate(splitter.split(np.zeros(len(records)), labels, groups), 1):
+        progress(f"cross-validation fold {fold}/{config.cv_folds}")
+        classifier = fit_classifier([records[i] for i in train], config)
+        report = evaluate(Moderator(classifier, DecisionPolicy(), "cv"), [records[i] for i in test])
+        category_f1.append(report["category"]["macro_f1"])
+        stance_f1.append(report.get("stance", {}).get("macro_f1", 0.0))
+    return {"folds": config.cv_folds, "grouped_by": "article",
+            "category_macro_f1": category_f1, "category_macro_f1_mean": round(float(np.mean(category_f1)), 4),
+            "stance_macro_f1": stance_f1, "stance_macro_f1_mean": round(float(np.mean(stance_f1)), 4)}
+
+
+def model_version(records: list[dict], config: TrainingConfig) -> str:
+    """A version naming the date and a hash of the training data and configuration."""
+    digest = hashlib.sha256(json.dumps([config.to_dict(), [(r["text"], r["category"], r["stance"])
+                                                           for r in records]]).encode()).hexdigest()
+    return f"{datetime.now(timezone.utc):%Y.%m.%d}-{digest[:8]}"
+
+
+def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: bool = False,
+          policy: DecisionPolicy | None = None, progress: Progress = lambda _: None) -> TrainingOutcome:
+    """Train, evaluate and write a model; promote it over the current one only if not worse."""
+    started = time.perf_counter()
+    records = data.records
+    progress(f"splitting {len(records)} comments by article")
+    train_index, test_index = split_grouped([r["category"] for r in records],
+                                            [r["group"] for r in records],
+                                            test_fraction=config.test_fraction, seed=config.seed)
+    train_records, test_records = [records[i] for i in train_index], [records[i] for i in test_index]
+    cv = cross_validate(train_records, config, progress) if config.cv_folds else None
+    progress(f"fitting on {len(train_records)} comments")
+    candidate = Moderator(fit_classifier(train_records, config), policy or DecisionPolicy(),
+                          model_version(records, config))
+    progress(f"evaluating on {len(test_records)} held-out comments")
+    held_out = evaluate(candidate, test_records)
+    metrics = {"held_out": held_out, "cross_validation": cv,
+               "identity_check": identity_check(candidate),
+               "data": {"n_train": len(train_records), "n_test": len(test_records),
+                        "test_articles": sorted({r["group"] for r in test_records}),
+                        "sources": data.sources}}
+    comparison = compare_with_current(out_dir, test_records, held_out)
+    promoted = force or comparison is None or comparison["new_macro_f1"] >= comparison["current_macro_f1"]
+    target = Path(out_dir) if promoted else Path(f"{out_dir}.candidate")
+    progress(f"writing the model to {target}")
+    card = save_model(candidate, target, training_config=config.to_dict(),
+                      training_data=data.sources, metrics=_card_metrics(metrics))
+    write_report(target, metrics)
+    return TrainingOutcome(metrics, card, promoted, comparison, target, time.perf_counter() - started)
+
+
+def compare_with_current(out_dir: Path, test_records: list[dict], new_report: dict) -> dict | None:
+    """Held-out macro-F1 of the current model at ``out_dir`` beside the new one's, if one loads."""
+    if not (Path(out_dir) / ARTIFACT_FILE).exists():
+        return None
+    try:
+        current, card = load_model(out_dir)
+    except ArtifactError as error:
+        logger.warning("current model at %s is unusable (%s); the new one replaces it", out_dir, error)
+        return None
+    current_report = evaluate(current, test_records)
+    return {"current_version": card["model_version"],
+            "current_macro_f1": current_report["category"]["macro_f1"],
+            "new_macro_f1": new_report["category"]["macro_f1"],
+            "current_stance_macro_f1": current_report.get("stance", {}).get("macro_f1"),
+            "new_stance_macro_f1": new_report.get("stance", {}).get("macro_f1")}
+
+
+def _card_metrics(metrics: dict) -> dict:
+    """The headline numbers that go into the model card."""
+    held_out = metrics["held_out"]["category"]
+    return {"held_out_category_macro_f1": held_out["macro_f1"],
+            "held_out_category_per_class": held_out["per_class"],
+            "held_out_stance_macro_f1": metrics["held_out"].get("stance", {}).get("macro_f1"),
+            "cross_validation": metrics["cross_validation"],
+            "identity_check_share_abusive": metrics["identity_check"]["share_scored_abusive"]}
+
+
+def write_report(directory: Path, metrics: dict) -> None:
+    """metrics.json (deterministic bytes) and the PNG plots beside the artifact."""
+    from training.plots import plot_report  # matplotlib is imported only when a report is drawn
+
+    (Path(directory) / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n",
+                                                encoding="utf-8")
+    plot_report(metrics["held_out"], Path(directory))
+
+
+def copy_model(source: Path, destination: Path) -> None:
+    """Copy an artifact directory (artifact, card, report)."""
+    destination.mkdir(parents=True, exist_ok=True)
+    for name in (ARTIFACT_FILE, CARD_FILE, METRICS_FILE):
+        if (source / name).exists():
+            shutil.copy2(source / name, destination / name)
