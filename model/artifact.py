@@ -144,4 +144,11 @@ def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
     if not isinstance(classifier, CommentClassifier):
         raise ArtifactError(f"{artifact_path}: holds a {type(classifier).__name__}, not a CommentClassifier")
     policy = DecisionPolicy(**card["decision_policy"])
-    return Moderator(classifier, policy, card["model_version"]), card
+    moderator = Moderator(classifier, policy, card["model_version"])
+    try:
+        moderator.moderate_one("A smoke test of the loaded model.", "An article.")
+    except Exception as error:  # an artifact from other code versions fails here, not mid-request
+        raise ArtifactError(f"{artifact_path}: loads but cannot score ({type(error).__name__}: {error}); "
+                            "it was probably written by another version of this code: run `moderate train`"
+                            ) from None
+    return moderator, card

@@ -25,7 +25,8 @@ class Predictions:
 
     category: np.ndarray
     stance: np.ndarray
-    design: sp.csr_matrix
+    text: sp.csr_matrix
+    dense: np.ndarray
     worst_sentence: list[str | None]
 
 
@@ -50,20 +51,17 @@ class LinearHead(BaseEstimator):
         self.temperature_ = _fit_temperature(out_of_fold, y)
         model = self._new_model().fit(X, y)
         self.coef_, self.intercept_ = _full_parameters(model, n_classes)
+        # Column-major copies for fast scoring and explanation (logits divided by temperature).
+        self.scaled_coef_t_ = np.ascontiguousarray(self.coef_.T) / self.temperature_
+        self.centred_coef_ = (self.coef_ - self.coef_.mean(axis=0)) / self.temperature_
         return self
 
-    def logits(self, X: sp.csr_matrix) -> np.ndarray:
-        """Calibrated logits (raw logits over temperature)."""
-        return (np.asarray(X @ self.coef_.T) + self.intercept_) / self.temperature_
-
-    def predict_proba(self, X: sp.csr_matrix) -> np.ndarray:
-        """Calibrated probabilities, rows summing to 1."""
-        return softmax(self.logits(X), axis=1)
-
-    def contributions(self, row: sp.csr_matrix, label: int) -> tuple[np.ndarray, np.ndarray]:
-        """Column indices and their push toward ``label`` relative to the other labels."""
-        centred = self.coef_[label] - self.coef_.mean(axis=0)
-        return row.indices, row.data * centred[row.indices] / self.temperature_
+    def predict_proba(self, text: sp.csr_matrix, dense: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities from n-gram and dense columns, rows summing to 1."""
+        n_text = text.shape[1]
+        logits = (text @ self.scaled_coef_t_[:n_text] + dense @ self.scaled_coef_t_[n_text:]
+                  + self.intercept_ / self.temperature_)
+        return softmax(logits, axis=1)
 
 
 def _full_parameters(model: LogisticRegression, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -132,39 +130,64 @@ class CommentClassifier(BaseEstimator):
 
     def _fit_sentence_model(self, batch: FeatureBatch, is_abusive: np.ndarray, groups: np.ndarray
                             ) -> np.ndarray:
-        """Fit the abuse scorer applied to single sentences; out-of-fold maxima for training."""
+        """Fit the abuse scorer of single sentences; out-of-fold maxima for the training rows."""
         scores = np.zeros(len(is_abusive))
         for train, test in GroupKFold(n_splits=self.n_folds).split(batch.text, is_abusive, groups):
-            model = self._sentence_model().fit(batch.text[train], is_abusive[train])
-            per_sentence = batch.sentences @ model.coef_[0] + model.intercept_[0]
-            scores[test] = _max_by_owner(per_sentence, batch.sentence_owner, len(scores))[0][test]
-        model = self._sentence_model().fit(batch.text, is_abusive)
-        self.sentence_coef_, self.sentence_intercept_ = model.coef_[0], float(model.intercept_[0])
+            coef, intercept = self._fit_sentence_scorer(batch, is_abusive, train)
+            scores[test] = _max_by_owner(batch.sentences @ coef + intercept, batch.sentence_owner,
+                                         len(scores))[0][test]
+        self.sentence_coef_, self.sentence_intercept_ = self._fit_sentence_scorer(
+            batch, is_abusive, np.arange(len(is_abusive)))
         return scores
+
+    def _fit_sentence_scorer(self, batch: FeatureBatch, is_abusive: np.ndarray, rows: np.ndarray
+                             ) -> tuple[np.ndarray, float]:
+        """Multiple-instance fit: every sentence of a clean comment is a negative; of an abusive
+        comment, only its most abusive sentence (by a whole-comment model) is a positive."""
+        whole = self._sentence_model().fit(batch.text[rows], is_abusive[rows])
+        initial = batch.sentences @ whole.coef_[0]
+        in_rows = np.zeros(len(is_abusive), dtype=bool)
+        in_rows[rows] = True
+        owners = batch.sentence_owner
+        negatives = np.flatnonzero(in_rows[owners] & (is_abusive[owners] == 0))
+        best_index = _max_by_owner(initial, owners, len(is_abusive))[1]
+        positives = best_index[in_rows & (is_abusive == 1) & (best_index >= 0)]
+        selected = np.concatenate([negatives, positives])
+        labels = np.r_[np.zeros(len(negatives)), np.ones(len(positives))]
+        model = self._sentence_model().fit(batch.sentences[selected], labels)
+        return model.coef_[0], float(model.intercept_[0])
 
     def _sentence_model(self) -> LogisticRegression:
         return LogisticRegression(C=self.C_sentence, class_weight="balanced", max_iter=2000,
                                   solver="newton-cg")
 
+    def _scale(self, dense: np.ndarray) -> np.ndarray:
+        """Standardised, weighted dense cues."""
+        return (dense - self.dense_mean_) / self.dense_scale_ * self.dense_weight
+
     def _design(self, text: sp.csr_matrix, dense: np.ndarray) -> sp.csr_matrix:
-        """Sparse n-grams beside standardised dense cues."""
-        scaled = (dense - self.dense_mean_) / self.dense_scale_ * self.dense_weight
-        return sp.hstack([text, sp.csr_matrix(scaled)], format="csr")
+        """Sparse n-grams beside standardised dense cues (the training matrix)."""
+        return sp.hstack([text, sp.csr_matrix(self._scale(dense))], format="csr")
 
     def predict(self, texts: list[str], articles: list[str | None]) -> Predictions:
         """Calibrated category and stance probabilities for a batch."""
         batch = self.featurizer_.transform(texts, articles)
         per_sentence = batch.sentences @ self.sentence_coef_ + self.sentence_intercept_
         worst_scores, worst_index = _max_by_owner(per_sentence, batch.sentence_owner, len(texts))
-        design = self._design(batch.text, np.hstack([batch.dense, worst_scores[:, None]]))
+        dense = self._scale(np.hstack([batch.dense, worst_scores[:, None]]))
         worst = [batch.sentence_texts[i] if i >= 0 else None for i in worst_index]
-        return Predictions(self.category_head_.predict_proba(design),
-                           self.stance_head_.predict_proba(design), design, worst)
+        return Predictions(self.category_head_.predict_proba(batch.text, dense),
+                           self.stance_head_.predict_proba(batch.text, dense), batch.text, dense, worst)
 
     def explain(self, predictions: Predictions, row: int, label: int, top: int = 6
                 ) -> list[tuple[str, float]]:
         """The features that pushed comment ``row`` toward category ``label`` most, with weights."""
-        columns, weights = self.category_head_.contributions(predictions.design[row], label)
+        text = predictions.text
+        start, end = text.indptr[row], text.indptr[row + 1]
+        n_text = text.shape[1]
+        centred = self.category_head_.centred_coef_[label]
+        columns = np.r_[text.indices[start:end], n_text + np.arange(predictions.dense.shape[1])]
+        weights = np.r_[text.data[start:end], predictions.dense[row]] * centred[columns]
         order = np.argsort(-weights)[:top]
         named = []
         for index in order:

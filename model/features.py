@@ -16,22 +16,24 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from model.text import WORD, normalise, read_lexicon, split_sentences
+from model.text import WORD, Lexicon, normalise, read_lexicon, sentence_words
 
-DEFLECTION_CUES = re.compile("|".join([
-    r"\bwhat about\b", r"\bhow about\b", r"\bwhat of\b", r"\bwhatabout", r"\bhypocri",
-    r"\bkettle\b", r"\bglass house", r"\bown (back ?yard|house|doorstep|country|government|crimes)",
-    r"\bclean (up )?(your|their|our) own\b", r"\bbefore (you|we|they) (lecture|criticis|criticiz|judge|point)",
-    r"\bwhere (was|were|is) (the|your|their) (outrage|concern|coverage)", r"\bnobody (talks|cares|mentions|says)",
-    r"\bno one (talks|cares|mentions|says)", r"\b(funny|interesting|strange|curious) how\b",
-    r"\bdouble standards?\b", r"\bselective (outrage|concern)", r"\bpales? (next to|in comparison)",
-    r"\bcompared (to|with) what\b", r"\bmeanwhile\b", r"\blook in the mirror\b", r"\bwho are (we|you) to\b",
-    r"\blectur(e|ing)\b", r"\bsanctimonious\b", r"\bdid (you|we|they|everyone) forget\b",
-    r"\bremember (iraq|vietnam|when|libya|afghanistan)\b", r"\bsame (thing|as|people) (who|that)?\b",
-    r"\b(and|but) (the )?(us|usa|uk|america|israel|china|russia|saudi|west)\b",
-    r"\bnever (hear|heard|see|saw) (you|them|the media)\b", r"\bwhy (not|no) (mention|talk)",
-    r"\bwhy (don't|doesn't|didn't) (you|they|the media)\b", r"\b(also|too) (do|did|does) (it|this|that)\b",
-]))
+# Words and word pairs that signal a change of subject to someone else's wrongdoing. Matched as
+# n-grams of the comment (a set intersection), which keeps this cue cheap on long comments.
+DEFLECTION_CUES = frozenset("""
+what about|how about|what of|whatabout|whataboutism|hypocrite|hypocrites|hypocrisy|hypocritical
+kettle|glass houses|own backyard|own house|own doorstep|own country|own government|own crimes
+your own|their own|clean up|the outrage|your outrage|outrage when|nobody talks|nobody cares
+nobody mentions|no one|funny how|interesting how|strange how|curious how|double standard
+double standards|selective outrage|pales|pale next|in comparison|compared to|meanwhile|the mirror
+who are|lecture|lecturing|lectures|sanctimonious|you forget|we forget|forget about|remember when
+remember iraq|remember vietnam|remember libya|and the|but the|and america|and israel|and china
+and russia|the west|never hear|never see|why not|why don't|why doesn't|why didn't|did it|do it too
+says the|coming from|where were|bigger problems|bigger problem|real problem|real problems
+more important|worse problems|worse things|this news|who cares|must be nice|are dying|are starving
+instead of|your party|your side|your guy|your president|your candidate|your team|your church
+your country|started it|started this|the other|both sides|the same|themselves|same thing
+""".replace("\n", "|").strip("|").split("|"))
 STOPWORDS = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been
 being it its this that these those i you he she we they me him her us them my your his our their
 not no so do does did have has had will would can could should just than then there here what which
@@ -46,6 +48,12 @@ DENSE_FEATURES = (
     "addresses the reader (you)", "length", "capital letters", "exclamation marks", "question marks",
 )
 SIMILARITY = DENSE_FEATURES.index("similarity to article")
+INSULT, PROFANITY, DEHUMANISING, VIOLENCE, SECOND_PERSON_BIT = 1, 2, 4, 8, 16
+LEXICON_BITS = ((INSULT, "insults"), (PROFANITY, "profanity"), (DEHUMANISING, "dehumanising"),
+                (VIOLENCE, "violence"))
+FLAG_CACHE_SIZE = 200_000
+ASCII_LETTERS = dict.fromkeys(range(ord("A"), ord("Z") + 1)) | dict.fromkeys(range(ord("a"), ord("z") + 1))
+ASCII_UPPER = dict.fromkeys(range(ord("A"), ord("Z") + 1))
 ARTICLE_CACHE_SIZE = 4096
 
 
@@ -70,8 +78,12 @@ class CommentFeaturizer(BaseEstimator):
     def fit(self, texts: list[str]) -> "CommentFeaturizer":
         """Learn the n-gram vocabulary and IDF weights from comment texts."""
         document_frequency: Counter = Counter()
+        identities = read_lexicon("identities")
         for text in texts:
             document_frequency.update(set(_grams_of(normalise(text))))
+        for gram in list(document_frequency):
+            if any(word in identities for word in gram.split(" ")):
+                del document_frequency[gram]
         kept = [g for g, n in document_frequency.most_common(self.max_features) if n >= self.min_df]
         kept.sort()
         self.vocabulary_ = {gram: index for index, gram in enumerate(kept)}
@@ -84,14 +96,18 @@ class CommentFeaturizer(BaseEstimator):
 
     def _init_caches(self) -> None:
         """Lexicons and the article cache (rebuilt after unpickling, never pickled)."""
-        self._lexicons = {name: read_lexicon(name) for name in
+        self._lexicons = {name: Lexicon(name) for name in
                           ("insults", "profanity", "dehumanising", "violence", "places")}
-        self._articles: OrderedDict[str, tuple[sp.csr_matrix, frozenset[str]]] = OrderedDict()
+        self._articles: OrderedDict[str, tuple[tuple[np.ndarray, np.ndarray], frozenset[str]]] = OrderedDict()
+        self._flags: dict[str, int] = {}
+        self._places = self._lexicons["places"].words
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state.pop("_lexicons", None)
         state.pop("_articles", None)
+        state.pop("_flags", None)
+        state.pop("_places", None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -117,98 +133,126 @@ class CommentFeaturizer(BaseEstimator):
         for row, (text, article) in enumerate(zip(texts, articles)):
             normalised = normalise(text)
             tokens: list[str] = []
+            grams_of_comment: list[str] = []
             max_insults = 0
-            for sentence in split_sentences(normalised):
-                words = WORD.findall(sentence)
-                grams = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+            for words in sentence_words(normalised):
+                grams = words + list(map(" ".join, zip(words, words[1:])))
                 ids = [i for i in map(vocabulary_get, grams) if i is not None]
-                sentence_index = len(owners)
                 owners.append(row)
-                sentence_texts.append(sentence)
+                sentence_texts.append(" ".join(words))
                 columns.extend(ids)
                 doc_rows.extend([row] * len(ids))
-                sentence_rows.extend([sentence_index] * len(ids))
+                sentence_rows.extend([len(owners) - 1] * len(ids))
                 tokens.extend(words)
-                max_insults = max(max_insults, sum(w in self._lexicons["insults"] for w in words))
-            dense[row] = self._dense(text, normalised, tokens, max_insults, article)
+                grams_of_comment.extend(grams)
+                flags = self._flags_of(words)
+                if flags:
+                    max_insults = max(max_insults, sum(f & INSULT for f in flags))
+            dense[row] = self._dense(text, normalised, tokens, grams_of_comment, max_insults, article)
             if article:
                 rows_by_article.setdefault(article, []).append(row)
-        n_features = self.n_text_features
-        text_matrix = self._tfidf(doc_rows, columns, len(texts), n_features)
+        text_matrix = self._tfidf(doc_rows, columns, len(texts))
         for article, rows in rows_by_article.items():
-            vector = self._article_features(article)[0]
-            dense[rows, SIMILARITY] = (text_matrix[rows] @ vector.T).toarray().ravel()
-        sentence_matrix = self._tfidf(sentence_rows, columns, len(owners), n_features)
+            dense[:, SIMILARITY] += self._similarities(text_matrix, rows, article)
+        sentence_matrix = self._tfidf(sentence_rows, columns, len(owners))
         return FeatureBatch(text_matrix, sentence_matrix, np.array(owners, dtype=np.int64),
                             sentence_texts, dense)
 
-    def _tfidf(self, rows: list[int], columns: list[int], n_rows: int, n_columns: int
-               ) -> sp.csr_matrix:
-        """Sublinear TF-IDF rows, L2-normalised."""
-        matrix = sp.csr_matrix((np.ones(len(columns)), (rows, columns)), shape=(n_rows, n_columns))
-        matrix.sum_duplicates()
-        matrix.data = (1.0 + np.log(matrix.data)) * self.idf_[matrix.indices]
-        norms = np.sqrt(np.add.reduceat(matrix.data ** 2, matrix.indptr[:-1])) if matrix.nnz else []
-        lengths = np.diff(matrix.indptr)
-        if matrix.nnz:
-            row_norms = np.where(lengths > 0, norms, 1.0)
-            matrix.data /= np.repeat(row_norms, lengths)
-        return matrix
+    def _flags_of(self, words: list[str]) -> list[int]:
+        """Lexicon bitmasks of the words that are in any lexicon (cached per distinct word)."""
+        get = self._flags.get
+        flags = [get(word) for word in words]
+        if None in flags:
+            flags = [self._flag(word) if flag is None else flag for flag, word in zip(flags, words)]
+        return [flag for flag in flags if flag]
 
-    def _article_features(self, article: str) -> tuple[sp.csr_matrix, frozenset[str]]:
-        """An article's TF-IDF vector and word set, cached by its text."""
+    def _flag(self, word: str) -> int:
+        """The lexicon bitmask of one word, computed and cached."""
+        flag = sum(bit for bit, name in LEXICON_BITS if word in self._lexicons[name])
+        flag |= SECOND_PERSON_BIT if word in SECOND_PERSON else 0
+        if len(self._flags) < FLAG_CACHE_SIZE:
+            self._flags[word] = flag
+        return flag
+
+    def _tfidf(self, rows: list[int], columns: list[int], n_rows: int) -> sp.csr_matrix:
+        """Sublinear TF-IDF rows, L2-normalised, built directly in CSR form."""
+        keys = np.asarray(rows, dtype=np.int64) * self.n_text_features + np.asarray(columns, dtype=np.int64)
+        keys, counts = np.unique(keys, return_counts=True)
+        row_of_value, indices = np.divmod(keys, self.n_text_features)
+        data = (1.0 + np.log(counts)) * self.idf_[indices]
+        norms = np.sqrt(np.bincount(row_of_value, weights=data ** 2, minlength=n_rows))
+        data /= norms[row_of_value]
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(row_of_value, minlength=n_rows), out=indptr[1:])
+        return sp.csr_matrix((data, indices, indptr), shape=(n_rows, self.n_text_features))
+
+    def _similarities(self, text_matrix: sp.csr_matrix, rows: list[int], article: str) -> np.ndarray:
+        """Cosine similarity of the given rows with an article (zero for the other rows)."""
+        article_columns, article_values = self._article_features(article)[0]
+        n_rows = text_matrix.shape[0]
+        similarities = np.zeros(n_rows)
+        if not len(article_columns):
+            return similarities
+        owner = np.repeat(np.arange(n_rows), np.diff(text_matrix.indptr))
+        selected = np.zeros(n_rows, dtype=bool)
+        selected[rows] = True
+        values_selected = selected[owner]
+        columns = text_matrix.indices[values_selected]
+        position = np.minimum(np.searchsorted(article_columns, columns), len(article_columns) - 1)
+        products = np.where(article_columns[position] == columns,
+                            text_matrix.data[values_selected] * article_values[position], 0.0)
+        return np.bincount(owner[values_selected], weights=products, minlength=n_rows)
+
+    def _article_features(self, article: str) -> tuple[tuple[np.ndarray, np.ndarray], frozenset[str]]:
+        """An article's TF-IDF vector (sorted columns, values) and word set, cached by its text."""
         cached = self._articles.get(article)
         if cached is not None:
             self._articles.move_to_end(article)
             return cached
-        normalised = normalise(article)
-        words = WORD.findall(normalised)
-        grams = words + [f"{a} {b}" for a, b in zip(words, words[1:])]
+        grams = _grams_of(normalise(article))
         ids = [i for i in map(self.vocabulary_.get, grams) if i is not None]
-        vector = self._tfidf([0] * len(ids), ids, 1, self.n_text_features)
-        entry: tuple[sp.csr_matrix, frozenset[str]]
-        entry = (vector, frozenset(words) | frozenset(g for g in grams if " " in g))
+        vector = self._tfidf([0] * len(ids), ids, 1)
+        entry = ((vector.indices, vector.data), frozenset(grams))
         self._articles[article] = entry
         if len(self._articles) > ARTICLE_CACHE_SIZE:
             self._articles.popitem(last=False)
         return entry
 
-    def _dense(self, text: str, normalised: str, tokens: list[str], max_insults: int,
+    def _dense(self, text: str, normalised: str, tokens: list[str], grams: list[str], max_insults: int,
                article: str | None) -> list[float]:
         """The dense cues of one comment, similarity to the article filled in later."""
-        lexicons = self._lexicons
-        bigrams = [f"{a} {b}" for a, b in zip(tokens, tokens[1:])]
-        places = [t for t in tokens + bigrams if t in lexicons["places"]]
-        content = [t for t in tokens if t not in STOPWORDS and len(t) > 2]
-        subjects = [w.lower() for w in CAPITALISED.findall(text) if w.lower() not in STOPWORDS]
+        counts = dict.fromkeys((INSULT, PROFANITY, DEHUMANISING, VIOLENCE, SECOND_PERSON_BIT), 0)
+        for flag in self._flags_of(tokens):
+            for bit in counts:
+                counts[bit] += bool(flag & bit)
+        places = self._places.intersection(grams)
         has_article, overlap, absent_subjects, absent_places = 0.0, 0.0, 0.0, 0.0
         if article:
             article_words = self._article_features(article)[1]
             has_article = 1.0
+            content = [t for t in tokens if t not in STOPWORDS and len(t) > 2]
+            subjects = {w.lower() for w in CAPITALISED.findall(text)} - STOPWORDS
             overlap = sum(t in article_words for t in content) / len(content) if content else 0.0
-            absent_subjects = math.log1p(sum(s not in article_words for s in subjects))
+            absent_subjects = math.log1p(len(subjects - article_words))
             absent_places = math.log1p(sum(p not in article_words for p in places))
         n_tokens = len(tokens)
-        letters = [c for c in text if c.isalpha()]
+        n_letters = len(text) - len(text.translate(ASCII_LETTERS))
+        n_upper = len(text) - len(text.translate(ASCII_UPPER))
         return [
             has_article, 0.0, overlap, absent_subjects, absent_places,
-            math.log1p(len(places)), math.log1p(len(DEFLECTION_CUES.findall(normalised))),
-            math.log1p(sum(t in lexicons["insults"] for t in tokens)),
-            math.log1p(sum(t in lexicons["profanity"] for t in tokens)),
-            math.log1p(sum(t in lexicons["dehumanising"] for t in tokens)),
-            math.log1p(sum(t in lexicons["violence"] for t in tokens)),
-            math.log1p(max_insults),
-            sum(t in SECOND_PERSON for t in tokens) / n_tokens if n_tokens else 0.0,
-            math.log1p(n_tokens),
-            sum(c.isupper() for c in letters) / len(letters) if letters else 0.0,
+            math.log1p(len(places)), math.log1p(len(DEFLECTION_CUES.intersection(grams))),
+            math.log1p(counts[INSULT]), math.log1p(counts[PROFANITY]),
+            math.log1p(counts[DEHUMANISING]), math.log1p(counts[VIOLENCE]), math.log1p(max_insults),
+            counts[SECOND_PERSON_BIT] / n_tokens if n_tokens else 0.0,
+            math.log1p(n_tokens), n_upper / n_letters if n_letters else 0.0,
             math.log1p(text.count("!")), math.log1p(text.count("?")),
         ]
+
 
 def _grams_of(normalised: str) -> list[str]:
     """Unigrams and within-sentence bigrams of a normalised text."""
     grams: list[str] = []
-    for sentence in split_sentences(normalised):
-        words = WORD.findall(sentence)
+    for words in sentence_words(normalised):
         grams.extend(words)
         grams.extend(f"{a} {b}" for a, b in zip(words, words[1:]))
     return grams

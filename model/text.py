@@ -10,6 +10,10 @@ from pathlib import Path
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+|\n+")
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
+WORD_OR_BREAK = re.compile(r"[a-z]+(?:'[a-z]+)?|[.!?…\n]")
+BREAKS = frozenset(".!?…\n")
+# Cheap test for a letter touching a digit or masking symbol, before the costlier substitution.
+LEET_INSIDE_WORD = re.compile(r"[a-z][0-9!]+[a-z]")
 # A token mixing letters with digits or masking symbols: "f*ck", "id10t", "a$$hole", "b!tch".
 OBFUSCATED = re.compile(r"(?<![\w*$@!])(?=[\w*$@!]*[a-z])(?=[\w*$@!]*[*$@!0-9])"
                         r"[a-z0-9*$][a-z0-9*$@!]*[a-z0-9*$](?![\w*$@])")
@@ -25,11 +29,28 @@ def read_lexicon(name: str) -> frozenset[str]:
     return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
 
 
+class Lexicon:
+    """Whole words plus prefixes (entries ending in ``*``) of a lexicon file."""
+
+    def __init__(self, name: str) -> None:
+        terms = read_lexicon(name)
+        self.words = frozenset(t for t in terms if not t.endswith("*"))
+        self.prefixes = tuple(sorted(t[:-1] for t in terms if t.endswith("*")))
+
+    def __contains__(self, token: str) -> bool:
+        return token in self.words or (bool(self.prefixes) and token.startswith(self.prefixes))
+
+    def count(self, tokens: list[str]) -> int:
+        """How many tokens are in the lexicon."""
+        return sum(token in self for token in tokens)
+
+
 @lru_cache(maxsize=1)
 def _masked_lookup() -> dict[tuple[int, str, str], list[str]]:
     """Profane and insulting words indexed by (length, first letter, last letter) for masked tokens."""
     lookup: dict[tuple[int, str, str], list[str]] = {}
-    for word in sorted(read_lexicon("profanity") | read_lexicon("insults")):
+    words = read_lexicon("profanity") | read_lexicon("insults")
+    for word in sorted(w for w in words if "*" not in w):
         lookup.setdefault((len(word), word[0], word[-1]), []).append(word)
     return lookup
 
@@ -49,10 +70,28 @@ def deobfuscate_token(token: str) -> str:
 
 def normalise(text: str) -> str:
     """Lower-cased, NFKC-normalised text with control characters removed and obfuscation undone."""
-    text = unicodedata.normalize("NFKC", text).translate(CONTROL).lower().replace("’", "'")
-    if any(symbol in text for symbol in "*$@!0123456789"):
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text).replace("’", "'")
+    text = text.translate(CONTROL).lower()
+    if "*" in text or "$" in text or "@" in text or LEET_INSIDE_WORD.search(text):
         text = OBFUSCATED.sub(lambda match: deobfuscate_token(match.group()), text)
     return text
+
+
+def sentence_words(normalised_text: str) -> list[list[str]]:
+    """The words of each sentence of a normalised text (sentences end at . ! ? … or a newline)."""
+    sentences: list[list[str]] = []
+    current: list[str] = []
+    for token in WORD_OR_BREAK.findall(normalised_text):
+        if token in BREAKS:
+            if current:
+                sentences.append(current)
+                current = []
+        else:
+            current.append(token)
+    if current:
+        sentences.append(current)
+    return sentences
 
 
 def split_sentences(text: str) -> list[str]:

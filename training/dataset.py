@@ -198,10 +198,15 @@ def to_dataset(records: list[dict]) -> Dataset:
 
 def split_grouped(labels: list[str], groups: list[str], *, test_fraction: float = 0.2, seed: int = 0
                   ) -> tuple[list[int], list[int]]:
-    """Deterministic train/test indices stratified by label, with no group on both sides."""
+    """Deterministic train/test indices stratified by label, with no group on both sides.
+
+    The folds of a stratified group k-fold barely depend on its shuffle seed, so the seed picks
+    which fold is held out.
+    """
     n_splits = max(2, round(1 / test_fraction))
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    train_index, test_index = next(splitter.split(np.zeros(len(labels)), labels, groups))
+    folds = list(splitter.split(np.zeros(len(labels)), labels, groups))
+    train_index, test_index = folds[seed % n_splits]
     return sorted(train_index.tolist()), sorted(test_index.tolist())
 
 

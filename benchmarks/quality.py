@@ -1,0 +1,66 @@
+"""Quality: held-out macro-F1 on the labelled set, and generalisation to real external sets.
+
+Run: python benchmarks/quality.py [--model DIR]
+Prints the AUC of P(whataboutism) on whataboutism-twitter and reddit-worse-problems, and of
+P(abusive) on Davidson et al. (hate or offensive against neither), with alt-profanity-check's AUC
+on the same Davidson rows beside ours. External sets are for evaluation only: never trained on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from sklearn.metrics import roc_auc_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import davidson, reddit_worse_problems, whataboutism_twitter  # noqa: E402
+
+from model.artifact import DEFAULT_MODEL_DIR, load_model  # noqa: E402
+from model.labels import CATEGORIES  # noqa: E402
+
+
+def probabilities(moderator, texts: list[str], articles: list[str | None] | None = None) -> np.ndarray:
+    """Category probabilities for texts, in chunks."""
+    articles = articles or [None] * len(texts)
+    chunks = [moderator.classifier.predict(texts[i:i + 2000], articles[i:i + 2000]).category
+              for i in range(0, len(texts), 2000)]
+    return np.vstack(chunks)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    args = parser.parse_args()
+    moderator, card = load_model(args.model)
+    whataboutism, abusive = CATEGORIES.index("whataboutism"), CATEGORIES.index("abusive")
+    print(f"model {card['model_version']}")
+    print(f"held-out macro-F1 on the labelled set (article-grouped): "
+          f"{card['metrics']['held_out_category_macro_f1']:.3f}  (target ≥ 0.90)")
+
+    texts, labels = whataboutism_twitter()
+    auc = roc_auc_score(labels, probabilities(moderator, texts)[:, whataboutism])
+    print(f"whataboutism-twitter  n={len(texts):>6}  AUC P(whataboutism) {auc:.3f}  (target ≥ 0.75)")
+
+    texts, titles, labels = reddit_worse_problems()
+    auc = roc_auc_score(labels, probabilities(moderator, texts, titles)[:, whataboutism])
+    auc_bare = roc_auc_score(labels, probabilities(moderator, texts)[:, whataboutism])
+    print(f"reddit-worse-problems n={len(texts):>6}  AUC P(whataboutism) {auc:.3f} with post title as "
+          f"article, {auc_bare:.3f} without  (target ≥ 0.75)")
+
+    texts, labels = davidson()
+    ours = roc_auc_score(labels, probabilities(moderator, texts)[:, abusive])
+    line = f"davidson              n={len(texts):>6}  AUC P(abusive) {ours:.3f}  (target ≥ 0.90)"
+    try:
+        from profanity_check import predict_prob
+        peer = roc_auc_score(labels, predict_prob(texts))
+        line += f"; alt-profanity-check {peer:.3f}"
+    except ImportError:
+        line += "; alt-profanity-check not installed (pip install -e '.[bench]')"
+    print(line)
+
+
+if __name__ == "__main__":
+    main()

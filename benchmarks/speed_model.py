@@ -1,0 +1,91 @@
+"""In-process speed of the model: one comment at a time, batches, training time, artifact size.
+
+Run: python benchmarks/speed_model.py [--model DIR] [--n 20000]
+Targets: one comment median ≤ 0.5 ms; batch comments/second on ~400-character comments at least
+alt-profanity-check's predict_prob on the same texts, measured in the same run (ratio printed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+from pathlib import Path
+
+from model.artifact import DEFAULT_MODEL_DIR, load_model
+from model.moderation import CommentInput
+from training.sources import load_seed_data
+
+
+def realistic_comments(n: int, target_chars: int = 400, seed: int = 0) -> list[str]:
+    """Comments of about ``target_chars`` characters, stitched from labelled-set comments."""
+    rng = random.Random(seed)
+    pool = [r["text"] for r in load_seed_data().records]
+    comments = []
+    for _ in range(n):
+        parts: list[str] = []
+        while sum(map(len, parts)) < target_chars:
+            parts.append(rng.choice(pool))
+        comments.append(" ".join(parts)[:target_chars])
+    return comments
+
+
+def time_single(moderator, texts: list[str], article: str) -> tuple[float, float]:
+    """Median and p99 milliseconds of moderating one comment (with explanation) at a time."""
+    durations = []
+    for text in texts:
+        started = time.perf_counter()
+        moderator.moderate([CommentInput(text, article)])
+        durations.append((time.perf_counter() - started) * 1000)
+    durations.sort()
+    return statistics.median(durations), durations[int(len(durations) * 0.99) - 1]
+
+
+def time_batch(function, texts: list[str], batch: int = 1000, repeats: int = 3) -> float:
+    """Best comments per second over ``repeats`` passes, in batches."""
+    best = 0.0
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for i in range(0, len(texts), batch):
+            function(texts[i:i + batch])
+        best = max(best, len(texts) / (time.perf_counter() - started))
+    return best
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
+    parser.add_argument("--n", type=int, default=20000)
+    args = parser.parse_args()
+    moderator, card = load_model(args.model)
+    article = load_seed_data().records[0]["article"]
+    short = realistic_comments(2000, target_chars=200, seed=1)
+    moderator.moderate([CommentInput(t, article) for t in short[:50]])  # warm caches
+    median, p99 = time_single(moderator, short, article)
+    print(f"single comment (~200 chars, with article and explanation): median {median:.3f} ms, "
+          f"p99 {p99:.3f} ms  (target median ≤ 0.5 ms)")
+    texts = realistic_comments(args.n)
+    ours = time_batch(lambda chunk: moderator.classifier.predict(chunk, [None] * len(chunk)), texts)
+    print(f"batch, ~400-char comments, all three classes + stance: {ours:,.0f} comments/s")
+    try:
+        from profanity_check import predict_prob
+        peer = time_batch(predict_prob, texts)
+        print(f"alt-profanity-check predict_prob, same texts:          {peer:,.0f} comments/s")
+        print(f"ratio ours / alt-profanity-check: {ours / peer:.2f}  (target ≥ 1.0)")
+    except ImportError:
+        print("alt-profanity-check not installed: pip install -e '.[bench]'")
+    artifact = Path(args.model) / card["artifact"]["file"]
+    print(f"artifact size: {artifact.stat().st_size / 1024:.0f} KiB")
+    print(f"training time (full labelled set, with cross-validation off): see `moderate train` output; "
+          f"timing one now…")
+    from training.config import TrainingConfig
+    from training.train import fit_classifier
+    records = load_seed_data().records
+    started = time.perf_counter()
+    fit_classifier(records, TrainingConfig(cv_folds=0))
+    print(f"training time on {len(records)} comments: {time.perf_counter() - started:.1f} s")
+
+
+if __name__ == "__main__":
+    main()

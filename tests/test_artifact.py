@@ -1,0 +1,85 @@
+"""Saving and loading artifacts: the card, the hash, library versions, labels."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from model.artifact import (ARTIFACT_FILE, CARD_FIELDS, CARD_FILE, DEFAULT_MODEL_DIR,
+                            IncompatibleArtifactError, load_model, read_card)
+from model.errors import ArtifactError
+
+
+@pytest.fixture
+def model_copy(trained_dir: Path, tmp_path: Path) -> Path:
+    destination = tmp_path / "model"
+    shutil.copytree(trained_dir, destination)
+    return destination
+
+
+def edit_card(directory: Path, change) -> None:
+    card = json.loads((directory / CARD_FILE).read_text())
+    change(card)
+    (directory / CARD_FILE).write_text(json.dumps(card))
+
+
+def test_card_has_every_field(card: dict) -> None:
+    assert all(name in card for name in CARD_FIELDS)
+    assert {"python", "scikit-learn", "numpy", "joblib", "datasets"} <= set(card["versions"])
+    assert card["labels"]["category"] == ["substantive", "whataboutism", "abusive"]
+    assert len(card["artifact"]["sha256"]) == 64
+    assert card["training_data"][1]["path"] == "seeds/comments.jsonl"
+    assert card["training_config"]["seed"] == 0
+
+
+def test_shipped_default_model_loads_and_works() -> None:
+    moderator, card = load_model(DEFAULT_MODEL_DIR)
+    assert moderator.version == card["model_version"]
+    assert moderator.moderate_one("You are a moron.").category == "abusive"
+
+
+def test_corrupt_artifact_is_refused_before_unpickling(model_copy: Path) -> None:
+    with open(model_copy / ARTIFACT_FILE, "ab") as handle:
+        handle.write(b"garbage")
+    with pytest.raises(ArtifactError, match="does not match the card"):
+        load_model(model_copy)
+
+
+def test_missing_card(model_copy: Path) -> None:
+    (model_copy / CARD_FILE).unlink()
+    with pytest.raises(ArtifactError, match="no model card .* run `moderate train`"):
+        load_model(model_copy)
+
+
+def test_card_that_is_not_json(model_copy: Path) -> None:
+    (model_copy / CARD_FILE).write_text("{nope")
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        read_card(model_copy)
+
+
+def test_card_missing_fields(model_copy: Path) -> None:
+    edit_card(model_copy, lambda card: card.pop("metrics"))
+    with pytest.raises(ArtifactError, match="lacks metrics"):
+        load_model(model_copy)
+
+
+def test_library_version_mismatch_says_what_to_do(model_copy: Path) -> None:
+    edit_card(model_copy, lambda card: card["versions"].update({"scikit-learn": "0.1.0"}))
+    with pytest.raises(IncompatibleArtifactError,
+                       match=r"trained with scikit-learn 0\.1\.0, installed .*: run `moderate train`"):
+        load_model(model_copy)
+
+
+def test_label_mismatch(model_copy: Path) -> None:
+    edit_card(model_copy, lambda card: card["labels"].update({"category": ["good", "bad"]}))
+    with pytest.raises(ArtifactError, match="category labels are"):
+        load_model(model_copy)
+
+
+def test_missing_artifact_file(model_copy: Path) -> None:
+    (model_copy / ARTIFACT_FILE).unlink()
+    with pytest.raises(ArtifactError, match="missing"):
+        load_model(model_copy)

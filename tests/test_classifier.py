@@ -1,0 +1,105 @@
+"""Behaviour of the trained model: calibrated scores, explanations, the hard lines."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model.labels import CATEGORIES, STANCES
+from model.moderation import CommentInput
+from seeds import SEEDS_DIR
+from model.corpus import load_articles
+
+ARTICLE = load_articles(SEEDS_DIR / "articles.jsonl")["003_2d5113ef618b1c85"].text
+
+
+def test_scores_are_probabilities_summing_to_one(moderator) -> None:
+    result = moderator.moderate_one("The regime must answer for the camps.", ARTICLE)
+    assert set(result.scores) == set(CATEGORIES) and set(result.stance_scores) == set(STANCES)
+    assert sum(result.scores.values()) == pytest.approx(1, abs=1e-5)
+    assert sum(result.stance_scores.values()) == pytest.approx(1, abs=1e-5)
+    assert result.category == max(result.scores, key=result.scores.get)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(min_size=1, max_size=300))
+def test_any_text_gets_valid_probabilities(moderator, text: str) -> None:
+    result = moderator.moderate_one(text)
+    assert sum(result.scores.values()) == pytest.approx(1, abs=1e-5)
+    assert all(0 <= p <= 1 for p in result.scores.values())
+    assert result.decision in ("approve", "review", "reject")
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.permutations(list(range(6))))
+def test_batch_order_does_not_change_a_score(moderator, order: list[int]) -> None:
+    texts = ["Great article, thank you.", "And what about Iraq?", "You are a f*cking idiot.",
+             "The camps must be closed.", "Nobody cares when the US does it.", "Utter nonsense from start to finish."]
+    baseline = [r.scores for r in moderator.moderate([CommentInput(t, ARTICLE) for t in texts])]
+    shuffled = moderator.moderate([CommentInput(texts[i], ARTICLE) for i in order])
+    for position, i in enumerate(order):
+        assert shuffled[position].scores == baseline[i]
+
+
+def test_explanation_names_words_with_weights(moderator) -> None:
+    result = moderator.moderate_one("You are a brainless idiot and a liar.", ARTICLE)
+    assert result.category == "abusive"
+    names = [item["feature"] for item in result.explanation]
+    assert any("idiot" in name for name in names)
+    assert all(item["weight"] > 0 for item in result.explanation)
+
+
+def test_works_without_an_article(moderator) -> None:
+    result = moderator.moderate_one("What about the American torture camps in Guantanamo?")
+    assert result.category == "whataboutism"
+
+
+def test_one_insult_in_a_long_civil_comment_is_caught(moderator) -> None:
+    civil = ("I have read the commission's report and I think the article summarises it fairly. "
+             "The numbers on prison camps are consistent with what defectors have said for years, "
+             "and the point about repatriation from China is well made. I would have liked more on "
+             "what the UN can realistically do, since a tribunal needs a referral. ")
+    result = moderator.moderate_one(civil + "Anyone who disagrees is a retarded piece of sh*t. " + civil,
+                                    ARTICLE)
+    assert result.category == "abusive"
+    assert result.decision in ("review", "reject")
+
+
+@pytest.mark.parametrize("text", [
+    "This article is biased nonsense and the author clearly knows nothing about Korea.",
+    "Completely wrong. The evidence for 'genocide' here is thin and the piece is pure propaganda.",
+    "I strongly disagree with every word of this. Intervention would kill millions.",
+])
+def test_harsh_disagreement_is_not_abusive(moderator, text: str) -> None:
+    result = moderator.moderate_one(text, ARTICLE)
+    assert result.category != "abusive", result.scores
+    assert result.stance == "disputes"
+
+
+@pytest.mark.parametrize("group", ["Christians", "Muslims", "Jews", "Koreans", "gay people", "refugees",
+                                   "women", "Chinese people"])
+def test_mentioning_a_group_is_not_abusive(moderator, group: str) -> None:
+    result = moderator.moderate_one(f"My neighbours are {group} and they were moved by this article.", ARTICLE)
+    assert result.category != "abusive", result.scores
+
+
+@pytest.mark.parametrize("text, category", [
+    ("Thank you for writing this, Robert. Keep going.", "substantive"),
+    ("Pot, meet kettle. Fix your own country's prisons first.", "whataboutism"),
+    ("Someone should put a bullet in that fat dictator's head.", "abusive"),
+    ("Muslims are a cancer on this earth.", "abusive"),
+    ("The regime's treatment of Christians is an atrocity and the UN must act.", "substantive"),
+])
+def test_golden_cases(moderator, text: str, category: str) -> None:
+    assert moderator.moderate_one(text, ARTICLE).category == category
+
+
+def test_decision_policy_rejects_clear_abuse_and_approves_clear_engagement(moderator) -> None:
+    assert moderator.moderate_one("Go kill yourself, you worthless scumbag.", ARTICLE).decision == "reject"
+    assert moderator.moderate_one("A well researched article on the camps, thank you.", ARTICLE
+                                  ).decision == "approve"
+
+
+def test_empty_batch(moderator) -> None:
+    assert moderator.moderate([]) == []

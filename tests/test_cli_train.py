@@ -1,0 +1,102 @@
+"""`moderate train`, `eval` and `score` driven through the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from service.cli import cli
+from training.sources import load_seed_data
+
+
+def write_operator_csv(path: Path, n: int = 900) -> None:
+    """An operator's archive: other column names, abusive-or-not labels as 1/0."""
+    records = load_seed_data().records
+    kept = [r for r in records if r["category"] != "whataboutism"][:n]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["comment_id", "body", "verdict", "thread"])
+        for r in kept:
+            writer.writerow([r["id"], r["text"], int(r["category"] == "abusive"), r["group"]])
+
+
+def test_train_on_an_operators_csv_with_column_flags(tmp_path: Path) -> None:
+    data = tmp_path / "archive.csv"
+    write_operator_csv(data)
+    out = tmp_path / "model"
+    result = CliRunner().invoke(cli, [
+        "train", "--data", str(data), "--text-column", "body", "--label-column", "verdict",
+        "--id-column", "comment_id", "--article-id-column", "thread", "--label-map",
+        "1=abusive,0=substantive", "--cv-folds", "0", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "labels only abusive, substantive" in result.output
+    assert "macro-F1" in result.output
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["training_data"][0]["rows"] == 900
+    scored = CliRunner().invoke(cli, ["score", "you are a pathetic idiot", "--model", str(out)])
+    assert json.loads(scored.output)["category"] == "abusive"
+
+
+def test_train_reports_a_missing_column(tmp_path: Path) -> None:
+    data = tmp_path / "archive.csv"
+    write_operator_csv(data, n=20)
+    result = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    assert "no column 'text' (set --text-column)" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_train_reports_a_bad_label_with_its_line(tmp_path: Path) -> None:
+    data = tmp_path / "archive.jsonl"
+    data.write_text(json.dumps({"text": "fine comment", "category": "substantive"}) + "\n" +
+                    json.dumps({"text": "another", "category": "spam"}) + "\n")
+    result = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1
+    assert f"{data}:2: field 'category': unknown label 'spam'" in result.output
+
+
+def test_train_reports_a_missing_file_and_a_bad_label_map(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "nope.csv")])
+    assert missing.exit_code == 1 and "no such file or directory" in missing.output
+    bad_map = CliRunner().invoke(cli, ["train", "--data", "x.csv", "--label-map", "1=rude"])
+    assert bad_map.exit_code == 1 and "unknown label 'rude'" in bad_map.output
+
+
+def test_eval_on_a_labelled_file(trained_dir: Path, tmp_path: Path) -> None:
+    data = tmp_path / "labelled.jsonl"
+    rows = [{"text": "You are a disgusting idiot.", "category": "abusive"},
+            {"text": "Thanks for this careful report on the camps.", "category": "substantive"},
+            {"text": "And what about Guantanamo, hypocrites?", "category": "whataboutism"}]
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = CliRunner().invoke(cli, ["eval", "--data", str(data), "--model", str(trained_dir)])
+    assert result.exit_code == 0, result.output
+    assert "on 3 comments" in result.output and "macro-F1" in result.output
+
+
+def test_eval_without_data_uses_the_held_out_articles(trained_dir: Path) -> None:
+    result = CliRunner().invoke(cli, ["eval", "--model", str(trained_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    stored = json.loads((trained_dir / "metrics.json").read_text())
+    assert report["category"]["macro_f1"] == stored["held_out"]["category"]["macro_f1"]
+
+
+def test_score_from_argument_and_stdin(trained_dir: Path) -> None:
+    result = CliRunner().invoke(cli, ["score", "Nobody cares when the US does it.", "--article",
+                                      "003_2d5113ef618b1c85", "--model", str(trained_dir)])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert {"model_version", "category", "scores", "stance", "stance_scores", "decision", "reasons",
+            "explanation"} <= set(payload)
+    piped = CliRunner().invoke(cli, ["score", "--model", str(trained_dir)], input="great work, thank you\n")
+    assert piped.exit_code == 0 and json.loads(piped.output)["category"] == "substantive"
+
+
+def test_score_rejects_unknown_article_and_empty_text(trained_dir: Path) -> None:
+    unknown = CliRunner().invoke(cli, ["score", "hi", "--article", "nope", "--model", str(trained_dir)])
+    assert unknown.exit_code == 1 and "unknown article_id 'nope'" in unknown.output
+    empty = CliRunner().invoke(cli, ["score", "   ", "--model", str(trained_dir)])
+    assert empty.exit_code == 1 and "empty" in empty.output

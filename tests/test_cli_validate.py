@@ -1,0 +1,43 @@
+"""`moderate validate` and the help text of every command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from service.cli import cli
+
+
+def test_validate_prints_the_numbers() -> None:
+    result = CliRunner().invoke(cli, ["validate"])
+    assert result.exit_code == 0, result.output
+    assert "labelled set is valid" in result.output
+    assert "by category:" in result.output and "'abusive':" in result.output
+
+
+def test_validate_fails_with_file_line_field_and_no_traceback(tmp_path: Path) -> None:
+    (tmp_path / "articles.jsonl").write_text(json.dumps({"id": "a", "title": "t", "body": "b"}) + "\n")
+    (tmp_path / "comments.jsonl").write_text(json.dumps(
+        {"id": "1", "article_id": "zzz", "text": "hello there", "category": "nice", "stance": "supports",
+         "rationale": "r", "source": "written"}) + "\n")
+    result = CliRunner().invoke(cli, ["validate", "--dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "comments.jsonl:1: field 'category': unknown label 'nice'" in result.output
+    assert "comments.jsonl:1: field 'article_id': unknown article 'zzz'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_validate_missing_directory(tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli, ["validate", "--dir", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1
+    assert "articles.jsonl" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", sorted(cli.commands))
+def test_every_command_has_help_with_an_example(command: str) -> None:
+    result = CliRunner().invoke(cli, [command, "--help"])
+    assert result.exit_code == 0
+    assert "Example" in result.output

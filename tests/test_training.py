@@ -1,0 +1,83 @@
+"""Training: quality floor, identity check, calibration, reproducibility, promotion, fallback."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from model.artifact import CARD_FILE
+from service import models
+from training.config import TrainingConfig, resolve_config
+from training.sources import load_seed_data
+from training.train import METRICS_FILE, train
+
+MACRO_F1_FLOOR = 0.88  # a little under what the default configuration reaches (see README)
+
+
+def metrics_of(directory: Path) -> dict:
+    return json.loads((directory / METRICS_FILE).read_text())
+
+
+def test_held_out_macro_f1_is_above_the_floor(trained_dir: Path) -> None:
+    assert metrics_of(trained_dir)["held_out"]["category"]["macro_f1"] >= MACRO_F1_FLOOR
+
+
+def test_identity_sentences_are_rarely_scored_abusive(trained_dir: Path) -> None:
+    identity = metrics_of(trained_dir)["identity_check"]
+    assert identity["n_sentences"] >= 100
+    assert identity["share_scored_abusive"] <= 0.02, identity["flagged_examples"]
+
+
+def test_scores_are_calibrated(trained_dir: Path) -> None:
+    assert metrics_of(trained_dir)["held_out"]["category"]["calibration"]["expected_calibration_error"] <= 0.1
+
+
+def test_report_files_are_written(trained_dir: Path) -> None:
+    assert (trained_dir / "report.png").stat().st_size > 1000
+    report = metrics_of(trained_dir)["held_out"]["category"]
+    assert {"precision", "recall", "f1", "roc_auc"} <= set(report["per_class"]["abusive"])
+    assert len(report["confusion_matrix"]["rows_true_columns_predicted"]) == 3
+
+
+def test_same_data_and_seed_give_identical_metrics(trained_dir: Path, tmp_path: Path) -> None:
+    train(load_seed_data(), TrainingConfig(cv_folds=0), tmp_path, force=True)
+    assert (tmp_path / METRICS_FILE).read_bytes() == (trained_dir / METRICS_FILE).read_bytes()
+
+
+def test_worse_model_is_not_promoted_without_force(trained_dir: Path, tmp_path: Path) -> None:
+    current = tmp_path / "current"
+    shutil.copytree(trained_dir, current)
+    weak = TrainingConfig(cv_folds=0, C_category=0.0005, dense_weight=0.0)
+    outcome = train(load_seed_data(), weak, current)
+    assert not outcome.promoted
+    assert outcome.comparison["new_macro_f1"] < outcome.comparison["current_macro_f1"]
+    assert outcome.out_dir == Path(f"{current}.candidate")
+    assert (current / CARD_FILE).read_bytes() == (trained_dir / CARD_FILE).read_bytes()
+    forced = train(load_seed_data(), weak, current, force=True)
+    assert forced.promoted and forced.out_dir == current
+
+
+def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "train.toml"
+    path.write_text("[training]\nC_category = 2.0\nlearning_rate = 3\n")
+    with pytest.raises(Exception, match="unknown training setting\\(s\\) learning_rate"):
+        resolve_config(path)
+    path.write_text("[training]\nC_category = 2.0\n")
+    assert resolve_config(path, seed=7).C_category == 2.0 and resolve_config(path, seed=7).seed == 7
+
+
+def test_incompatible_shipped_model_is_retrained(trained_dir: Path, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    shipped = tmp_path / "shipped"
+    shutil.copytree(trained_dir, shipped)
+    card = json.loads((shipped / CARD_FILE).read_text())
+    card["versions"]["scikit-learn"] = "0.0.1"
+    (shipped / CARD_FILE).write_text(json.dumps(card))
+    monkeypatch.setattr(models, "DEFAULT_MODEL_DIR", shipped)
+    moderator, loaded_card = models.load_serving_model(shipped, tmp_path / "data")
+    assert loaded_card["versions"]["scikit-learn"] != "0.0.1"
+    assert (models.fallback_model_dir(tmp_path / "data") / CARD_FILE).exists()
+    assert moderator.moderate_one("you absolute moron").category == "abusive"
