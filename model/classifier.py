@@ -56,6 +56,14 @@ class LinearHead(BaseEstimator):
         self.centred_coef_ = (self.coef_ - self.coef_.mean(axis=0)) / self.temperature_
         return self
 
+    def fit_uniform(self, n_features: int, n_classes: int) -> "LinearHead":
+        """A head with no evidence: equal probabilities for every class (no labels to learn from)."""
+        self.temperature_ = 1.0
+        self.coef_, self.intercept_ = np.zeros((n_classes, n_features)), np.zeros(n_classes)
+        self.scaled_coef_t_ = np.ascontiguousarray(self.coef_.T)
+        self.centred_coef_ = self.coef_.copy()
+        return self
+
     def predict_proba(self, text: sp.csr_matrix, dense: np.ndarray) -> np.ndarray:
         """Calibrated probabilities from n-gram and dense columns, rows summing to 1."""
         n_text = text.shape[1]
@@ -123,8 +131,12 @@ class CommentClassifier(BaseEstimator):
             design, y_category, group_ids, len(CATEGORIES))
         has_stance = np.array([s is not None for s in stances])
         y_stance = np.array([STANCES.index(s) if s else -1 for s in stances])
-        self.stance_head_ = LinearHead(self.C_stance, self.n_folds, self.random_state).fit(
-            design[has_stance], y_stance[has_stance], group_ids[has_stance], len(STANCES))
+        self.stance_head_ = LinearHead(self.C_stance, self.n_folds, self.random_state)
+        self.stance_trained_ = len(np.unique(group_ids[has_stance])) >= self.n_folds
+        if self.stance_trained_:
+            self.stance_head_.fit(design[has_stance], y_stance[has_stance], group_ids[has_stance], len(STANCES))
+        else:
+            self.stance_head_.fit_uniform(design.shape[1], len(STANCES))
         self.feature_names_ = self.featurizer_.feature_names_[:self.featurizer_.n_text_features] + DENSE_NAMES
         return self
 

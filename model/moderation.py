@@ -28,8 +28,8 @@ class ModerationResult:
     id: str | int | None
     category: str
     scores: dict[str, float]
-    stance: str
-    stance_scores: dict[str, float]
+    stance: str | None
+    stance_scores: dict[str, float] | None
     decision: str
     reasons: list[str]
     explanation: list[dict] = field(default_factory=list)
@@ -56,6 +56,7 @@ class Moderator:
                                               [c.article for c in comments])
         categories = predictions.category.argmax(axis=1)
         stances = predictions.stance.argmax(axis=1)
+        has_stance = self.classifier.stance_trained_
         results = []
         for row, comment in enumerate(comments):
             scores = _rounded(CATEGORIES, predictions.category[row])
@@ -66,7 +67,8 @@ class Moderator:
                                self.classifier.explain(predictions, row, int(categories[row]), top)]
             results.append(ModerationResult(
                 id=comment.id, category=CATEGORIES[categories[row]], scores=scores,
-                stance=STANCES[stances[row]], stance_scores=_rounded(STANCES, predictions.stance[row]),
+                stance=STANCES[stances[row]] if has_stance else None,
+                stance_scores=_rounded(STANCES, predictions.stance[row]) if has_stance else None,
                 decision=decision, reasons=reasons, explanation=explanation))
         return results
 
