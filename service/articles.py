@@ -7,7 +7,7 @@ import os
 import threading
 from pathlib import Path
 
-from model.corpus import Article, load_articles, read_jsonl
+from model.corpus import Article, load_articles
 from model.errors import DataError, UnknownArticleError
 from seeds import SEEDS_DIR
 
@@ -21,8 +21,23 @@ class ArticleStore:
         self._lock = threading.Lock()
         self._articles = {a.id: a for a in load_articles(seeds_dir / "articles.jsonl").values()}
         self._path = Path(data_dir) / REGISTERED_FILE if data_dir else None
-        if self._path and self._path.exists():
-            for _, record in read_jsonl(self._path):
+        self._read_offset = 0
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Read registrations appended since the last read (by this or another worker process)."""
+        if not self._path or not self._path.exists():
+            return
+        with open(self._path, "rb") as handle:
+            handle.seek(self._read_offset)
+            for line in handle:
+                if not line.endswith(b"\n"):
+                    break  # a registration still being written: read it next time
+                self._read_offset += len(line)
+                try:
+                    record = json.loads(line)
+                except ValueError:
+                    continue  # a torn line from a crash mid-write carries no acknowledged article
                 self._articles[record["id"]] = Article(record["id"], record["title"], record["body"],
                                                        source="registered")
 
@@ -31,6 +46,9 @@ class ArticleStore:
 
     def get(self, article_id: str) -> Article:
         """The article with this id, or UnknownArticleError."""
+        if article_id not in self._articles:
+            with self._lock:
+                self._refresh()
         try:
             return self._articles[article_id]
         except KeyError:
@@ -51,4 +69,5 @@ class ArticleStore:
                     handle.flush()
                     os.fsync(handle.fileno())
             self._articles[article_id] = article
+            self._refresh()
         return article, created

@@ -232,6 +232,47 @@ def score(text: str | None, article_id: str | None, model_dir: Path | None) -> N
     click.echo(json.dumps({"model_version": moderator.version, **result}, indent=2, ensure_ascii=False))
 
 
+@cli.command()
+@click.option("--host", default=None, help="Interface to bind (default 127.0.0.1; MODERATE_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default 8000; MODERATE_PORT).")
+@click.option("--workers", type=int, default=None, help="Worker processes (default 1; MODERATE_WORKERS).")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+              help="Model folder (default: the shipped model; MODERATE_MODEL_DIR).")
+@handle_errors
+def serve(host: str | None, port: int | None, workers: int | None, model_dir: Path | None) -> None:
+    """Run the moderation endpoint (FastAPI under uvicorn); settings from flags or MODERATE_* variables.
+
+    Without API keys (MODERATE_API_KEYS, MODERATE_ADMIN_KEYS) it runs in development mode and only
+    binds to loopback.
+
+    \b
+    Examples:
+      moderate serve
+      MODERATE_API_KEYS=k1 MODERATE_ADMIN_KEYS=k2 moderate serve --host 0.0.0.0 --workers 2
+    """
+    import os
+
+    import uvicorn
+
+    from model.artifact import read_card
+    from service.settings import LOOPBACK_HOSTS, Settings
+
+    overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers,
+                                   "model_dir": model_dir}.items() if v is not None}
+    settings = Settings(**overrides)
+    if settings.development_mode and settings.host not in LOOPBACK_HOSTS:
+        raise click.ClickException(f"no API keys configured: development mode only binds to loopback, "
+                                   f"not {settings.host}; set MODERATE_API_KEYS (and MODERATE_ADMIN_KEYS)")
+    read_card(settings.model_dir)  # fail here, with the reason, rather than inside a worker
+    for name, value in overrides.items():
+        os.environ[f"MODERATE_{name.upper()}"] = str(value)
+    mode = "DEVELOPMENT MODE (no API keys, loopback only)" if settings.development_mode else "API keys required"
+    click.echo(f"serving on http://{settings.host}:{settings.port} with {settings.workers} worker(s); {mode}",
+               err=True)
+    uvicorn.run("service.app:create_app", factory=True, host=settings.host, port=settings.port,
+                workers=settings.workers, log_level=settings.log_level, access_log=False)
+
+
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="moderate")

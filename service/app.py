@@ -1,0 +1,321 @@
+"""The moderation HTTP service: FastAPI app, model held for hot reload, limits and API keys."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import secrets
+import signal
+import threading
+import time
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from starlette.middleware.base import BaseHTTPMiddleware
+
+from model.errors import ModerationError, UnknownArticleError
+from model.moderation import CommentInput, Moderator
+from service.articles import ArticleStore
+from service.models import load_serving_model
+from service.schemas import ArticleRegistration, ErrorBody, ModerateRequest, ModerateResponse
+from service.settings import Settings
+
+logger = logging.getLogger(__name__)
+RELOAD_MARKER = "reload-request"
+RELOAD_POLL_SECONDS = 1.0
+
+
+class ModelHolder:
+    """The model being served; a reload swaps it whole, so requests in flight finish on the old one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.moderator: Moderator | None = None
+        self.card: dict = {}
+        self._lock = threading.Lock()
+
+    def load(self) -> dict:
+        """Load (or reload) the configured artifact; on failure the current model keeps serving."""
+        with self._lock:
+            moderator, card = load_serving_model(self.settings.model_dir, self.settings.data_dir)
+            self.moderator, self.card = moderator, card
+        logger.info("serving model %s from %s", card["model_version"], self.settings.model_dir)
+        return card
+
+
+class Metrics:
+    """Prometheus metrics of one app instance."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("moderate_requests_total", "HTTP requests", ["path", "status"],
+                                registry=self.registry)
+        self.latency = Histogram("moderate_request_seconds", "Request latency", ["path"],
+                                 buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+                                 registry=self.registry)
+        self.decisions = Counter("moderate_decisions_total", "Comments by category and decision",
+                                 ["category", "decision"], registry=self.registry)
+        self.model_info = Gauge("moderate_model_info", "The model being served", ["model_version"],
+                                registry=self.registry)
+
+
+def error_response(status: int, message: str, detail: list[dict] | None = None) -> JSONResponse:
+    """A JSON error body naming what is wrong."""
+    return JSONResponse(status_code=status, content={"error": message, "detail": detail or []})
+
+
+class BodyLimitMiddleware(BaseHTTPMiddleware):
+    """Refuse bodies over the limit (413) and non-JSON POSTs (415) before any work is done."""
+
+    def __init__(self, app, max_body_bytes: int) -> None:
+        super().__init__(app)
+        self.max_body_bytes = max_body_bytes
+
+    async def dispatch(self, request: Request, call_next):
+        if request.method == "POST" and request.url.path.startswith("/v1/"):
+            length = request.headers.get("content-length")
+            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+                return error_response(413, f"request body is larger than the limit of "
+                                           f"{self.max_body_bytes} bytes", [{"field": "body"}])
+            content_type = request.headers.get("content-type", "")
+            if request.url.path != "/v1/admin/reload" and not content_type.startswith("application/json"):
+                return error_response(415, f"content type must be application/json, got "
+                                           f"'{content_type or 'none'}'", [{"field": "content-type"}])
+            body = await request.body()
+            if len(body) > self.max_body_bytes:
+                return error_response(413, f"request body is larger than the limit of "
+                                           f"{self.max_body_bytes} bytes", [{"field": "body"}])
+            try:
+                body.decode("utf-8")
+            except UnicodeDecodeError as error:
+                return error_response(400, f"request body is not valid UTF-8 (byte {error.start})",
+                                      [{"field": "body"}])
+        return await call_next(request)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The FastAPI application; the model is loaded in its lifespan."""
+    settings = settings or Settings()
+    holder = ModelHolder(settings)
+    metrics = Metrics()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        holder.load()
+        metrics.model_info.labels(holder.card["model_version"]).set(1)
+        app.state.articles = ArticleStore(settings.data_dir)
+        if settings.development_mode:
+            logger.warning("no API keys configured: development mode, loopback only, no authentication")
+        watcher = asyncio.create_task(_watch_reload_marker(settings, reload_model))
+        _install_sighup(reload_model)
+        yield
+        watcher.cancel()
+
+    def reload_model() -> dict:
+        old_version = holder.card.get("model_version")
+        card = holder.load()
+        metrics.model_info.labels(old_version).set(0)
+        metrics.model_info.labels(card["model_version"]).set(1)
+        return card
+
+    app = FastAPI(title="comment-moderator", version="0.1.0", lifespan=lifespan,
+                  description="Sorts reader comments into substantive, whataboutism or abusive, with stance.")
+    app.state.holder, app.state.metrics, app.state.settings = holder, metrics, settings
+    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    _install_error_handlers(app)
+
+    def require_key(request: Request) -> None:
+        _check_key(request, settings.api_keys + settings.admin_keys, settings)
+
+    def require_admin(request: Request) -> None:
+        _check_key(request, settings.admin_keys, settings)
+
+    @app.middleware("http")
+    async def measure(request: Request, call_next):
+        started = time.perf_counter()
+        response = await call_next(request)
+        path = request.scope.get("route").path if request.scope.get("route") else "unmatched"
+        metrics.requests.labels(path, str(response.status_code)).inc()
+        metrics.latency.labels(path).observe(time.perf_counter() - started)
+        return response
+
+    @app.post("/v1/moderate", response_model=ModerateResponse, dependencies=[Depends(require_key)],
+              responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody},
+                         422: {"model": ErrorBody}})
+    async def moderate(request_body: ModerateRequest, request: Request) -> dict:
+        """Moderate one comment or a batch; results come back in the same order."""
+        _check_limits(request_body, settings)
+        inputs = [_to_input(i, c, request.app.state.articles) for i, c in enumerate(request_body.comments)]
+        moderator = holder.moderator
+        results = moderator.moderate(inputs, top=settings.explain_top)
+        for result in results:
+            metrics.decisions.labels(result.category, result.decision).inc()
+        return {"model_version": moderator.version, "results": [r.to_dict() for r in results]}
+
+    @app.post("/v1/articles", status_code=201, dependencies=[Depends(require_key)])
+    async def register_article(article: ArticleRegistration, request: Request) -> dict:
+        """Register (or replace) an article so comments can refer to it by id; survives restarts."""
+        _, created = request.app.state.articles.register(article.id, article.title, article.body)
+        return {"id": article.id, "created": created}
+
+    @app.get("/v1/model", dependencies=[Depends(require_key)])
+    async def model_card() -> dict:
+        """The model card of the model being served."""
+        return holder.card
+
+    @app.post("/v1/admin/reload", dependencies=[Depends(require_admin)])
+    async def reload() -> dict:
+        """Swap in the artifact at the model folder; a bad artifact is refused, the old one keeps serving."""
+        old = holder.card.get("model_version")
+        try:
+            card = await asyncio.to_thread(reload_model)
+        except ModerationError as error:
+            raise HTTPException(409, f"new model refused, still serving {old}: {error}") from None
+        _touch_reload_marker(settings)
+        return {"previous_model_version": old, "model_version": card["model_version"]}
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        """The process is alive."""
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        """The model is loaded and serving."""
+        if holder.moderator is None:
+            return error_response(503, "model not loaded")
+        return JSONResponse({"status": "ready", "model_version": holder.card["model_version"]})
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Response:
+        """Prometheus text format."""
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def _check_key(request: Request, allowed: list[str], settings: Settings) -> None:
+    """401 unless the request carries one of the allowed keys (no keys configured: development mode)."""
+    if settings.development_mode:
+        return
+    given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+    if not given or not any(secrets.compare_digest(given, key) for key in allowed):
+        raise HTTPException(401, "missing or invalid API key (send it in the X-API-Key header)")
+
+
+def _check_limits(body: ModerateRequest, settings: Settings) -> None:
+    """Batch size and comment length limits, and empty texts: 413/422 naming the field."""
+    if len(body.comments) > settings.max_batch:
+        raise _field_error("comments", f"batch of {len(body.comments)} comments is over the limit of "
+                                       f"{settings.max_batch}", status=413)
+    for index, comment in enumerate(body.comments):
+        if not comment.text.strip():
+            raise _field_error(f"comments[{index}].text", "text is empty or only whitespace")
+        if len(comment.text) > settings.max_comment_chars:
+            raise _field_error(f"comments[{index}].text", f"text has {len(comment.text)} characters, "
+                                                          f"over the limit of {settings.max_comment_chars}")
+        if comment.article_id is not None and comment.article is not None:
+            raise _field_error(f"comments[{index}].article", "send article_id or article, not both")
+
+
+class FieldError(Exception):
+    """A request field with an invalid value."""
+
+    def __init__(self, field: str, message: str, status: int = 422) -> None:
+        super().__init__(message)
+        self.field, self.message, self.status = field, message, status
+
+
+def _field_error(field: str, message: str, status: int = 422) -> FieldError:
+    return FieldError(field, message, status)
+
+
+def _to_input(index: int, comment, articles: ArticleStore) -> CommentInput:
+    """A request comment with its article text resolved."""
+    article = None
+    if comment.article_id is not None:
+        try:
+            article = articles.get(comment.article_id).text
+        except UnknownArticleError as error:
+            raise _field_error(f"comments[{index}].article_id", str(error)) from None
+    elif comment.article is not None:
+        article = f"{comment.article.title}\n\n{comment.article.body}"
+    return CommentInput(text=comment.text, article=article, id=comment.id)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """Every error becomes a JSON body naming the field; nothing unexpected leaks as a traceback."""
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        detail = []
+        for item in error.errors():
+            location = [str(part) for part in item.get("loc", ())]
+            location = location[1:] if location[:1] == ["body"] else location
+            field = "body" if item.get("type") == "json_invalid" else ".".join(location) or "body"
+            detail.append({"field": field, "message": item.get("msg", "invalid"), "type": item.get("type")})
+        if any(d["type"] == "json_invalid" for d in detail):
+            return error_response(400, "request body is not valid JSON", detail)
+        summary = "; ".join(f"{d['field']}: {d['message']}" for d in detail[:5])
+        return error_response(422, f"invalid request: {summary}", detail)
+
+    @app.exception_handler(FieldError)
+    async def field_error(request: Request, error: FieldError) -> JSONResponse:
+        return error_response(error.status, f"{error.field}: {error.message}",
+                              [{"field": error.field, "message": error.message}])
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+        return error_response(error.status_code, str(error.detail))
+
+    @app.exception_handler(ModerationError)
+    async def moderation_error(request: Request, error: ModerationError) -> JSONResponse:
+        return error_response(422, str(error))
+
+
+async def _watch_reload_marker(settings: Settings, reload_model) -> None:
+    """Reload when another worker process was asked to (it touches the marker file)."""
+    marker = Path(settings.data_dir) / RELOAD_MARKER
+    seen = marker.stat().st_mtime_ns if marker.exists() else 0
+    while True:
+        await asyncio.sleep(RELOAD_POLL_SECONDS)
+        current = marker.stat().st_mtime_ns if marker.exists() else 0
+        if current != seen:
+            seen = current
+            try:
+                await asyncio.to_thread(reload_model)
+            except ModerationError as error:
+                logger.error("reload requested by another worker refused: %s", error)
+
+
+def _touch_reload_marker(settings: Settings) -> None:
+    """Tell the other worker processes to reload too."""
+    marker = Path(settings.data_dir) / RELOAD_MARKER
+    marker.parent.mkdir(parents=True, exist_ok=True)
+    marker.touch()
+    os.utime(marker)
+
+
+def _install_sighup(reload_model) -> None:
+    """SIGHUP reloads the model (main thread only; a no-op where signals are unavailable)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGHUP"):
+        return
+    loop = asyncio.get_running_loop()
+
+    def on_sighup() -> None:
+        async def run() -> None:
+            try:
+                await asyncio.to_thread(reload_model)
+            except ModerationError as error:
+                logger.error("SIGHUP reload refused, old model keeps serving: %s", error)
+        loop.create_task(run())
+
+    try:
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
+    except (NotImplementedError, RuntimeError):
+        pass

@@ -1,0 +1,74 @@
+"""Request and response bodies of the HTTP API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+CommentId = StrictStr | StrictInt
+
+
+class ArticleIn(BaseModel):
+    """An article sent inline with a comment."""
+
+    model_config = ConfigDict(extra="forbid")
+    title: StrictStr = Field(min_length=1, max_length=1000)
+    body: StrictStr = Field(min_length=1, max_length=200_000)
+
+
+class CommentIn(BaseModel):
+    """One comment to moderate; id and article are optional."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: CommentId | None = None
+    text: StrictStr
+    article_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+    article: ArticleIn | None = None
+
+
+class ModerateRequest(BaseModel):
+    """A batch of comments (one or more)."""
+
+    model_config = ConfigDict(extra="forbid")
+    comments: list[CommentIn] = Field(min_length=1)
+    queue: bool = False
+
+
+class Explanation(BaseModel):
+    feature: str
+    weight: float
+
+
+class ModerationOut(BaseModel):
+    """The model's verdict on one comment."""
+
+    id: CommentId | None
+    category: str
+    scores: dict[str, float]
+    stance: str | None
+    stance_scores: dict[str, float] | None
+    decision: str
+    reasons: list[str]
+    explanation: list[Explanation]
+
+
+class ModerateResponse(BaseModel):
+    model_version: str
+    results: list[ModerationOut]
+
+
+class ArticleRegistration(BaseModel):
+    """An article to register so later comments can refer to it by id."""
+
+    model_config = ConfigDict(extra="forbid")
+    id: StrictStr = Field(min_length=1, max_length=200)
+    title: StrictStr = Field(min_length=1, max_length=1000)
+    body: StrictStr = Field(min_length=1, max_length=200_000)
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx answer: what is wrong, and where."""
+
+    error: str
+    detail: list[dict] = []

@@ -1,0 +1,185 @@
+"""Every endpoint of the HTTP service and every bad input, through TestClient."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.settings import Settings
+
+ARTICLE_ID = "003_2d5113ef618b1c85"
+API_KEY, ADMIN_KEY = "user-key", "admin-key"
+
+
+@pytest.fixture
+def settings(trained_dir: Path, tmp_path: Path) -> Settings:
+    return Settings(model_dir=trained_dir, data_dir=tmp_path / "data", max_batch=50,
+                    max_comment_chars=500, max_body_bytes=64 * 1024)
+
+
+@pytest.fixture
+def client(settings: Settings):
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def keyed_client(settings: Settings):
+    keyed = settings.model_copy(update={"api_keys": [API_KEY], "admin_keys": [ADMIN_KEY]})
+    with TestClient(create_app(keyed)) as test_client:
+        yield test_client
+
+
+def moderate(client: TestClient, *comments: dict, **kwargs):
+    return client.post("/v1/moderate", json={"comments": list(comments)}, **kwargs)
+
+
+def test_moderate_one_comment(client: TestClient) -> None:
+    response = moderate(client, {"id": "c1", "text": "You are a pathetic idiot.", "article_id": ARTICLE_ID})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["model_version"]
+    [result] = body["results"]
+    assert result["id"] == "c1" and result["category"] == "abusive"
+    assert set(result) == {"id", "category", "scores", "stance", "stance_scores", "decision", "reasons",
+                           "explanation"}
+    assert abs(sum(result["scores"].values()) - 1) < 1e-5
+    assert result["explanation"] and result["reasons"]
+
+
+def test_batch_keeps_order_and_ids(client: TestClient) -> None:
+    comments = [{"id": i, "text": text} for i, text in enumerate(
+        ["Thank you for this careful article.", "And what about Guantanamo, hypocrites?",
+         "Go to hell you worthless scumbag."])]
+    results = moderate(client, *comments).json()["results"]
+    assert [r["id"] for r in results] == [0, 1, 2]
+    assert [r["category"] for r in results] == ["substantive", "whataboutism", "abusive"]
+
+
+def test_inline_article_and_registered_article(client: TestClient, settings: Settings) -> None:
+    article = {"title": "City council votes on bike lanes", "body": "The council voted 7-2 to replace parking."}
+    inline = moderate(client, {"text": "Good decision, the street is dangerous.", "article": article})
+    assert inline.status_code == 200
+    registered = client.post("/v1/articles", json={"id": "bikes", **article})
+    assert registered.status_code == 201 and registered.json() == {"id": "bikes", "created": True}
+    by_id = moderate(client, {"text": "Good decision, the street is dangerous.", "article_id": "bikes"})
+    assert by_id.json()["results"][0]["scores"] == inline.json()["results"][0]["scores"]
+
+
+def test_registered_articles_survive_a_restart(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as first:
+        first.post("/v1/articles", json={"id": "kept", "title": "T", "body": "B"})
+    with TestClient(create_app(settings)) as second:
+        assert moderate(second, {"text": "fine", "article_id": "kept"}).status_code == 200
+
+
+@pytest.mark.parametrize("payload, status, field", [
+    ({"comments": [{"text": ""}]}, 422, "comments[0].text"),
+    ({"comments": [{"text": "   \n"}]}, 422, "comments[0].text"),
+    ({"comments": [{"text": 42}]}, 422, "comments.0.text"),
+    ({"comments": [{"text": None}]}, 422, "comments.0.text"),
+    ({"comments": [{"id": "x"}]}, 422, "comments.0.text"),
+    ({"comments": [{"text": "hi", "colour": "red"}]}, 422, "comments.0.colour"),
+    ({"comments": [{"text": "hi", "article_id": "missing"}]}, 422, "comments[0].article_id"),
+    ({"comments": [{"text": "x" * 501}]}, 422, "comments[0].text"),
+    ({"comments": [{"text": "x"}] * 51}, 413, "comments"),
+    ({"comments": []}, 422, "comments"),
+    ({"notes": []}, 422, "comments"),
+    ({"comments": [{"text": "hi", "article": {"title": "t"}}]}, 422, "comments.0.article.body"),
+    ([1, 2], 422, "body"),
+])
+def test_bad_input_gets_a_4xx_naming_the_field(client: TestClient, payload, status: int, field: str) -> None:
+    response = client.post("/v1/moderate", json=payload)
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["error"]
+    assert any(d.get("field") == field for d in body["detail"]), body
+    assert moderate(client, {"text": "still serving"}).status_code == 200
+
+
+def test_limits_are_named_in_the_message(client: TestClient) -> None:
+    assert "over the limit of 500" in moderate(client, {"text": "x" * 501}).json()["error"]
+    assert "over the limit of 50" in moderate(client, *[{"text": "x"}] * 51).json()["error"]
+
+
+@pytest.mark.parametrize("content, content_type, status", [
+    (b'{"comments": [', "application/json", 400),
+    (b"\xff\xfe\xfa", "application/json", 400),
+    (b'{"comments": [{"text": "hi"}]}', "text/plain", 415),
+    (b'{"comments": [{"text": "hi"}]}', "", 415),
+    (b"x" * (65 * 1024), "application/json", 413),
+])
+def test_malformed_bodies(client: TestClient, content: bytes, content_type: str, status: int) -> None:
+    headers = {"content-type": content_type} if content_type else {}
+    response = client.post("/v1/moderate", content=content, headers=headers)
+    assert response.status_code == status
+    assert response.json()["error"]
+
+
+@pytest.mark.parametrize("text", ["😀🔥 great", "مرحبا بكم في التعليقات", "שלום עולם", "e\u0301\u0301\u0301 ok",
+                                  "nul\u0000 inside", "\u202eright to left override"])
+def test_unusual_characters_are_scored(client: TestClient, text: str) -> None:
+    response = moderate(client, {"text": text})
+    assert response.status_code == 200
+    assert abs(sum(response.json()["results"][0]["scores"].values()) - 1) < 1e-5
+
+
+def test_model_health_ready_metrics_docs(client: TestClient, card: dict) -> None:
+    assert client.get("/v1/model").json()["model_version"] == card["model_version"]
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["status"] == "ready"
+    moderate(client, {"text": "Go to hell you worthless scumbag."})
+    metrics = client.get("/metrics").text
+    assert 'moderate_decisions_total{category="abusive"' in metrics
+    assert "moderate_request_seconds_bucket" in metrics
+    assert f'moderate_model_info{{model_version="{card["model_version"]}"}} 1.0' in metrics
+    assert client.get("/docs").status_code == 200
+    assert "/v1/moderate" in client.get("/openapi.json").json()["paths"]
+
+
+def test_api_keys(keyed_client: TestClient) -> None:
+    assert moderate(keyed_client, {"text": "hi"}).status_code == 401
+    assert moderate(keyed_client, {"text": "hi"}, headers={"X-API-Key": "wrong"}).status_code == 401
+    assert moderate(keyed_client, {"text": "hi"}, headers={"X-API-Key": API_KEY}).status_code == 200
+    assert moderate(keyed_client, {"text": "hi"},
+                    headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 200
+    assert keyed_client.post("/v1/articles", json={"id": "a", "title": "t", "body": "b"}).status_code == 401
+    assert keyed_client.get("/v1/model").status_code == 401
+    assert keyed_client.get("/healthz").status_code == 200
+
+
+def test_admin_reload_needs_the_admin_key(keyed_client: TestClient) -> None:
+    assert keyed_client.post("/v1/admin/reload", headers={"X-API-Key": API_KEY}).status_code == 401
+    response = keyed_client.post("/v1/admin/reload", headers={"X-API-Key": ADMIN_KEY})
+    assert response.status_code == 200
+    assert response.json()["model_version"] == response.json()["previous_model_version"]
+
+
+def test_unauthorised_request_does_no_work(keyed_client: TestClient) -> None:
+    before = keyed_client.get("/metrics").text.count("moderate_decisions_total{")
+    moderate(keyed_client, {"text": "You are a pathetic idiot."})
+    assert keyed_client.get("/metrics").text.count("moderate_decisions_total{") == before
+
+
+def test_reload_refuses_a_broken_artifact_and_keeps_serving(trained_dir: Path, tmp_path: Path) -> None:
+    model_dir = tmp_path / "model"
+    shutil.copytree(trained_dir, model_dir)
+    settings = Settings(model_dir=model_dir, data_dir=tmp_path / "data")
+    with TestClient(create_app(settings)) as client:
+        with open(model_dir / "model.joblib", "ab") as handle:
+            handle.write(b"corrupt")
+        response = client.post("/v1/admin/reload")
+        assert response.status_code == 409
+        assert "does not match the card" in response.json()["error"]
+        assert moderate(client, {"text": "still here"}).status_code == 200
+
+
+def test_comment_text_is_not_logged_at_info(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
+    secret = "zebra-unicorn-secret-comment"
+    with caplog.at_level("INFO"):
+        moderate(client, {"text": secret})
+    assert secret not in caplog.text
