@@ -16,7 +16,6 @@ from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from starlette.middleware.base import BaseHTTPMiddleware
 
 from model.errors import ModerationError, UnknownArticleError
 from model.moderation import CommentInput, Moderator
@@ -69,33 +68,77 @@ def error_response(status: int, message: str, detail: list[dict] | None = None) 
     return JSONResponse(status_code=status, content={"error": message, "detail": detail or []})
 
 
-class BodyLimitMiddleware(BaseHTTPMiddleware):
-    """Refuse bodies over the limit (413) and non-JSON POSTs (415) before any work is done."""
+class GuardMiddleware:
+    """Pure ASGI middleware: refuse oversized (413), non-JSON (415) and non-UTF-8 (400) POST bodies
+    before any work is done, and record request counts and latency."""
 
-    def __init__(self, app, max_body_bytes: int) -> None:
-        super().__init__(app)
-        self.max_body_bytes = max_body_bytes
+    def __init__(self, app, max_body_bytes: int, metrics: Metrics) -> None:
+        self.app, self.max_body_bytes, self.metrics = app, max_body_bytes, metrics
 
-    async def dispatch(self, request: Request, call_next):
-        if request.method == "POST" and request.url.path.startswith("/v1/"):
-            length = request.headers.get("content-length")
-            if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
-                return error_response(413, f"request body is larger than the limit of "
-                                           f"{self.max_body_bytes} bytes", [{"field": "body"}])
-            content_type = request.headers.get("content-type", "")
-            if request.url.path != "/v1/admin/reload" and not content_type.startswith("application/json"):
-                return error_response(415, f"content type must be application/json, got "
-                                           f"'{content_type or 'none'}'", [{"field": "content-type"}])
-            body = await request.body()
-            if len(body) > self.max_body_bytes:
-                return error_response(413, f"request body is larger than the limit of "
-                                           f"{self.max_body_bytes} bytes", [{"field": "body"}])
-            try:
-                body.decode("utf-8")
-            except UnicodeDecodeError as error:
-                return error_response(400, f"request body is not valid UTF-8 (byte {error.start})",
-                                      [{"field": "body"}])
-        return await call_next(request)
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = {"code": 500}
+
+        async def send_and_record(message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+            await send(message)
+
+        if scope["method"] == "POST" and scope["path"].startswith("/v1/"):
+            refusal, receive = await self._guard(scope, receive)
+            if refusal is not None:
+                await refusal(scope, receive, send_and_record)
+                self._record(scope, status["code"], started)
+                return
+        await self.app(scope, receive, send_and_record)
+        self._record(scope, status["code"], started)
+
+    async def _guard(self, scope, receive):
+        """An error response for a bad body, or None and a receive that replays the body."""
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        too_big = error_response(413, f"request body is larger than the limit of {self.max_body_bytes} "
+                                      "bytes", [{"field": "body"}])
+        length = headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
+            return too_big, receive
+        content_type = headers.get("content-type", "")
+        if scope["path"] != "/v1/admin/reload" and not content_type.startswith("application/json"):
+            return error_response(415, f"content type must be application/json, got "
+                                       f"'{content_type or 'none'}'", [{"field": "content-type"}]), receive
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return error_response(400, "client disconnected"), receive
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return too_big, receive
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError as error:
+            return error_response(400, f"request body is not valid UTF-8 (byte {error.start})",
+                                  [{"field": "body"}]), receive
+        replayed = {"done": False}
+
+        async def replay():
+            if not replayed["done"]:
+                replayed["done"] = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+        return None, replay
+
+    def _record(self, scope, status: int, started: float) -> None:
+        route = scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        self.metrics.requests.labels(path, str(status)).inc()
+        self.metrics.latency.labels(path).observe(time.perf_counter() - started)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -126,7 +169,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="comment-moderator", version="0.1.0", lifespan=lifespan,
                   description="Sorts reader comments into substantive, whataboutism or abusive, with stance.")
     app.state.holder, app.state.metrics, app.state.settings = holder, metrics, settings
-    app.add_middleware(BodyLimitMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     _install_error_handlers(app)
 
     def require_key(request: Request) -> None:
@@ -134,15 +177,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def require_admin(request: Request) -> None:
         _check_key(request, settings.admin_keys, settings)
-
-    @app.middleware("http")
-    async def measure(request: Request, call_next):
-        started = time.perf_counter()
-        response = await call_next(request)
-        path = request.scope.get("route").path if request.scope.get("route") else "unmatched"
-        metrics.requests.labels(path, str(response.status_code)).inc()
-        metrics.latency.labels(path).observe(time.perf_counter() - started)
-        return response
 
     @app.post("/v1/moderate", response_model=ModerateResponse, dependencies=[Depends(require_key)],
               responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody},
