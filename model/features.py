@@ -136,7 +136,7 @@ class CommentFeaturizer(BaseEstimator):
             grams_of_comment: list[str] = []
             max_insults = 0
             for words in sentence_words(normalised):
-                grams = words + list(map(" ".join, zip(words, words[1:])))
+                grams = ngrams_of(words)
                 ids = [i for i in map(vocabulary_get, grams) if i is not None]
                 owners.append(row)
                 sentence_texts.append(" ".join(words))
@@ -251,8 +251,9 @@ class CommentFeaturizer(BaseEstimator):
 
 def _grams_of(normalised: str) -> list[str]:
     """Unigrams and within-sentence bigrams of a normalised text."""
-    grams: list[str] = []
-    for words in sentence_words(normalised):
-        grams.extend(words)
-        grams.extend(f"{a} {b}" for a, b in zip(words, words[1:]))
-    return grams
+    return [gram for words in sentence_words(normalised) for gram in ngrams_of(words)]
+
+
+def ngrams_of(words: list[str]) -> list[str]:
+    """The words of one sentence followed by its bigrams."""
+    return words + list(map(" ".join, zip(words, words[1:])))

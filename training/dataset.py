@@ -35,6 +35,7 @@ FEATURES = Features({
     "category": ClassLabel(names=list(CATEGORIES)),
     "stance": ClassLabel(names=list(STANCES)),
     "source": Value("string"),
+    "position": Value("int64"),
 })
 
 
@@ -186,7 +187,8 @@ def load_records(directory: Path = SEEDS_DIR) -> list[dict]:
         article = articles[record["article_id"]]
         records.append({name: record[name] for name in
                         ("id", "article_id", "text", "category", "stance", "source")}
-                       | {"article_title": article.title, "article_body": article.body})
+                       | {"article_title": article.title, "article_body": article.body,
+                          "position": len(records)})
     return records
 
 

@@ -11,7 +11,7 @@ from model.corpus import Article
 from model.errors import DataError
 from model.labels import CATEGORIES, STANCES
 from seeds import SEEDS_DIR
-from training.dataset import ARTICLES_FILE, COMMENTS_FILE, load_records
+from training.dataset import ARTICLES_FILE, COMMENTS_FILE, load_labelled_set
 from training.train import LabelledData
 
 FILE_LOADERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet",
@@ -56,8 +56,12 @@ def seed_records_as_training(records: list[dict]) -> list[dict]:
 
 
 def load_seed_data(directory: Path = SEEDS_DIR) -> LabelledData:
-    """The shipped labelled set, with the hashes of its files."""
-    records = seed_records_as_training(load_records(directory))
+    """The shipped labelled set, read through its ``datasets.DatasetDict``, with its files' hashes."""
+    dataset = load_labelled_set(directory)
+    names = {column: dataset["train"].features[column].int2str for column in ("category", "stance")}
+    rows = [row | {column: names[column](row[column]) for column in names}
+            for split in ("train", "test") for row in dataset[split]]
+    records = seed_records_as_training(sorted(rows, key=lambda row: row["position"]))
     sources = [{"path": f"seeds/{name}", "sha256": sha256_of(Path(directory) / name)}
                for name in (ARTICLES_FILE, COMMENTS_FILE)]
     sources[1].update(rows=len(records), labels=sorted({r["category"] for r in records}))
