@@ -14,7 +14,7 @@ from training.config import TrainingConfig, resolve_config
 from training.sources import load_seed_data
 from training.train import METRICS_FILE, train
 
-MACRO_F1_FLOOR = 0.87  # a little under what the default configuration reaches (see README)
+MACRO_F1_FLOOR = 0.89  # a little under what the default configuration reaches (see README)
 
 
 def metrics_of(directory: Path) -> dict:

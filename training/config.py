@@ -16,7 +16,7 @@ class TrainingConfig:
     C_category: float = 4.0
     C_stance: float = 2.0
     C_sentence: float = 4.0
-    min_df: int = 2
+    min_df: int = 3
     dense_weight: float = 1.0
     n_folds: int = 5
     cv_folds: int = 5
