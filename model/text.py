@@ -102,8 +102,3 @@ def split_sentences(text: str) -> list[str]:
 def tokenize(normalised_text: str) -> list[str]:
     """Word tokens of an already normalised text."""
     return WORD.findall(normalised_text)
-
-
-def is_obfuscated(text: str) -> bool:
-    """True when the raw text hides a word behind digits or masking symbols."""
-    return bool(OBFUSCATED.search(text.lower()))
