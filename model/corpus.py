@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Iterator
 
 from model.errors import DataError
 
@@ -150,18 +150,3 @@ def load_articles(path: Path) -> dict[str, Article]:
                                          source=record.get("source", "written"),
                                          topic=record.get("topic"))
     return articles
-
-
-def write_jsonl(path: Path, records: Iterable[dict]) -> None:
-    """Write records as JSON Lines atomically (temporary file, then rename)."""
-    path = Path(path)
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-    temporary.replace(path)
-
-
-def article_record(article: Article) -> dict:
-    """An article as a JSON-ready dict."""
-    return asdict(article)

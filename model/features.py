@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from model.text import WORD, Lexicon, normalise, read_lexicon, sentence_words
+from model.text import Lexicon, normalise, read_lexicon, sentence_words
 
 # Words and word pairs that signal a change of subject to someone else's wrongdoing. Matched as
 # n-grams of the comment (a set intersection), which keeps this cue cheap on long comments.
@@ -134,6 +134,7 @@ class CommentFeaturizer(BaseEstimator):
             normalised = normalise(text)
             tokens: list[str] = []
             grams_of_comment: list[str] = []
+            flags_of_comment: list[int] = []
             max_insults = 0
             for words in sentence_words(normalised):
                 grams = ngrams_of(words)
@@ -147,8 +148,10 @@ class CommentFeaturizer(BaseEstimator):
                 grams_of_comment.extend(grams)
                 flags = self._flags_of(words)
                 if flags:
-                    max_insults = max(max_insults, sum(f & INSULT for f in flags))
-            dense[row] = self._dense(text, normalised, tokens, grams_of_comment, max_insults, article)
+                    flags_of_comment.extend(flags)
+                    max_insults = max(max_insults, sum(bool(f & INSULT) for f in flags))
+            dense[row] = self._dense(text, normalised, tokens, grams_of_comment, flags_of_comment,
+                                     max_insults, article)
             if article:
                 rows_by_article.setdefault(article, []).append(row)
         text_matrix = self._tfidf(doc_rows, columns, len(texts))
@@ -218,11 +221,12 @@ class CommentFeaturizer(BaseEstimator):
             self._articles.popitem(last=False)
         return entry
 
-    def _dense(self, text: str, normalised: str, tokens: list[str], grams: list[str], max_insults: int,
-               article: str | None) -> list[float]:
-        """The dense cues of one comment, similarity to the article filled in later."""
+    def _dense(self, text: str, normalised: str, tokens: list[str], grams: list[str], flags: list[int],
+               max_insults: int, article: str | None) -> list[float]:
+        """The dense cues of one comment (``flags``: its words' lexicon bitmasks), similarity to the
+        article filled in later."""
         counts = dict.fromkeys((INSULT, PROFANITY, DEHUMANISING, VIOLENCE, SECOND_PERSON_BIT), 0)
-        for flag in self._flags_of(tokens):
+        for flag in flags:
             for bit in counts:
                 counts[bit] += bool(flag & bit)
         places = self._places.intersection(grams)

@@ -8,7 +8,6 @@ from functools import lru_cache
 from pathlib import Path
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
-SENTENCE_BREAK = re.compile(r"(?<=[.!?…])\s+|\n+")
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
 WORD_OR_BREAK = re.compile(r"[a-z]+(?:'[a-z]+)?|[.!?…\n]")
 BREAKS = frozenset(".!?…\n")
@@ -92,13 +91,3 @@ def sentence_words(normalised_text: str) -> list[list[str]]:
     if current:
         sentences.append(current)
     return sentences
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences (and lines) of a text, empty pieces dropped."""
-    return [piece for piece in SENTENCE_BREAK.split(text) if piece.strip()]
-
-
-def tokenize(normalised_text: str) -> list[str]:
-    """Word tokens of an already normalised text."""
-    return WORD.findall(normalised_text)

@@ -7,14 +7,14 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import click
 
 from model.errors import ModerationError
 
-EPILOG_INDENT = "\b\n"
-
+if TYPE_CHECKING:
+    from training.train import LabelledData
 
 def handle_errors(command: Callable) -> Callable:
     """Turn the project's named errors (and file errors) into a one-line message and exit 1."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from model.text import deobfuscate_token, normalise, split_sentences, tokenize
+from model.text import deobfuscate_token, normalise, sentence_words
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -16,8 +16,8 @@ def test_deobfuscate_token(raw: str, expected: str) -> None:
 
 
 def test_normalise_keeps_numbers_and_trailing_punctuation_apart() -> None:
-    assert tokenize(normalise("WOW!! In 2014 the UN said so. You id10t!")) == [
-        "wow", "in", "the", "un", "said", "so", "you", "idiot"]
+    assert sentence_words(normalise("WOW!! In 2014 the UN said so. You id10t!")) == [
+        ["wow"], ["in", "the", "un", "said", "so"], ["you", "idiot"]]
 
 
 def test_normalise_removes_control_characters_but_keeps_scripts() -> None:
@@ -25,5 +25,6 @@ def test_normalise_removes_control_characters_but_keeps_scripts() -> None:
     assert "\x00" not in text and "سلام" in text and "한국" in text
 
 
-def test_split_sentences() -> None:
-    assert split_sentences("One. Two!\nThree? four") == ["One.", "Two!", "Three?", "four"]
+def test_sentence_words() -> None:
+    assert sentence_words(normalise("One. Two!\nThree? four… five")) == [
+        ["one"], ["two"], ["three"], ["four"], ["five"]]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -15,11 +14,11 @@ from typing import Callable
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from model.artifact import ARTIFACT_FILE, CARD_FILE, load_model, save_model
+from model.artifact import ARTIFACT_FILE, load_model, save_model
 from model.classifier import CommentClassifier
 from model.errors import ArtifactError
 from model.labels import CATEGORIES, STANCES
-from model.moderation import CommentInput, Moderator
+from model.moderation import Moderator
 from model.policy import DecisionPolicy
 from training.config import TrainingConfig
 from training.dataset import split_grouped
@@ -163,11 +162,3 @@ def write_report(directory: Path, metrics: dict) -> None:
     (Path(directory) / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n",
                                                 encoding="utf-8")
     plot_report(metrics["held_out"], Path(directory))
-
-
-def copy_model(source: Path, destination: Path) -> None:
-    """Copy an artifact directory (artifact, card, report)."""
-    destination.mkdir(parents=True, exist_ok=True)
-    for name in (ARTIFACT_FILE, CARD_FILE, METRICS_FILE):
-        if (source / name).exists():
-            shutil.copy2(source / name, destination / name)
