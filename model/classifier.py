@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 from scipy.optimize import minimize_scalar
-from scipy.special import log_softmax, softmax
+from scipy.special import log_softmax
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
@@ -27,7 +27,13 @@ class Predictions:
     stance: np.ndarray
     text: sp.csr_matrix
     dense: np.ndarray
-    worst_sentence: list[str | None]
+    batch: FeatureBatch
+    worst_index: np.ndarray
+
+    def worst_sentence(self, row: int) -> str | None:
+        """The most abusive sentence of comment ``row`` (None when it has no words)."""
+        index = self.worst_index[row]
+        return self.batch.sentence_text(index) if index >= 0 else None
 
 
 class LinearHead(BaseEstimator):
@@ -69,7 +75,13 @@ class LinearHead(BaseEstimator):
         n_text = text.shape[1]
         logits = (text @ self.scaled_coef_t_[:n_text] + dense @ self.scaled_coef_t_[n_text:]
                   + self.intercept_ / self.temperature_)
-        return softmax(logits, axis=1)
+        return _softmax(logits)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax (scipy's, without its per-call overhead)."""
+    exponentials = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return exponentials / exponentials.sum(axis=1, keepdims=True)
 
 
 def _full_parameters(model: LogisticRegression, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -187,9 +199,9 @@ class CommentClassifier(BaseEstimator):
         per_sentence = batch.sentences @ self.sentence_coef_ + self.sentence_intercept_
         worst_scores, worst_index = _max_by_owner(per_sentence, batch.sentence_owner, len(texts))
         dense = self._scale(np.hstack([batch.dense, worst_scores[:, None]]))
-        worst = [batch.sentence_texts[i] if i >= 0 else None for i in worst_index]
         return Predictions(self.category_head_.predict_proba(batch.text, dense),
-                           self.stance_head_.predict_proba(batch.text, dense), batch.text, dense, worst)
+                           self.stance_head_.predict_proba(batch.text, dense), batch.text, dense,
+                           batch, worst_index)
 
     def explain(self, predictions: Predictions, row: int, label: int, top: int = 6
                 ) -> list[tuple[str, float]]:
@@ -198,16 +210,16 @@ class CommentClassifier(BaseEstimator):
         start, end = text.indptr[row], text.indptr[row + 1]
         n_text = text.shape[1]
         centred = self.category_head_.centred_coef_[label]
-        columns = np.r_[text.indices[start:end], n_text + np.arange(predictions.dense.shape[1])]
-        weights = np.r_[text.data[start:end], predictions.dense[row]] * centred[columns]
+        columns = np.concatenate([text.indices[start:end], n_text + np.arange(predictions.dense.shape[1])])
+        weights = np.concatenate([text.data[start:end], predictions.dense[row]]) * centred[columns]
         order = np.argsort(-weights)[:top]
         named = []
         for index in order:
             if weights[index] <= 0:
                 break
             name = self.feature_names_[columns[index]]
-            if name == SENTENCE_FEATURE and predictions.worst_sentence[row]:
-                name = f"{SENTENCE_FEATURE} {predictions.worst_sentence[row]}"
+            if name == SENTENCE_FEATURE and predictions.worst_sentence(row):
+                name = f"{SENTENCE_FEATURE} {predictions.worst_sentence(row)}"
             named.append((name, float(weights[index])))
         return named
 
@@ -218,7 +230,9 @@ def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[
     best_index = np.full(n_rows, -1, dtype=np.int64)
     if len(values):
         order = np.lexsort((values, owners))
-        last = np.r_[owners[order][1:] != owners[order][:-1], True]
+        sorted_owners = owners[order]
+        last = np.ones(len(order), dtype=bool)
+        last[:-1] = sorted_owners[1:] != sorted_owners[:-1]
         winners = order[last]
         best[owners[winners]] = values[winners]
         best_index[owners[winners]] = winners

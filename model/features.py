@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
@@ -16,56 +17,157 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from model.text import Lexicon, normalise, read_lexicon, sentence_words
+from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, DEFLECTION, DEFLECTION_CUES,
+                        DENSE_FEATURES, INSULT, PLACE, PROFANITY,
+                        SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
+                        character_cues, grams_of, tfidf_rows, word_properties)
+from model.features_one_by_one import transform_one_by_one
+from model.text import SEPARATOR, Lexicon, normalise, normalise_joined, read_lexicon
 
-# Words and word pairs that signal a change of subject to someone else's wrongdoing. Matched as
-# n-grams of the comment (a set intersection), which keeps this cue cheap on long comments.
-DEFLECTION_CUES = frozenset("""
-what about|how about|what of|whatabout|whataboutism|hypocrite|hypocrites|hypocrisy|hypocritical
-kettle|glass houses|own backyard|own house|own doorstep|own country|own government|own crimes
-your own|their own|clean up|the outrage|your outrage|outrage when|nobody talks|nobody cares
-nobody mentions|no one|funny how|interesting how|strange how|curious how|double standard
-double standards|selective outrage|pales|pale next|in comparison|compared to|meanwhile|the mirror
-who are|lecture|lecturing|lectures|sanctimonious|you forget|we forget|forget about|remember when
-remember iraq|remember vietnam|remember libya|and the|but the|and america|and israel|and china
-and russia|the west|never hear|never see|why not|why don't|why doesn't|why didn't|did it|do it too
-says the|coming from|where were|bigger problems|bigger problem|real problem|real problems
-more important|worse problems|worse things|this news|who cares|must be nice|are dying|are starving
-instead of|your party|your side|your guy|your president|your candidate|your team|your church
-your country|started it|started this|the other|both sides|the same|themselves|same thing
-""".replace("\n", "|").strip("|").split("|"))
-STOPWORDS = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been
-being it its this that these those i you he she we they me him her us them my your his our their
-not no so do does did have has had will would can could should just than then there here what which
-who whom how why when where all any some more most very too also about into over after before up out
-""".split())
-SECOND_PERSON = frozenset({"you", "your", "you're", "youre", "u", "ur", "yourself", "ya", "yours"})
-CAPITALISED = re.compile(r"\b[A-Z][A-Za-z]{2,}\b")
-DENSE_FEATURES = (
-    "has article", "similarity to article", "overlap with article", "subjects absent from article",
-    "places absent from article", "places and peoples named", "deflection cues", "insults",
-    "profanity", "dehumanising words", "violent words", "insults in one sentence",
-    "addresses the reader (you)", "length", "capital letters", "exclamation marks", "question marks",
-)
-SIMILARITY = DENSE_FEATURES.index("similarity to article")
-INSULT, PROFANITY, DEHUMANISING, VIOLENCE, SECOND_PERSON_BIT = 1, 2, 4, 8, 16
-LEXICON_BITS = ((INSULT, "insults"), (PROFANITY, "profanity"), (DEHUMANISING, "dehumanising"),
-                (VIOLENCE, "violence"))
-FLAG_CACHE_SIZE = 200_000
-ASCII_LETTERS = dict.fromkeys(range(ord("A"), ord("Z") + 1)) | dict.fromkeys(range(ord("a"), ord("z") + 1))
-ASCII_UPPER = dict.fromkeys(range(ord("A"), ord("Z") + 1))
-ARTICLE_CACHE_SIZE = 4096
+
+# Tokens: words, sentence breaks, and the separator between the comments of a batch.
+TOKEN = re.compile(r"[a-z]++(?:'[a-z]++)?|[.!?…\n]|" + SEPARATOR)
+SENTENCE_BREAK, COMMENT_BREAK, FIRST_WORD = 0, 1, 2
+WORD_BITS = 21  # word ids fit in 21 bits, so a bigram's key (w1 << 21 | w2) fits in 42
+GROUP_SHIFT = 2 * WORD_BITS  # (group, key) pairs packed into one int64 for a single sorted lookup
+ONE_BY_ONE_UP_TO = 16  # batches up to this size go comment by comment (see features_one_by_one)
+RUNTIME_WORDS = 200_000  # words met at run time that are kept before the table is reset
+
+
+class WordTable(dict):
+    """Word → id, with each word's property bits and n-gram column; unseen words are added on
+    lookup, so mapping a batch's tokens is one C-level ``map`` over a dict."""
+
+    def __init__(self, vocabulary: dict[str, int], lexicons: dict[str, Lexicon]) -> None:
+        super().__init__({brk: SENTENCE_BREAK for brk in ".!?…\n"})
+        self[SEPARATOR] = COMMENT_BREAK
+        self.lexicons = lexicons
+        self.n_ids = FIRST_WORD
+        self.properties = np.zeros(1024, dtype=np.uint8)
+        self.columns = np.full(1024, -1, dtype=np.int64)
+        self.lock = threading.Lock()
+        self.articles: OrderedDict[str, ArticleFeatures] = OrderedDict()
+        self.word_bits: dict[str, int] = {}
+        bigrams: dict[int, list[int]] = {}
+        for gram, column in sorted(vocabulary.items()):
+            words = gram.split(" ")
+            if len(words) == 1:
+                word_id = self[gram]
+                self.columns[word_id] = column
+            else:
+                bigrams.setdefault(self.key(words), [-1, 0])[0] = column
+        for gram in DEFLECTION_CUES | lexicons["places"].words:
+            words = gram.split(" ")
+            if len(words) == 2:
+                bigrams.setdefault(self.key(words), [-1, 0])[1] |= (
+                    (DEFLECTION if gram in DEFLECTION_CUES else 0)
+                    | (PLACE if gram in lexicons["places"].words else 0))
+        self.n_base = self.n_ids
+        order = sorted(bigrams)
+        self.bigram_keys = np.array(order, dtype=np.int64)
+        self.bigram_index = KeyIndex(self.bigram_keys)
+        self.bigram_columns = np.array([bigrams[k][0] for k in order], dtype=np.int64)
+        self.bigram_properties = np.array([bigrams[k][1] for k in order], dtype=np.uint8)
+
+    def key(self, words: list[str]) -> int:
+        """The key of a word pair."""
+        return self[words[0]] << WORD_BITS | self[words[1]]
+
+    def __missing__(self, word: str) -> int:
+        with self.lock:
+            if dict.__contains__(self, word):
+                return dict.__getitem__(self, word)
+            word_id = self.n_ids
+            if word_id == len(self.properties):
+                self.properties = np.concatenate([self.properties, np.zeros_like(self.properties)])
+                self.columns = np.concatenate([self.columns, np.full_like(self.columns, -1)])
+            self.properties[word_id] = word_properties(word, self.lexicons)
+            self.n_ids += 1
+            self[word] = word_id
+            return word_id
+
+    def bits_of(self, words: list[str]) -> list[int]:
+        """The property bits of each word (through a plain dict, for the one-by-one path)."""
+        get = self.word_bits.get
+        bits = [get(word) for word in words]
+        if None in bits:
+            bits = [self._word_bits(word) if b is None else b for b, word in zip(bits, words)]
+        return bits
+
+    def _word_bits(self, word: str) -> int:
+        bits = self.word_bits[word] = word_properties(word, self.lexicons)
+        return bits
+
+    @property
+    def full(self) -> bool:
+        """Whether enough run-time words have accumulated to reset the table."""
+        return self.n_ids - self.n_base > RUNTIME_WORDS or self.n_ids >= 1 << WORD_BITS
+
+
+class KeyIndex:
+    """An open-addressing hash table of int64 keys, for finding many keys at once in numpy."""
+
+    MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
+
+    def __init__(self, keys: np.ndarray) -> None:
+        self.bits = max(4, int(len(keys) * 4).bit_length())
+        self.slots = np.full(1 << self.bits, -1, dtype=np.int64)
+        self.positions = np.full(1 << self.bits, -1, dtype=np.int64)
+        self.max_probes = 0
+        mask = (1 << self.bits) - 1
+        for position, (key, slot) in enumerate(zip(keys.tolist(), self._slots(keys).tolist())):
+            probes = 0
+            while self.slots[slot] != -1:
+                slot, probes = (slot + 1) & mask, probes + 1
+            self.slots[slot], self.positions[slot] = key, position
+            self.max_probes = max(self.max_probes, probes)
+
+    def _slots(self, keys: np.ndarray) -> np.ndarray:
+        """Home slot of each key (Fibonacci hashing)."""
+        shift = np.uint64(64 - self.bits)
+        return ((keys.astype(np.uint64) * self.MULTIPLIER) >> shift).astype(np.int64)
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """Position of each key in the array the index was built from, or -1."""
+        found = np.full(len(keys), -1, dtype=np.int64)
+        pending = np.arange(len(keys))
+        slots = self._slots(keys)
+        mask = (1 << self.bits) - 1
+        for _ in range(self.max_probes + 1):
+            stored = self.slots[slots]
+            hit = stored == keys[pending]
+            found[pending[hit]] = self.positions[slots[hit]]
+            more = ~hit & (stored != -1)
+            pending, slots = pending[more], (slots[more] + 1) & mask
+            if not len(pending):
+                break
+        return found
 
 
 @dataclass
-class FeatureBatch:
-    """Features of a batch of comments."""
+class ArticleFeatures:
+    """What comments are compared with: an article's TF-IDF vector, gram keys and word set."""
 
-    text: sp.csr_matrix
-    sentences: sp.csr_matrix
+    columns: np.ndarray
+    values: np.ndarray
+    gram_keys: np.ndarray
+    words: frozenset[str]
+
+
+@dataclass
+class _Tokens:
+    """A batch's tokens as word ids, with the comment and sentence of each word."""
+
+    ids: np.ndarray
+    words: np.ndarray
+    word_comment: np.ndarray
+    word_sentence: np.ndarray
+    sentence_starts: np.ndarray
     sentence_owner: np.ndarray
-    sentence_texts: list[str]
-    dense: np.ndarray
+    pair_comment: np.ndarray
+    pair_sentence: np.ndarray
+    pair_keys: np.ndarray
+    pair_index: np.ndarray
 
 
 class CommentFeaturizer(BaseEstimator):
@@ -80,7 +182,7 @@ class CommentFeaturizer(BaseEstimator):
         document_frequency: Counter = Counter()
         identities = read_lexicon("identities")
         for text in texts:
-            document_frequency.update(set(_grams_of(normalise(text))))
+            document_frequency.update(set(grams_of(normalise(text))))
         for gram in list(document_frequency):
             if any(word in identities for word in gram.split(" ")):
                 del document_frequency[gram]
@@ -95,19 +197,16 @@ class CommentFeaturizer(BaseEstimator):
         return self
 
     def _init_caches(self) -> None:
-        """Lexicons and the article cache (rebuilt after unpickling, never pickled)."""
+        """Lexicons and the word table (rebuilt after unpickling, never pickled)."""
         self._lexicons = {name: Lexicon(name) for name in
                           ("insults", "profanity", "dehumanising", "violence", "places")}
-        self._articles: OrderedDict[str, tuple[tuple[np.ndarray, np.ndarray], frozenset[str]]] = OrderedDict()
-        self._flags: dict[str, int] = {}
-        self._places = self._lexicons["places"].words
+        self._table = WordTable(self.vocabulary_, self._lexicons)
+        self._table_lock = threading.Lock()
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        state.pop("_lexicons", None)
-        state.pop("_articles", None)
-        state.pop("_flags", None)
-        state.pop("_places", None)
+        for name in ("_lexicons", "_table", "_table_lock"):
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -120,144 +219,205 @@ class CommentFeaturizer(BaseEstimator):
         """Number of n-gram columns."""
         return len(self.vocabulary_)
 
+    def _word_table(self) -> WordTable:
+        """The word table, replaced by a fresh one once run-time words have filled it."""
+        with self._table_lock:
+            if self._table.full:
+                self._table = WordTable(self.vocabulary_, self._lexicons)
+            return self._table
+
     def transform(self, texts: list[str], articles: list[str | None]) -> FeatureBatch:
         """Features of comments, each with its article's text or None."""
-        vocabulary_get = self.vocabulary_.get
-        doc_rows: list[int] = []
-        sentence_rows: list[int] = []
-        columns: list[int] = []
-        owners: list[int] = []
-        sentence_texts: list[str] = []
-        dense = np.zeros((len(texts), len(DENSE_FEATURES)))
-        rows_by_article: dict[str, list[int]] = {}
-        for row, (text, article) in enumerate(zip(texts, articles)):
-            normalised = normalise(text)
-            tokens: list[str] = []
-            grams_of_comment: list[str] = []
-            flags_of_comment: list[int] = []
-            max_insults = 0
-            for words in sentence_words(normalised):
-                grams = ngrams_of(words)
-                ids = [i for i in map(vocabulary_get, grams) if i is not None]
-                owners.append(row)
-                sentence_texts.append(" ".join(words))
-                columns.extend(ids)
-                doc_rows.extend([row] * len(ids))
-                sentence_rows.extend([len(owners) - 1] * len(ids))
-                tokens.extend(words)
-                grams_of_comment.extend(grams)
-                flags = self._flags_of(words)
-                if flags:
-                    flags_of_comment.extend(flags)
-                    max_insults = max(max_insults, sum(bool(f & INSULT) for f in flags))
-            dense[row] = self._dense(text, normalised, tokens, grams_of_comment, flags_of_comment,
-                                     max_insults, article)
-            if article:
-                rows_by_article.setdefault(article, []).append(row)
-        text_matrix = self._tfidf(doc_rows, columns, len(texts))
-        for article, rows in rows_by_article.items():
-            dense[:, SIMILARITY] += self._similarities(text_matrix, rows, article)
-        sentence_matrix = self._tfidf(sentence_rows, columns, len(owners))
-        return FeatureBatch(text_matrix, sentence_matrix, np.array(owners, dtype=np.int64),
-                            sentence_texts, dense)
+        table = self._word_table()
+        if len(texts) <= ONE_BY_ONE_UP_TO:
+            return transform_one_by_one(self, table, texts, articles)
+        return self.transform_vectorised(texts, articles, table)
 
-    def _flags_of(self, words: list[str]) -> list[int]:
-        """Lexicon bitmasks of the words that are in any lexicon (cached per distinct word)."""
-        get = self._flags.get
-        flags = [get(word) for word in words]
-        if None in flags:
-            flags = [self._flag(word) if flag is None else flag for flag, word in zip(flags, words)]
-        return [flag for flag in flags if flag]
+    def transform_vectorised(self, texts: list[str], articles: list[str | None],
+                             table: WordTable | None = None) -> FeatureBatch:
+        """Features of a batch through whole-batch array operations (any batch size)."""
+        table = table or self._word_table()
+        token_strings = TOKEN.findall(normalise_joined(list(texts)))
+        tokens = _index_tokens(table, token_strings)
+        n = len(texts)
+        doc_columns, doc_rows, sentence_rows = self._ngram_cells(table, tokens)
+        text_matrix = tfidf_rows(doc_rows, doc_columns, n, self.idf_)
+        sentence_matrix = tfidf_rows(sentence_rows, doc_columns, len(tokens.sentence_owner), self.idf_)
+        dense = self._dense(table, tokens, texts, articles, text_matrix)
+        return FeatureBatch(text_matrix, sentence_matrix, tokens.sentence_owner, dense,
+                            token_strings, tokens.sentence_starts)
 
-    def _flag(self, word: str) -> int:
-        """The lexicon bitmask of one word, computed and cached."""
-        flag = sum(bit for bit, name in LEXICON_BITS if word in self._lexicons[name])
-        flag |= SECOND_PERSON_BIT if word in SECOND_PERSON else 0
-        if len(self._flags) < FLAG_CACHE_SIZE:
-            self._flags[word] = flag
-        return flag
+    def _ngram_cells(self, table: WordTable, tokens: _Tokens
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Column, comment row and sentence row of every in-vocabulary unigram and bigram."""
+        unigram_columns = table.columns[tokens.words]
+        pair_index = tokens.pair_index
+        pair_columns = np.where(pair_index >= 0, table.bigram_columns[pair_index], -1)
+        kept_words, kept_pairs = unigram_columns >= 0, pair_columns >= 0
+        columns = np.concatenate([unigram_columns[kept_words], pair_columns[kept_pairs]])
+        doc_rows = np.concatenate([tokens.word_comment[kept_words], tokens.pair_comment[kept_pairs]])
+        sentence_rows = np.concatenate([tokens.word_sentence[kept_words],
+                                        tokens.pair_sentence[kept_pairs]])
+        return columns, doc_rows, sentence_rows
 
-    def _tfidf(self, rows: list[int], columns: list[int], n_rows: int) -> sp.csr_matrix:
-        """Sublinear TF-IDF rows, L2-normalised, built directly in CSR form."""
-        keys = np.asarray(rows, dtype=np.int64) * self.n_text_features + np.asarray(columns, dtype=np.int64)
-        keys, counts = np.unique(keys, return_counts=True)
-        row_of_value, indices = np.divmod(keys, self.n_text_features)
-        data = (1.0 + np.log(counts)) * self.idf_[indices]
-        norms = np.sqrt(np.bincount(row_of_value, weights=data ** 2, minlength=n_rows))
-        data /= norms[row_of_value]
-        indptr = np.zeros(n_rows + 1, dtype=np.int64)
-        np.cumsum(np.bincount(row_of_value, minlength=n_rows), out=indptr[1:])
-        return sp.csr_matrix((data, indices, indptr), shape=(n_rows, self.n_text_features))
-
-    def _similarities(self, text_matrix: sp.csr_matrix, rows: list[int], article: str) -> np.ndarray:
-        """Cosine similarity of the given rows with an article (zero for the other rows)."""
-        article_columns, article_values = self._article_features(article)[0]
-        n_rows = text_matrix.shape[0]
-        similarities = np.zeros(n_rows)
-        if not len(article_columns):
-            return similarities
-        owner = np.repeat(np.arange(n_rows), np.diff(text_matrix.indptr))
-        selected = np.zeros(n_rows, dtype=bool)
-        selected[rows] = True
-        values_selected = selected[owner]
-        columns = text_matrix.indices[values_selected]
-        position = np.minimum(np.searchsorted(article_columns, columns), len(article_columns) - 1)
-        products = np.where(article_columns[position] == columns,
-                            text_matrix.data[values_selected] * article_values[position], 0.0)
-        return np.bincount(owner[values_selected], weights=products, minlength=n_rows)
-
-    def _article_features(self, article: str) -> tuple[tuple[np.ndarray, np.ndarray], frozenset[str]]:
-        """An article's TF-IDF vector (sorted columns, values) and word set, cached by its text."""
-        cached = self._articles.get(article)
+    def _article(self, table: WordTable, article: str) -> ArticleFeatures:
+        """An article's features, cached by its text in the word table they refer to."""
+        cached = table.articles.get(article)
         if cached is not None:
-            self._articles.move_to_end(article)
+            table.articles.move_to_end(article)
             return cached
-        grams = _grams_of(normalise(article))
-        ids = [i for i in map(self.vocabulary_.get, grams) if i is not None]
-        vector = self._tfidf([0] * len(ids), ids, 1)
-        entry = ((vector.indices, vector.data), frozenset(grams))
-        self._articles[article] = entry
-        if len(self._articles) > ARTICLE_CACHE_SIZE:
-            self._articles.popitem(last=False)
+        normalised = normalise(article)
+        grams = grams_of(normalised)
+        columns = [c for c in map(self.vocabulary_.get, grams) if c is not None]
+        vector = tfidf_rows(np.zeros(len(columns)), columns, 1, self.idf_)
+        tokens = _index_tokens(table, TOKEN.findall(normalised))
+        keys = np.unique(np.concatenate([tokens.words, tokens.pair_keys]))
+        entry = ArticleFeatures(vector.indices.astype(np.int64), vector.data, keys, frozenset(grams))
+        table.articles[article] = entry
+        if len(table.articles) > ARTICLE_CACHE_SIZE:
+            table.articles.popitem(last=False)
         return entry
 
-    def _dense(self, text: str, normalised: str, tokens: list[str], grams: list[str], flags: list[int],
-               max_insults: int, article: str | None) -> list[float]:
-        """The dense cues of one comment (``flags``: its words' lexicon bitmasks), similarity to the
-        article filled in later."""
-        counts = dict.fromkeys((INSULT, PROFANITY, DEHUMANISING, VIOLENCE, SECOND_PERSON_BIT), 0)
-        for flag in flags:
-            for bit in counts:
-                counts[bit] += bool(flag & bit)
-        places = self._places.intersection(grams)
-        has_article, overlap, absent_subjects, absent_places = 0.0, 0.0, 0.0, 0.0
-        if article:
-            article_words = self._article_features(article)[1]
-            has_article = 1.0
-            content = [t for t in tokens if t not in STOPWORDS and len(t) > 2]
-            subjects = {w.lower() for w in CAPITALISED.findall(text)} - STOPWORDS
-            overlap = sum(t in article_words for t in content) / len(content) if content else 0.0
-            absent_subjects = math.log1p(len(subjects - article_words))
-            absent_places = math.log1p(sum(p not in article_words for p in places))
-        n_tokens = len(tokens)
-        n_letters = len(text) - len(text.translate(ASCII_LETTERS))
-        n_upper = len(text) - len(text.translate(ASCII_UPPER))
-        return [
-            has_article, 0.0, overlap, absent_subjects, absent_places,
-            math.log1p(len(places)), math.log1p(len(DEFLECTION_CUES.intersection(grams))),
-            math.log1p(counts[INSULT]), math.log1p(counts[PROFANITY]),
-            math.log1p(counts[DEHUMANISING]), math.log1p(counts[VIOLENCE]), math.log1p(max_insults),
-            counts[SECOND_PERSON_BIT] / n_tokens if n_tokens else 0.0,
-            math.log1p(n_tokens), n_upper / n_letters if n_letters else 0.0,
-            math.log1p(text.count("!")), math.log1p(text.count("?")),
-        ]
+    def _dense(self, table: WordTable, tokens: _Tokens, texts: list[str], articles: list[str | None],
+               text_matrix: sp.csr_matrix) -> np.ndarray:
+        """The dense cues of every comment of the batch (see ``DENSE_FEATURES``)."""
+        n = len(texts)
+        comment, properties = tokens.word_comment, table.properties[tokens.words]
+        n_tokens = np.bincount(comment, minlength=n)
+        count = lambda bit: np.bincount(comment, weights=(properties & bit) > 0, minlength=n)  # noqa: E731
+        insults_per_sentence = np.bincount(tokens.word_sentence, weights=(properties & INSULT) > 0,
+                                           minlength=len(tokens.sentence_owner))
+        max_insults = np.zeros(n)
+        np.maximum.at(max_insults, tokens.sentence_owner, insults_per_sentence)
+        pair_index = tokens.pair_index
+        pair_properties = np.where(pair_index >= 0, table.bigram_properties[pair_index], 0)
+        places = _gram_hits(tokens, properties, pair_properties, PLACE)
+        cues = _gram_hits(tokens, properties, pair_properties, DEFLECTION)
+        dense = np.zeros((n, len(DENSE_FEATURES)))
+        dense[:, 5] = np.log1p(_distinct_per_comment(*places, n))
+        dense[:, 6] = np.log1p(_distinct_per_comment(*cues, n))
+        for column, bit in ((7, INSULT), (8, PROFANITY), (9, DEHUMANISING), (10, VIOLENCE)):
+            dense[:, column] = np.log1p(count(bit))
+        dense[:, 11] = np.log1p(max_insults)
+        dense[:, 12] = count(SECOND_PERSON_BIT) / np.maximum(n_tokens, 1)
+        dense[:, 13] = np.log1p(n_tokens)
+        dense[:, 14:] = _character_cues_joined(texts)
+        if any(articles):
+            self._article_cues(table, tokens, properties, places, texts, articles, text_matrix, dense)
+        return dense
+
+    def _article_cues(self, table: WordTable, tokens: _Tokens, properties: np.ndarray,
+                      places: tuple[np.ndarray, np.ndarray], texts: list[str],
+                      articles: list[str | None], text_matrix: sp.csr_matrix, dense: np.ndarray) -> None:
+        """Fill in the cues comparing each comment with its article (columns 0 to 4)."""
+        n = len(texts)
+        distinct = {a: i for i, a in enumerate(dict.fromkeys(a for a in articles if a))}
+        features = [self._article(table, a) for a in distinct]
+        article_of = np.array([distinct[a] if a else -1 for a in articles], dtype=np.int64)
+        has_article = article_of >= 0
+        dense[:, 0] = has_article
+        vectors = _Groups([f.columns for f in features])
+        grams = _Groups([f.gram_keys for f in features])
+        all_values = np.concatenate([f.values for f in features])
+        row_of_value = np.repeat(np.arange(n), np.diff(text_matrix.indptr))
+        position = vectors.find(article_of[row_of_value], text_matrix.indices)
+        products = np.where(position >= 0, text_matrix.data * all_values[position], 0.0)
+        dense[:, 1] = np.bincount(row_of_value, weights=products, minlength=n)
+        in_article = grams.find(article_of[tokens.word_comment], tokens.words) >= 0
+        content = (properties & CONTENT) > 0
+        n_content = np.bincount(tokens.word_comment, weights=content, minlength=n)
+        n_shared = np.bincount(tokens.word_comment, weights=content & in_article, minlength=n)
+        dense[:, 2] = n_shared / np.maximum(n_content, 1)
+        place_comment, place_key = places
+        absent = grams.find(article_of[place_comment], place_key) < 0
+        absent &= has_article[place_comment]
+        dense[:, 4] = np.log1p(_distinct_per_comment(place_comment[absent], place_key[absent], n))
+        for row in np.flatnonzero(has_article):
+            subjects = {w.lower() for w in CAPITALISED.findall(texts[row])} - STOPWORDS
+            dense[row, 3] = math.log1p(len(subjects - features[article_of[row]].words))
 
 
-def _grams_of(normalised: str) -> list[str]:
-    """Unigrams and within-sentence bigrams of a normalised text."""
-    return [gram for words in sentence_words(normalised) for gram in ngrams_of(words)]
+class _Groups:
+    """Sorted key arrays, one per group, searched together."""
+
+    def __init__(self, arrays: list[np.ndarray]) -> None:
+        self.single = arrays[0] if len(arrays) == 1 else None
+        if self.single is None:
+            group = np.repeat(np.arange(len(arrays), dtype=np.int64), [len(a) for a in arrays])
+            self.packed = group << GROUP_SHIFT | np.concatenate(arrays)
+
+    def find(self, group: np.ndarray, keys: np.ndarray) -> np.ndarray:
+        """Position of each key in its group's array, counted across all groups (-1: absent, or
+        group -1)."""
+        if self.single is not None:
+            found = _lookup(self.single, keys)
+        else:
+            found = _lookup(self.packed, group << GROUP_SHIFT | keys)
+        found[group < 0] = -1
+        return found
 
 
-def ngrams_of(words: list[str]) -> list[str]:
-    """The words of one sentence followed by its bigrams."""
-    return words + list(map(" ".join, zip(words, words[1:])))
+def _index_tokens(table: WordTable, token_strings: list[str]) -> _Tokens:
+    """Word ids of a batch's tokens, with the comment and sentence each word and word pair is in."""
+    ids = np.fromiter(map(table.__getitem__, token_strings), dtype=np.int64, count=len(token_strings))
+    comment_of_token = np.cumsum(ids == COMMENT_BREAK)
+    is_word = ids >= FIRST_WORD
+    starts = is_word.copy()
+    starts[1:] &= ~is_word[:-1]
+    sentence_of_token = np.cumsum(starts) - 1
+    sentence_starts = np.flatnonzero(starts)
+    word_positions = np.flatnonzero(is_word)
+    pairs = np.flatnonzero(is_word[:-1] & is_word[1:])
+    pair_keys = ids[pairs] << WORD_BITS | ids[pairs + 1]
+    return _Tokens(
+        ids=ids, words=ids[word_positions], word_comment=comment_of_token[word_positions],
+        word_sentence=sentence_of_token[word_positions], sentence_starts=sentence_starts,
+        sentence_owner=comment_of_token[sentence_starts],
+        pair_comment=comment_of_token[pairs], pair_sentence=sentence_of_token[pairs],
+        pair_keys=pair_keys, pair_index=table.bigram_index.find(pair_keys))
+
+
+def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Index of each key in ``sorted_keys``, or -1 where absent."""
+    if not len(sorted_keys):
+        return np.full(len(keys), -1, dtype=np.int64)
+    position = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return np.where(sorted_keys[position] == keys, position, -1)
+
+
+def _gram_hits(tokens: _Tokens, properties: np.ndarray, pair_properties: np.ndarray, bit: int
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """Comment and gram key of every unigram and bigram carrying ``bit``."""
+    words, pairs = (properties & bit) > 0, (pair_properties & bit) > 0
+    return (np.concatenate([tokens.word_comment[words], tokens.pair_comment[pairs]]),
+            np.concatenate([tokens.words[words], tokens.pair_keys[pairs]]))
+
+
+def _distinct_per_comment(comments: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+    """How many distinct keys each comment has."""
+    if not len(keys):
+        return np.zeros(n)
+    codes = np.unique(keys, return_inverse=True)[1].reshape(-1)
+    pairs = np.unique(comments * len(keys) + codes)
+    return np.bincount(pairs // len(keys), minlength=n).astype(float)
+
+
+def _character_cues_joined(texts: list[str]) -> np.ndarray:
+    """``character_cues`` computed over the whole batch's bytes at once."""
+    data = np.frombuffer((SEPARATOR.join(texts) + SEPARATOR).encode("utf-8", "surrogatepass"), np.uint8)
+    separators = np.flatnonzero(data == 0)
+    if len(separators) != len(texts):
+        return character_cues(texts)
+    starts = np.concatenate([[0], separators[:-1] + 1])
+    masks = np.empty((len(data), 4), dtype=np.uint8)
+    np.less(data - 65, 26, out=masks[:, 0].view(bool))
+    np.less(data - 97, 26, out=masks[:, 1].view(bool))
+    np.equal(data, 33, out=masks[:, 2].view(bool))
+    np.equal(data, 63, out=masks[:, 3].view(bool))
+    counts = np.add.reduceat(masks, starts, axis=0, dtype=np.int64)
+    n_letters = counts[:, 0] + counts[:, 1]
+    cues = np.zeros((len(texts), 3))
+    cues[:, 0] = counts[:, 0] / np.maximum(n_letters, 1)
+    cues[:, 1:] = np.log1p(counts[:, 2:])
+    return cues
+

@@ -9,17 +9,20 @@ from pathlib import Path
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-WORD_OR_BREAK = re.compile(r"[a-z]+(?:'[a-z]+)?|[.!?…\n]")
+WORD_OR_BREAK = re.compile(r"[a-z]++(?:'[a-z]++)?|[.!?…\n]")
 BREAKS = frozenset(".!?…\n")
-# Cheap test for a letter touching a digit or masking symbol, before the costlier substitution.
-LEET_INSIDE_WORD = re.compile(r"[a-z][0-9!]+[a-z]")
+# Where obfuscation may start: a masking symbol, or digits or '!' between letters. The pattern starts
+# with a character set so that the regex engine scans for it quickly.
+SUSPECT = re.compile(r"[*$@0-9!](?:(?<=[*$@])|(?<=[a-z][0-9!])[0-9!]*[a-z])")
 # A token mixing letters with digits or masking symbols: "f*ck", "id10t", "a$$hole", "b!tch".
 OBFUSCATED = re.compile(r"(?<![\w*$@!])(?=[\w*$@!]*[a-z])(?=[\w*$@!]*[*$@!0-9])"
                         r"[a-z0-9*$][a-z0-9*$@!]*[a-z0-9*$](?![\w*$@])")
 ORDINAL = re.compile(r"\d+(st|nd|rd|th|s)$")
 LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "@": "a", "$": "s",
                       "!": "i"})
-CONTROL = dict.fromkeys(c for c in range(32) if c not in (9, 10, 13))
+CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")
+# Joins the texts of a batch so that one pass of each string operation serves them all.
+SEPARATOR = "\x00"
 
 
 def read_lexicon(name: str) -> frozenset[str]:
@@ -69,12 +72,50 @@ def deobfuscate_token(token: str) -> str:
 
 def normalise(text: str) -> str:
     """Lower-cased, NFKC-normalised text with control characters removed and obfuscation undone."""
-    if not text.isascii():
-        text = unicodedata.normalize("NFKC", text).replace("’", "'")
-    text = text.translate(CONTROL).lower()
-    if "*" in text or "$" in text or "@" in text or LEET_INSIDE_WORD.search(text):
-        text = OBFUSCATED.sub(lambda match: deobfuscate_token(match.group()), text)
-    return text
+    return normalise_joined([text])
+
+
+def normalise_joined(texts: list[str]) -> str:
+    """The normalised texts joined by ``SEPARATOR``, each normalised as if on its own."""
+    joined = SEPARATOR.join(texts)
+    if joined.count(SEPARATOR) != len(texts) - 1:
+        joined = SEPARATOR.join(text.replace(SEPARATOR, "") for text in texts)
+    if not joined.isascii():
+        joined = SEPARATOR.join(part if part.isascii() else
+                                unicodedata.normalize("NFKC", part).replace("’", "'")
+                                for part in joined.split(SEPARATOR))
+    if CONTROL.search(joined):
+        joined = CONTROL.sub("", joined)
+    joined = joined.lower()
+    suspects = [match.start() for match in SUSPECT.finditer(joined)]
+    return _deobfuscate_around(joined, suspects) if suspects else joined
+
+
+def _deobfuscate_around(text: str, positions: list[int]) -> str:
+    """The text with the obfuscated tokens in the runs of word characters and masking symbols
+    around the given positions undone."""
+    pieces, done = [], 0
+    for position in positions:
+        if position < done:
+            continue
+        start, end = position, position
+        while start > 0 and _in_run(text[start - 1]):
+            start -= 1
+        while end < len(text) and _in_run(text[end]):
+            end += 1
+        pieces += [text[done:start], OBFUSCATED.sub(_undo_match, text[start:end])]
+        done = end
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _in_run(character: str) -> bool:
+    """Whether a character can be part of an obfuscated token's run (regex [\\w*$@!])."""
+    return character.isalnum() or character in "_*$@!"
+
+
+def _undo_match(match: re.Match) -> str:
+    return deobfuscate_token(match.group())
 
 
 def sentence_words(normalised_text: str) -> list[list[str]]:

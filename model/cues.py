@@ -1,0 +1,119 @@
+"""What the featurizers measure: cue word lists, the dense features' names, and the helpers both
+the vectorised and the one-comment-at-a-time featurizer share."""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from model.text import sentence_words
+
+# Words and word pairs that signal a change of subject to someone else's wrongdoing. Matched as
+# n-grams of the comment (a set intersection), which keeps this cue cheap on long comments.
+DEFLECTION_CUES = frozenset("""
+what about|how about|what of|whatabout|whataboutism|hypocrite|hypocrites|hypocrisy|hypocritical
+kettle|glass houses|own backyard|own house|own doorstep|own country|own government|own crimes
+your own|their own|clean up|the outrage|your outrage|outrage when|nobody talks|nobody cares
+nobody mentions|no one|funny how|interesting how|strange how|curious how|double standard
+double standards|selective outrage|pales|pale next|in comparison|compared to|meanwhile|the mirror
+who are|lecture|lecturing|lectures|sanctimonious|you forget|we forget|forget about|remember when
+remember iraq|remember vietnam|remember libya|and the|but the|and america|and israel|and china
+and russia|the west|never hear|never see|why not|why don't|why doesn't|why didn't|did it|do it too
+says the|coming from|where were|bigger problems|bigger problem|real problem|real problems
+more important|worse problems|worse things|this news|who cares|must be nice|are dying|are starving
+instead of|your party|your side|your guy|your president|your candidate|your team|your church
+your country|started it|started this|the other|both sides|the same|themselves|same thing
+""".replace("\n", "|").strip("|").split("|"))
+STOPWORDS = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been
+being it its this that these those i you he she we they me him her us them my your his our their
+not no so do does did have has had will would can could should just than then there here what which
+who whom how why when where all any some more most very too also about into over after before up out
+""".split())
+SECOND_PERSON = frozenset({"you", "your", "you're", "youre", "u", "ur", "yourself", "ya", "yours"})
+CAPITALISED = re.compile(r"\b[A-Z][A-Za-z]{2,}\b")
+DENSE_FEATURES = (
+    "has article", "similarity to article", "overlap with article", "subjects absent from article",
+    "places absent from article", "places and peoples named", "deflection cues", "insults",
+    "profanity", "dehumanising words", "violent words", "insults in one sentence",
+    "addresses the reader (you)", "length", "capital letters", "exclamation marks", "question marks",
+)
+# Word property bits, one byte per word of the word table.
+INSULT, PROFANITY, DEHUMANISING, VIOLENCE, SECOND_PERSON_BIT, CONTENT, PLACE, DEFLECTION = (
+    1, 2, 4, 8, 16, 32, 64, 128)
+ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
+ASCII_LETTERS = ASCII_UPPER + ASCII_UPPER.lower()
+ARTICLE_CACHE_SIZE = 4096
+LEXICON_BITS = ((INSULT, "insults"), (PROFANITY, "profanity"), (DEHUMANISING, "dehumanising"),
+                (VIOLENCE, "violence"))
+
+
+def word_properties(word: str, lexicons: dict) -> int:
+    """The property bits of one word (lexicons by name: insults, profanity, ..., places)."""
+    bits = sum(bit for bit, name in LEXICON_BITS if word in lexicons[name])
+    bits |= SECOND_PERSON_BIT if word in SECOND_PERSON else 0
+    bits |= CONTENT if word not in STOPWORDS and len(word) > 2 else 0
+    bits |= PLACE if word in lexicons["places"].words else 0
+    bits |= DEFLECTION if word in DEFLECTION_CUES else 0
+    return bits
+
+
+@dataclass
+class FeatureBatch:
+    """Features of a batch of comments."""
+
+    text: sp.csr_matrix
+    sentences: sp.csr_matrix
+    sentence_owner: np.ndarray
+    dense: np.ndarray
+    tokens: list[str]
+    sentence_starts: np.ndarray
+
+    def sentence_text(self, index: int) -> str:
+        """The words of sentence ``index``, space-separated."""
+        words = itertools.islice(self.tokens, int(self.sentence_starts[index]), None)
+        return " ".join(itertools.takewhile(lambda token: len(token) > 1 or token.isalpha(), words))
+
+
+def tfidf_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, idf: np.ndarray) -> sp.csr_matrix:
+    """Sublinear TF-IDF rows from (row, column) cells, L2-normalised, built directly in CSR form."""
+    n_columns = len(idf)
+    keys = np.sort(np.asarray(rows, dtype=np.int64) * n_columns + np.asarray(columns, dtype=np.int64))
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = keys[1:] != keys[:-1]
+    starts = np.flatnonzero(first)
+    counts = np.diff(starts, append=len(keys))
+    row_of_value, indices = np.divmod(keys[starts], n_columns)
+    data = (1.0 + np.log(counts)) * idf[indices]
+    norms = np.sqrt(np.bincount(row_of_value, weights=data * data, minlength=n_rows))
+    data /= norms[row_of_value]
+    indptr = np.zeros(n_rows + 1, dtype=np.int32)
+    np.cumsum(np.bincount(row_of_value, minlength=n_rows), out=indptr[1:])
+    return sp.csr_matrix((data, indices.astype(np.int32), indptr), shape=(n_rows, n_columns))
+
+
+def character_cues(texts: list[str]) -> np.ndarray:
+    """Share of capital letters among ASCII letters, and log counts of '!' and '?', per text."""
+    cues = np.zeros((len(texts), 3))
+    for row, text in enumerate(texts):
+        encoded = text.encode("utf-8", "surrogatepass")
+        n_letters = len(encoded) - len(encoded.translate(None, ASCII_LETTERS))
+        if n_letters:
+            cues[row, 0] = (len(encoded) - len(encoded.translate(None, ASCII_UPPER))) / n_letters
+        cues[row, 1] = text.count("!")
+        cues[row, 2] = text.count("?")
+    cues[:, 1:] = np.log1p(cues[:, 1:])
+    return cues
+
+
+def grams_of(normalised: str) -> list[str]:
+    """Unigrams and within-sentence bigrams of a normalised text."""
+    return [gram for words in sentence_words(normalised) for gram in ngrams_of(words)]
+
+
+def ngrams_of(words: list[str]) -> list[str]:
+    """The words of one sentence followed by its bigrams."""
+    return words + list(map(" ".join, zip(words, words[1:])))

@@ -1,0 +1,91 @@
+"""The vectorised featurizer agrees with the one-comment-at-a-time path, exactly."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from model import features
+from model.features import KeyIndex
+from model.features_one_by_one import transform_one_by_one
+from model.text import SEPARATOR, normalise, normalise_joined
+from training.sources import load_seed_data
+
+AWKWARD = ["", "   ", "!!!", "F*CK you id10t!!", "Ünïcödé ’quotes’ café\x00x\x07y", "a.b.c", "...",
+           "Hello\nWorld. Again? Yes!", "\ud800 lone surrogate", "4ever f*ck", "ＦＵＬＬＷＩＤＴＨ ＊", "e\u0301"]
+TEXT = st.text(alphabet=st.sampled_from(list("abcdefghij ABCXYZ.!?*$@01'\n\x00\x07é’…ÜＡ")), max_size=80)
+
+
+def assert_same(vectorised, one_by_one) -> None:
+    """Every matrix, owner, dense cue and sentence text equal."""
+    assert (vectorised.text != one_by_one.text).nnz == 0
+    assert (vectorised.sentences != one_by_one.sentences).nnz == 0
+    assert np.array_equal(vectorised.sentence_owner, one_by_one.sentence_owner)
+    np.testing.assert_allclose(vectorised.dense, one_by_one.dense, rtol=0, atol=1e-12)
+    assert [vectorised.sentence_text(i) for i in range(len(vectorised.sentence_owner))] == \
+        [one_by_one.sentence_text(i) for i in range(len(one_by_one.sentence_owner))]
+
+
+def test_paths_agree_on_the_labelled_set_with_mixed_articles(moderator) -> None:
+    featurizer = moderator.classifier.featurizer_
+    records = load_seed_data().records
+    texts = [r["text"] for r in records] + AWKWARD
+    articles = [r["article"] if i % 3 else None for i, r in enumerate(records)]
+    articles += [records[i]["article"] if i % 2 else None for i in range(len(AWKWARD))]
+    assert_same(featurizer.transform_vectorised(texts, articles),
+                transform_one_by_one(featurizer, featurizer._word_table(), texts, articles))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(TEXT, min_size=1, max_size=20), st.lists(st.booleans(), min_size=20, max_size=20))
+def test_paths_agree_on_any_text(moderator, texts: list[str], with_article: list[bool]) -> None:
+    featurizer = moderator.classifier.featurizer_
+    article = "North Korea's prison camps: the UN commission of inquiry reports. What about Iraq?"
+    articles = [article if flag else None for flag, _ in zip(with_article, texts)]
+    assert_same(featurizer.transform_vectorised(texts, articles),
+                transform_one_by_one(featurizer, featurizer._word_table(), texts, articles))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(TEXT, min_size=1, max_size=8))
+def test_normalising_a_batch_normalises_each_text_as_if_alone(texts: list[str]) -> None:
+    assert normalise_joined(texts).split(SEPARATOR) == [normalise(text) for text in texts]
+
+
+def test_small_and_large_batches_score_the_same(moderator) -> None:
+    texts = [r["text"] for r in load_seed_data().records[:40]]
+    together = moderator.classifier.predict(texts, [None] * len(texts)).category
+    alone = np.vstack([moderator.classifier.predict([t], [None]).category for t in texts])
+    np.testing.assert_allclose(together, alone, rtol=0, atol=1e-12)
+
+
+def test_word_table_resets_once_full_without_changing_features(moderator, monkeypatch) -> None:
+    featurizer = moderator.classifier.featurizer_
+    texts = ["You idiot, what about Iraq?", "The camps must close."]
+    before = featurizer.transform_vectorised(texts, [None, None])
+    monkeypatch.setattr(features, "RUNTIME_WORDS", 3)
+    featurizer.transform_vectorised(["zzqa zzqb zzqc zzqd zzqe"], [None])
+    table = featurizer._word_table()
+    assert table.n_ids == table.n_base
+    assert_same(featurizer.transform_vectorised(texts, [None, None]), before)
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.sets(st.integers(0, 2**42), max_size=300), st.lists(st.integers(0, 2**42), max_size=100))
+def test_key_index_finds_exactly_the_stored_keys(stored: set[int], wanted: list[int]) -> None:
+    keys = np.array(sorted(stored), dtype=np.int64)
+    found = KeyIndex(keys).find(np.array(wanted + sorted(stored), dtype=np.int64))
+    expected = [keys.tolist().index(k) if k in stored else -1 for k in wanted + sorted(stored)]
+    assert found.tolist() == expected
+
+
+def test_tokens_obfuscated_with_symbols_are_read_as_words() -> None:
+    assert normalise("You F*CK, id10t, 4ever 2014") == "you fuck, idiot, 4ever 2014"
+
+
+@pytest.mark.parametrize("text", ["", "...", "!!!"])
+def test_comments_without_words_have_no_sentences(moderator, text: str) -> None:
+    batch = moderator.classifier.featurizer_.transform_vectorised([text, "One word."], [None, None])
+    assert batch.sentence_owner.tolist() == [1]
