@@ -409,12 +409,10 @@ def _character_cues_joined(texts: list[str]) -> np.ndarray:
     if len(separators) != len(texts):
         return character_cues(texts)
     starts = np.concatenate([[0], separators[:-1] + 1])
-    masks = np.empty((len(data), 4), dtype=np.uint8)
-    np.less(data - 65, 26, out=masks[:, 0].view(bool))
-    np.less(data - 97, 26, out=masks[:, 1].view(bool))
-    np.equal(data, 33, out=masks[:, 2].view(bool))
-    np.equal(data, 63, out=masks[:, 3].view(bool))
-    counts = np.add.reduceat(masks, starts, axis=0, dtype=np.int64)
+    upper = (data - 65) < 26
+    counts = [np.add.reduceat(mask.view(np.uint8), starts, dtype=np.int64) for mask in
+              (upper, (data - 97) < 26, data == 33, data == 63)]
+    counts = np.stack(counts, axis=1)
     n_letters = counts[:, 0] + counts[:, 1]
     cues = np.zeros((len(texts), 3))
     cues[:, 0] = counts[:, 0] / np.maximum(n_letters, 1)

@@ -41,6 +41,12 @@ class ArticleStore:
                 self._articles[record["id"]] = Article(record["id"], record["title"], record["body"],
                                                        source="registered")
 
+    def texts(self) -> dict[str, str]:
+        """Every known article's text (title and body) by id."""
+        with self._lock:
+            self._refresh()
+            return {article_id: article.text for article_id, article in self._articles.items()}
+
     def __len__(self) -> int:
         return len(self._articles)
 

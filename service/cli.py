@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import sys
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
@@ -230,6 +231,85 @@ def score(text: str | None, article_id: str | None, model_dir: Path | None) -> N
     moderator, _ = load_serving_model(model_dir or settings.model_dir, settings.data_dir)
     result = moderator.moderate_one(text, article).to_dict()
     click.echo(json.dumps({"model_version": moderator.version, **result}, indent=2, ensure_ascii=False))
+
+
+@cli.command()
+@click.argument("input_spec", metavar="INPUT")
+@click.option("--out", type=click.Path(path_type=Path), default=None,
+              help="Output file; .jsonl, .csv or .parquet (default: INPUT-name.labelled.jsonl beside it).")
+@click.option("--text-column", default="text", show_default=True)
+@click.option("--id-column", default="id", show_default=True)
+@click.option("--article-id-column", default="article_id", show_default=True)
+@click.option("--article-title-column", default="article_title", show_default=True)
+@click.option("--article-text-column", default="article_text", show_default=True)
+@click.option("--split", default=None, help="Split to label when INPUT is a `datasets` DatasetDict folder.")
+@click.option("--jobs", type=int, default=None, help="Worker processes (default: every core).")
+@click.option("--resume", is_flag=True, help="Continue an interrupted run where it stopped.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output or an interrupted run's partial output.")
+@click.option("--quiet", is_flag=True, help="No progress display (it is off anyway when stderr is not a terminal).")
+@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+              help="Model folder (default: the shipped model; MODERATE_MODEL_DIR).")
+@click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
+              help="local: worker processes on this machine; dask: an existing Dask cluster.")
+@click.option("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (--engine dask).")
+@click.option("--chunk-rows", type=click.IntRange(1, 1_000_000), default=5000, show_default=True,
+              help="Rows per chunk handed to a worker (and per checkpoint).")
+@handle_errors
+def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None, resume: bool,
+          overwrite: bool, quiet: bool, model_dir: Path | None, engine: str, scheduler: str | None,
+          chunk_rows: int, **column_flags: str) -> None:
+    """Label an archive of comments: every row once, in input order, with label, scores, stance and
+    decision; resumable after Ctrl-C or a crash.
+
+    INPUT is JSON Lines, CSV or Parquet (a file, a folder or a quoted glob), gzip-compressed JSON
+    Lines or CSV, or a folder saved by `datasets`.
+
+    \b
+    Examples:
+      moderate label comments-2019.jsonl.gz
+      moderate label 'archive/*.parquet' --out labelled.parquet --text-column body --jobs 2
+      moderate label comments.csv --resume
+      moderate label 'archive/*.parquet' --engine dask --scheduler tcp://10.0.0.5:8786
+    """
+    from service.archive import ArchiveReader, default_output, resolve_inputs
+    from service.labelling import (Columns, PartialOutput, Progress, check_jobs, fingerprint_of,
+                                   label_locally, make_labeller, output_kind, run_labelling, summary_lines)
+    from service.settings import Settings
+
+    columns = Columns(**{name[:-len("_column")]: value for name, value in column_flags.items()})
+    settings = Settings(**({"model_dir": model_dir} if model_dir else {}))
+    out = out or default_output(input_spec)
+    output_kind(out)
+    jobs = check_jobs(jobs)
+    inputs = resolve_inputs(input_spec)
+    if engine == "dask" and not scheduler:
+        raise click.UsageError("--engine dask needs --scheduler ADDRESS")
+    labeller = make_labeller(settings.model_dir, settings.data_dir, columns)
+    reader = ArchiveReader(inputs, chunk_rows=chunk_rows, split=split)
+    output = PartialOutput(out, fingerprint_of(inputs, columns, labeller.moderator.version, split))
+    if engine == "dask":
+        from service.labelling_dask import label_on_dask
+
+        def label_chunks(chunks):
+            return label_on_dask(chunks, scheduler, labeller)
+    else:
+        def label_chunks(chunks):
+            return label_locally(chunks, labeller, jobs, settings.model_dir, settings.data_dir, columns)
+    progress = Progress(enabled=sys.stderr.isatty() and not quiet)
+    try:
+        result = run_labelling(reader, output, label_chunks, resume=resume, overwrite=overwrite,
+                               progress=progress)
+    except KeyboardInterrupt:
+        progress.close()
+        raise click.ClickException(
+            f"interrupted after {output.tally.rows:,} rows; {output.partial} holds them. Continue with "
+            f"the same command and --resume") from None
+    except BrokenProcessPool as error:
+        raise click.ClickException(f"a worker process died ({error}); {output.tally.rows:,} rows are "
+                                   f"saved: continue with --resume") from None
+    progress.close()
+    for line in summary_lines(result):
+        click.echo(line, err=True)
 
 
 @cli.command()

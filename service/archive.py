@@ -1,0 +1,243 @@
+"""Reading comment archives as ordered chunks of rows: JSON Lines, CSV (either gzip-compressed),
+Parquet and `datasets` folders, from a file, a directory or a glob, in bounded memory."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import glob
+import gzip
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from model.errors import DataError
+
+JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
+KINDS = {**{s: "jsonl" for s in JSONL_SUFFIXES}, ".csv": "csv", ".parquet": "parquet"}
+SUPPORTED = ".jsonl, .ndjson, .json, .csv (any of them .gz), .parquet or a `datasets` folder"
+CSV_FIELD_LIMIT = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file (or `datasets` folder) of an archive."""
+
+    path: Path
+    kind: str  # "jsonl", "csv", "parquet" or "datasets"
+    compressed: bool = False
+
+    @property
+    def size(self) -> int:
+        """Bytes on disk (a folder: the sum of its files)."""
+        if self.path.is_dir():
+            return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
+        return self.path.stat().st_size
+
+
+@dataclass
+class Chunk:
+    """Consecutive rows of one input, in a form cheap to send to a worker process.
+
+    ``lines``: raw JSON Lines (bytes); ``rows``: parsed CSV rows; ``batch``: an Arrow record batch.
+    ``numbers``: each row's line number (JSON Lines, CSV) or row number (Arrow), for error messages.
+    """
+
+    source: str
+    numbers: list[int]
+    lines: list[bytes] | None = None
+    rows: list[dict] | None = None
+    batch: object | None = None
+    problems: dict[int, str] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
+def resolve_inputs(spec: str) -> list[InputFile]:
+    """The files an INPUT argument names: a file, a `datasets` folder, a folder of files, or a glob."""
+    path = Path(spec)
+    if path.is_dir():
+        if _is_datasets_folder(path):
+            return [InputFile(path, "datasets")]
+        files = sorted(p for p in path.iterdir() if p.is_file() and _kind_of(p))
+        if not files:
+            raise DataError(f"no {SUPPORTED} files in this folder", path=spec)
+        return [_input_file(p) for p in files]
+    if path.exists():
+        return [_input_file(path)]
+    if glob.has_magic(spec):
+        matches = sorted(Path(p) for p in glob.glob(spec, recursive=True))
+        usable = [p for p in matches if (p.is_file() and _kind_of(p)) or _is_datasets_folder(p)]
+        if not usable:
+            raise DataError(f"no {SUPPORTED} files match this pattern", path=spec)
+        return [InputFile(p, "datasets") if p.is_dir() else _input_file(p) for p in usable]
+    raise DataError("no such file or folder", path=spec)
+
+
+def _input_file(path: Path) -> InputFile:
+    kind = _kind_of(path)
+    if kind is None:
+        raise DataError(f"unsupported input; expected {SUPPORTED}", path=str(path))
+    return InputFile(path, kind, compressed=path.suffix == ".gz")
+
+
+def _kind_of(path: Path) -> str | None:
+    suffixes = [s.lower() for s in path.suffixes]
+    if suffixes and suffixes[-1] == ".gz":
+        suffixes = suffixes[:-1]
+        return KINDS.get(suffixes[-1]) if suffixes and suffixes[-1] != ".parquet" else None
+    return KINDS.get(suffixes[-1]) if suffixes else None
+
+
+def _is_datasets_folder(path: Path) -> bool:
+    return path.is_dir() and any((path / name).exists() for name in
+                                 ("dataset_info.json", "state.json", "dataset_dict.json"))
+
+
+class ArchiveReader:
+    """Ordered chunks of an archive's rows, skipping the first ``skip`` rows (for resuming)."""
+
+    def __init__(self, inputs: list[InputFile], chunk_rows: int = 5000, split: str | None = None) -> None:
+        self.inputs = inputs
+        self.chunk_rows = chunk_rows
+        self.split = split
+        self.total_bytes = sum(i.size for i in inputs) or 1
+        self._done_bytes = 0
+        self._position = lambda: 0
+
+    @property
+    def fraction_done(self) -> float:
+        """Share of the input's bytes read so far."""
+        return min(1.0, (self._done_bytes + self._position()) / self.total_bytes)
+
+    def chunks(self, skip: int = 0) -> Iterator[Chunk]:
+        """Every row after the first ``skip``, in order, ``chunk_rows`` at a time."""
+        for item in self.inputs:
+            reader = {"jsonl": self._jsonl, "csv": self._csv, "parquet": self._parquet,
+                      "datasets": self._datasets}[item.kind]
+            for chunk in reader(item):
+                if skip >= len(chunk):
+                    skip -= len(chunk)
+                    continue
+                if skip:
+                    chunk = _tail(chunk, skip)
+                    skip = 0
+                yield chunk
+            self._done_bytes += item.size
+            self._position = lambda: 0
+
+    def _open_binary(self, item: InputFile):
+        raw = open(item.path, "rb")
+        self._position = raw.tell
+        return gzip.GzipFile(fileobj=raw) if item.compressed else raw
+
+    def _jsonl(self, item: InputFile) -> Iterator[Chunk]:
+        with self._open_binary(item) as handle:
+            lines, numbers = [], []
+            for number, line in enumerate(handle, start=1):
+                if number == 1 and line.startswith(codecs.BOM_UTF8):
+                    line = line[len(codecs.BOM_UTF8):]
+                if not line.strip():
+                    continue
+                lines.append(line)
+                numbers.append(number)
+                if len(lines) == self.chunk_rows:
+                    yield Chunk(str(item.path), numbers, lines=lines)
+                    lines, numbers = [], []
+            if lines:
+                yield Chunk(str(item.path), numbers, lines=lines)
+
+    def _csv(self, item: InputFile) -> Iterator[Chunk]:
+        csv.field_size_limit(CSV_FIELD_LIMIT)
+        with self._open_binary(item) as binary:
+            text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
+            reader = csv.reader(text)
+            header = next(reader, None)
+            if header is None:
+                return
+            _check_header(header, item.path)
+            rows, numbers, problems = [], [], {}
+            try:
+                for values in reader:
+                    if not values:
+                        continue
+                    if len(values) != len(header):
+                        problems[len(rows)] = (f"expected {len(header)} fields as in the header, "
+                                               f"found {len(values)}")
+                    rows.append(dict(zip(header, values)) if len(values) <= len(header) else
+                                {**dict(zip(header, values)), "_extra_fields": values[len(header):]})
+                    numbers.append(reader.line_num)
+                    if len(rows) == self.chunk_rows:
+                        yield Chunk(str(item.path), numbers, rows=rows, problems=problems)
+                        rows, numbers, problems = [], [], {}
+            except csv.Error as error:
+                raise DataError(f"unreadable CSV ({error}); rows up to here were labelled",
+                                path=str(item.path), line=reader.line_num) from None
+            if rows:
+                yield Chunk(str(item.path), numbers, rows=rows, problems=problems)
+
+    def _parquet(self, item: InputFile) -> Iterator[Chunk]:
+        import pyarrow.parquet as pq
+
+        try:
+            parquet = pq.ParquetFile(item.path)
+        except Exception as error:  # pyarrow raises several types for a corrupt file
+            raise DataError(f"not a readable Parquet file ({error})", path=str(item.path)) from None
+        total, seen = max(parquet.metadata.num_rows, 1), 0
+        self._position = lambda: int(item.size * seen / total)
+        for batch in parquet.iter_batches(batch_size=self.chunk_rows):
+            yield Chunk(str(item.path), list(range(seen + 1, seen + batch.num_rows + 1)), batch=batch)
+            seen += batch.num_rows
+
+    def _datasets(self, item: InputFile) -> Iterator[Chunk]:
+        import datasets
+
+        loaded = datasets.load_from_disk(str(item.path))
+        if isinstance(loaded, datasets.DatasetDict):
+            if self.split not in loaded:
+                raise DataError(f"this `datasets` folder holds splits {sorted(loaded)}: choose one with "
+                                f"--split", path=str(item.path))
+            loaded = loaded[self.split]
+        arrow, total = loaded.with_format("arrow"), max(len(loaded), 1)
+        for start in range(0, len(loaded), self.chunk_rows):
+            self._position = lambda: int(item.size * start / total)
+            batches = arrow[start:start + self.chunk_rows].combine_chunks().to_batches()
+            if batches:
+                yield Chunk(str(item.path), list(range(start + 1, start + batches[0].num_rows + 1)),
+                            batch=batches[0])
+
+
+def _check_header(header: list[str], path: Path) -> None:
+    """A CSV header must name every column once."""
+    seen = set()
+    for position, name in enumerate(header, start=1):
+        if not name.strip():
+            raise DataError(f"column {position} of the header has no name", path=str(path), line=1)
+        if name in seen:
+            raise DataError(f"column '{name}' appears twice in the header", path=str(path), line=1)
+        seen.add(name)
+
+
+def _tail(chunk: Chunk, skip: int) -> Chunk:
+    """The chunk without its first ``skip`` rows."""
+    return Chunk(chunk.source, chunk.numbers[skip:],
+                 lines=chunk.lines[skip:] if chunk.lines is not None else None,
+                 rows=chunk.rows[skip:] if chunk.rows is not None else None,
+                 batch=chunk.batch.slice(skip) if chunk.batch is not None else None,
+                 problems={i - skip: p for i, p in chunk.problems.items() if i >= skip})
+
+
+def default_output(spec: str) -> Path:
+    """Where the output goes when no --out is given: JSON Lines beside the input."""
+    path = Path(spec)
+    if glob.has_magic(spec) and not path.exists():
+        base = Path(os.path.dirname(spec.split("*")[0].split("?")[0].split("[")[0]) or ".")
+        return base / "labelled.jsonl"
+    name = path.name
+    for suffix in (".gz", ".jsonl", ".ndjson", ".json", ".csv", ".parquet"):
+        if name.lower().endswith(suffix):
+            name = name[: -len(suffix)]
+    return path.with_name(f"{name or 'comments'}.labelled.jsonl")

@@ -1,0 +1,510 @@
+"""Batch labelling of comment archives: every row once, in input order, on every core, resumable.
+
+Rows are labelled chunk by chunk into ``OUTPUT.partial.jsonl``; after each chunk is on disk a small
+checkpoint (``OUTPUT.partial.json``) records how many rows and bytes are done. ``--resume`` cuts the
+partial file back to the last checkpoint and goes on from the next row. Only a finished run renames
+(or converts) the partial file to OUTPUT, so a partial output is never mistaken for a complete one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from collections import Counter, deque
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from model.errors import DataError, ModerationError
+from model.labels import CATEGORIES, STANCES
+from service.archive import ArchiveReader, Chunk, InputFile
+
+ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model_version", "error")
+OUTPUT_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+
+
+class LabellingError(ModerationError):
+    """A labelling run cannot start or finish (bad options, a conflicting output, a changed input)."""
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Which input fields hold the comment, its id and its article."""
+
+    text: str = "text"
+    id: str = "id"
+    article_id: str = "article_id"
+    article_title: str = "article_title"
+    article_text: str = "article_text"
+
+
+@dataclass
+class Tally:
+    """Rows labelled so far, by label and decision, and rows that could not be scored."""
+
+    rows: int = 0
+    errors: int = 0
+    labels: Counter = field(default_factory=Counter)
+    decisions: Counter = field(default_factory=Counter)
+
+    def add(self, other: "Tally") -> None:
+        """Fold another tally into this one."""
+        self.rows += other.rows
+        self.errors += other.errors
+        self.labels.update(other.labels)
+        self.decisions.update(other.decisions)
+
+    def to_dict(self) -> dict:
+        """A JSON-ready dict."""
+        return {"rows": self.rows, "errors": self.errors, "labels": dict(self.labels),
+                "decisions": dict(self.decisions)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Tally":
+        return cls(data["rows"], data["errors"], Counter(data["labels"]), Counter(data["decisions"]))
+
+
+# --- labelling one chunk (runs in worker processes) -------------------------------------------------
+
+class ChunkLabeller:
+    """Labels chunks with a loaded model and the known articles' texts by id (picklable, so it can be
+    sent to Dask workers)."""
+
+    def __init__(self, moderator, articles: dict[str, str], columns: Columns) -> None:
+        self.moderator = moderator
+        self.articles = articles
+        self.columns = columns
+
+    def label(self, chunk: Chunk) -> tuple[bytes, Tally]:
+        """The chunk's output rows as JSON Lines, and their tally."""
+        rows, problems = _rows_of(chunk)
+        texts, articles, scored, notes = [], [], [], {}
+        for position, row in enumerate(rows):
+            if position in problems:
+                continue
+            problem, text = self._text_of(row)
+            if problem:
+                problems[position] = problem
+                continue
+            article, note = self._article_of(row)
+            if note:
+                notes[position] = note
+            texts.append(text)
+            articles.append(article)
+            scored.append(position)
+        return self._write(chunk, rows, problems, notes, scored, texts, articles)
+
+    def _text_of(self, row: dict) -> tuple[str | None, str | None]:
+        name = self.columns.text
+        if name not in row or row[name] is None:
+            return f"field '{name}' is missing", None
+        value = row[name]
+        if not isinstance(value, str):
+            return f"field '{name}' is not text (found {type(value).__name__})", None
+        if not value.strip():
+            return f"field '{name}' is empty", None
+        return None, value
+
+    def _article_of(self, row: dict) -> tuple[str | None, str | None]:
+        """The article's text from inline title/text fields or a known article id; a note if unknown."""
+        title, body = row.get(self.columns.article_title), row.get(self.columns.article_text)
+        inline = "\n\n".join(v for v in (title, body) if isinstance(v, str) and v.strip())
+        if inline:
+            return inline, None
+        article_id = row.get(self.columns.article_id)
+        if article_id in (None, ""):
+            return None, None
+        text = self.articles.get(str(article_id))
+        if text is None:
+            return None, f"article_id '{article_id}' is unknown: scored without its article"
+        return text, None
+
+    def _write(self, chunk: Chunk, rows: list[dict], problems: dict[int, str], notes: dict[int, str],
+               scored: list[int], texts: list[str], articles: list[str | None]) -> tuple[bytes, Tally]:
+        tally = Tally(rows=len(rows))
+        results = dict(zip(scored, self._score(texts, articles))) if texts else {}
+        version = json.dumps(self.moderator.version)
+        lines = []
+        for position, row in enumerate(rows):
+            result = results.get(position)
+            if result is not None:
+                label, decision, added = result
+                if position in notes:
+                    added += f', "note": {ENCODER.encode(notes[position])}'
+                tally.labels[label] += 1
+                tally.decisions[decision] += 1
+            else:
+                error = f"{chunk.source}:{chunk.numbers[position]}: {problems[position]}"
+                added = f'{UNSCORED}, "error": {ENCODER.encode(error)}'
+                tally.errors += 1
+            lines.append(_with_fields(_original_json(chunk, position, row), f"{added}, \"model_version\": {version}"))
+        lines.append(b"")
+        return b"\n".join(lines), tally
+
+    def _score(self, texts: list[str], articles: list[str | None]) -> list[tuple[str, str, str]]:
+        """(label, decision, the added fields as JSON text without braces) of each text."""
+        predictions = self.moderator.classifier.predict(texts, articles)
+        category = predictions.category.round(6)
+        labels = [CATEGORIES[i] for i in category.argmax(axis=1).tolist()]
+        decisions = self.moderator.policy.decide_many(category)
+        if self.moderator.classifier.stance_trained_:
+            stance = predictions.stance.round(6)
+            stances = [f'"{STANCES[i]}"' for i in stance.argmax(axis=1).tolist()]
+            stance_rows = [STANCE_SCORES % tuple(row) for row in stance.tolist()]
+        else:
+            stances = stance_rows = ["null"] * len(texts)
+        return [(label, decision, SCORED % (label, *scores, stance, stance_scores, decision))
+                for label, scores, stance, stance_scores, decision in
+                zip(labels, category.tolist(), stances, stance_rows, decisions)]
+
+
+ENCODER = json.JSONEncoder(ensure_ascii=False, default=lambda value: _json_default(value))
+STANCE_SCORES = "{" + ", ".join(f'"{s}": %r' for s in STANCES) + "}"
+SCORED = ('"label": "%s", "scores": {' + ", ".join(f'"{c}": %r' for c in CATEGORIES)
+          + '}, "stance": %s, "stance_scores": %s, "decision": "%s"')
+UNSCORED = '"label": null, "scores": null, "stance": null, "stance_scores": null, "decision": null'
+
+
+def _original_json(chunk: Chunk, position: int, row: dict) -> bytes:
+    """The row's own fields as a JSON object: the input line itself when it can be reused as is."""
+    if chunk.lines is not None and not any(name in row for name in ADDED_FIELDS) and "raw" not in row:
+        line = chunk.lines[position].strip()
+        if line.endswith(b"}"):
+            return line
+    return ENCODER.encode(_keep_original(row)).encode("utf-8", "surrogatepass")
+
+
+def _with_fields(original: bytes, added: str) -> bytes:
+    """A JSON object's text with more fields appended before its closing brace."""
+    body = original[:-1].rstrip()
+    separator = b", " if body[-1:] != b"{" else b""
+    return body + separator + added.encode("utf-8", "surrogatepass") + b"}"
+
+
+def _rows_of(chunk: Chunk) -> tuple[list[dict], dict[int, str]]:
+    """The chunk's rows as dicts, and the problems of rows that are not JSON objects."""
+    problems = dict(chunk.problems)
+    if chunk.rows is not None:
+        return chunk.rows, problems
+    if chunk.batch is not None:
+        return chunk.batch.to_pylist(), problems
+    rows = []
+    for position, line in enumerate(chunk.lines):
+        try:
+            row = json.loads(line)
+        except ValueError as error:
+            rows.append({"raw": line.decode("utf-8", "replace").rstrip("\r\n")})
+            problems[position] = f"not valid JSON ({error})"
+            continue
+        if not isinstance(row, dict):
+            rows.append({"raw": row})
+            problems[position] = f"expected a JSON object, found {type(row).__name__}"
+            continue
+        rows.append(row)
+    return rows, problems
+
+
+def _keep_original(row: dict) -> dict:
+    """The row's own fields; one whose name the labeller adds is kept as ``input_<name>``."""
+    if not any(name in row for name in ADDED_FIELDS):
+        return dict(row)
+    return {(f"input_{k}" if k in ADDED_FIELDS else k): v for k, v in row.items()}
+
+
+def _json_default(value):
+    """JSON for values Arrow inputs can hold: dates and times as ISO text, bytes as text, numbers."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray)):
+        return value.decode("utf-8", "replace")
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+_labeller: ChunkLabeller | None = None
+
+
+def _start_worker(model_dir: Path, data_dir: Path, columns: Columns) -> None:
+    """Load the model once in a worker process; Ctrl-C is the parent's to handle."""
+    global _labeller
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _labeller = make_labeller(model_dir, data_dir, columns)
+
+
+def _label_in_worker(chunk: Chunk) -> tuple[bytes, Tally]:
+    return _labeller.label(chunk)
+
+
+def make_labeller(model_dir: Path, data_dir: Path, columns: Columns) -> ChunkLabeller:
+    """A labeller with the serving model and the known articles."""
+    from service.articles import ArticleStore
+    from service.models import load_serving_model
+
+    moderator, _ = load_serving_model(model_dir, data_dir)
+    return ChunkLabeller(moderator, ArticleStore(data_dir).texts(), columns)
+
+
+def label_locally(chunks: Iterable[Chunk], labeller: ChunkLabeller, jobs: int, model_dir: Path,
+                  data_dir: Path, columns: Columns) -> Iterator[tuple[bytes, Tally, int]]:
+    """Labelled chunks in input order: in this process, or on ``jobs`` worker processes with a
+    bounded number of chunks in flight (memory stays bounded whatever the input's size)."""
+    if jobs <= 1:
+        for chunk in chunks:
+            yield (*labeller.label(chunk), len(chunk))
+        return
+    with ProcessPoolExecutor(jobs, initializer=_start_worker,
+                             initargs=(model_dir, data_dir, columns)) as pool:
+        pending: deque = deque()
+        try:
+            for chunk in chunks:
+                pending.append((pool.submit(_label_in_worker, chunk), len(chunk)))
+                if len(pending) >= 2 * jobs:
+                    future, n = pending.popleft()
+                    yield (*future.result(), n)
+            while pending:
+                future, n = pending.popleft()
+                yield (*future.result(), n)
+        finally:
+            for future, _ in pending:
+                future.cancel()
+
+
+# --- the output file ---------------------------------------------------------------------------------
+
+class PartialOutput:
+    """The partial JSON Lines file and its checkpoint; renamed or converted to OUTPUT when done."""
+
+    def __init__(self, out: Path, fingerprint: dict) -> None:
+        self.out = out
+        self.kind = output_kind(out)
+        self.partial = out.with_name(out.name + ".partial.jsonl")
+        self.checkpoint = out.with_name(out.name + ".partial.json")
+        self.fingerprint = fingerprint
+        self.tally = Tally()
+        self.bytes_done = 0
+        self._handle = None
+
+    def start(self, *, resume: bool, overwrite: bool) -> int:
+        """Open the partial file; return how many input rows are already done."""
+        self.out.parent.mkdir(parents=True, exist_ok=True)
+        if resume and self.checkpoint.exists():
+            self._load_checkpoint()
+        elif resume:
+            raise LabellingError(f"nothing to resume: no checkpoint {self.checkpoint} from an interrupted "
+                                 f"run (run without --resume to start)")
+        elif self.checkpoint.exists() or self.partial.exists():
+            if not overwrite:
+                raise LabellingError(f"{self.partial} is left from an interrupted run: continue it with "
+                                     f"--resume, or start over with --overwrite")
+        if self.out.exists() and not overwrite and not resume:
+            raise LabellingError(f"{self.out} already exists: choose another --out or pass --overwrite")
+        self._handle = open(self.partial, "r+b" if resume else "wb")
+        self._handle.truncate(self.bytes_done)
+        self._handle.seek(self.bytes_done)
+        if not resume:
+            self._save_checkpoint()
+        return self.tally.rows
+
+    def _load_checkpoint(self) -> None:
+        try:
+            saved = json.loads(self.checkpoint.read_text(encoding="utf-8"))
+            tally, bytes_done, fingerprint = saved["tally"], saved["bytes_done"], saved["fingerprint"]
+        except (ValueError, KeyError, TypeError) as error:
+            raise LabellingError(f"{self.checkpoint} is damaged ({error}); start over with --overwrite") from None
+        changed = [k for k in sorted(set(fingerprint) | set(self.fingerprint))
+                   if fingerprint.get(k) != self.fingerprint.get(k)]
+        if changed:
+            raise LabellingError(f"cannot resume: {', '.join(changed)} changed since the interrupted run "
+                                 f"(start over with --overwrite)")
+        if not self.partial.exists() or self.partial.stat().st_size < bytes_done:
+            raise LabellingError(f"cannot resume: {self.partial} is missing or shorter than its checkpoint; "
+                                 f"start over with --overwrite")
+        self.tally, self.bytes_done = Tally.from_dict(tally), bytes_done
+
+    def append(self, data: bytes, tally: Tally) -> None:
+        """Write labelled rows, make them durable, then move the checkpoint past them."""
+        self._handle.write(data)
+        self._handle.flush()
+        os.fsync(self._handle.fileno())
+        self.bytes_done += len(data)
+        self.tally.add(tally)
+        self._save_checkpoint()
+
+    def _save_checkpoint(self) -> None:
+        temporary = self.checkpoint.with_name(self.checkpoint.name + ".tmp")
+        temporary.write_text(json.dumps({"fingerprint": self.fingerprint, "bytes_done": self.bytes_done,
+                                         "tally": self.tally.to_dict()}), encoding="utf-8")
+        os.replace(temporary, self.checkpoint)
+
+    def close(self) -> None:
+        """Close the partial file (it and its checkpoint stay for --resume)."""
+        if self._handle:
+            self._handle.close()
+            self._handle = None
+
+    def finish(self) -> None:
+        """Turn the complete partial file into OUTPUT (atomically), then drop the checkpoint."""
+        self.close()
+        if self.kind == "jsonl":
+            os.replace(self.partial, self.out)
+        else:
+            temporary = self.out.with_name(self.out.name + ".tmp")
+            (_write_csv if self.kind == "csv" else _write_parquet)(self.partial, temporary)
+            os.replace(temporary, self.out)
+            self.partial.unlink()
+        self.checkpoint.unlink()
+
+
+def output_kind(out: Path) -> str:
+    """jsonl, csv or parquet, from the output's extension."""
+    kind = OUTPUT_KINDS.get(out.suffix.lower())
+    if kind is None:
+        raise LabellingError(f"{out}: unsupported output extension '{out.suffix}'; use .jsonl, .csv or .parquet")
+    return kind
+
+
+def _partial_rows(partial: Path, batch: int = 5000) -> Iterator[list[dict]]:
+    with open(partial, "rb") as handle:
+        rows = []
+        for line in handle:
+            rows.append(json.loads(line))
+            if len(rows) == batch:
+                yield rows
+                rows = []
+        if rows:
+            yield rows
+
+
+def _write_csv(partial: Path, target: Path) -> None:
+    """Convert the labelled JSON Lines to CSV: nested scores become ``scores.<label>`` columns."""
+    import csv
+
+    columns: dict[str, None] = {}
+    for rows in _partial_rows(partial):
+        for row in rows:
+            columns.update(dict.fromkeys(_flat(row)))
+    with open(target, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(columns))
+        writer.writeheader()
+        for rows in _partial_rows(partial):
+            writer.writerows(_flat(row) for row in rows)
+
+
+def _flat(row: dict) -> dict:
+    flat = {}
+    for key, value in row.items():
+        if key in ("scores", "stance_scores") and isinstance(value, dict):
+            flat.update({f"{key}.{k}": v for k, v in value.items()})
+        elif isinstance(value, (dict, list)):
+            flat[key] = json.dumps(value, ensure_ascii=False)
+        else:
+            flat[key] = value
+    return flat
+
+
+def _write_parquet(partial: Path, target: Path) -> None:
+    """Convert the labelled JSON Lines to Parquet, with one schema unified over every row."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema = None
+    for rows in _partial_rows(partial):
+        try:
+            found = pa.Table.from_pylist(rows).schema
+            schema = found if schema is None else pa.unify_schemas([schema, found],
+                                                                   promote_options="permissive")
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
+            raise LabellingError(f"the rows cannot share one Parquet schema ({error}); every row is "
+                                 f"labelled in {partial}: convert it yourself or label to .jsonl") from None
+    with pq.ParquetWriter(target, schema or pa.schema([])) as writer:
+        for rows in _partial_rows(partial):
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+
+
+# --- a run -------------------------------------------------------------------------------------------
+
+@dataclass
+class RunResult:
+    """What a run did."""
+
+    out: Path
+    tally: Tally
+    seconds: float
+    resumed_from: int
+
+
+def fingerprint_of(inputs: list[InputFile], columns: Columns, model_version: str, split: str | None) -> dict:
+    """What must not change between an interrupted run and its --resume."""
+    return {"input": [[str(i.path.resolve()), i.size, int(i.path.stat().st_mtime_ns)] for i in inputs],
+            "columns": asdict(columns), "model version": model_version, "split": split}
+
+
+def run_labelling(reader: ArchiveReader, output: PartialOutput, label: Callable[[Iterable[Chunk]], Iterator],
+                  *, resume: bool, overwrite: bool, progress: Callable[[int, float, float], None]) -> RunResult:
+    """Label every row not yet done into ``output``; finish it when the input is exhausted."""
+    done = output.start(resume=resume, overwrite=overwrite)
+    started, labelled = time.perf_counter(), 0
+    try:
+        for data, tally, _ in label(reader.chunks(skip=done)):
+            output.append(data, tally)
+            labelled += tally.rows
+            progress(output.tally.rows, labelled / max(time.perf_counter() - started, 1e-9),
+                     reader.fraction_done)
+    finally:
+        output.close()
+    output.finish()
+    return RunResult(output.out, output.tally, time.perf_counter() - started, done)
+
+
+class Progress:
+    """A one-line progress display on a terminal (rows, rows per second, share done, time left)."""
+
+    def __init__(self, enabled: bool, stream=sys.stderr) -> None:
+        self.enabled = enabled
+        self.stream = stream
+        self._last = 0.0
+
+    def __call__(self, rows: int, rate: float, fraction: float) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < 0.2:
+            return
+        self._last = now
+        left = (1 - fraction) / fraction * (rows / max(rate, 1e-9)) if fraction > 0 else 0
+        self.stream.write(f"\r{rows:>12,} rows  {rate:>9,.0f} rows/s  {fraction:>4.0%}  "
+                          f"{_duration(left)} left ")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            self.stream.write("\n")
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def summary_lines(result: RunResult) -> list[str]:
+    """The end-of-run summary."""
+    tally = result.tally
+    rate = (tally.rows - result.resumed_from) / max(result.seconds, 1e-9)
+    lines = [f"labelled {tally.rows:,} rows into {result.out} in {result.seconds:.1f}s ({rate:,.0f} rows/s)"
+             + (f"; resumed after row {result.resumed_from:,}" if result.resumed_from else "")]
+    lines.append("by label: " + ", ".join(f"{k} {tally.labels.get(k, 0):,}" for k in CATEGORIES))
+    lines.append("by decision: " + ", ".join(f"{k} {v:,}" for k, v in sorted(tally.decisions.items())))
+    lines.append(f"rows not scored (see their 'error' field): {tally.errors:,}")
+    return lines
+
+
+def check_jobs(jobs: int | None) -> int:
+    """The number of worker processes: every core by default."""
+    if jobs is None:
+        return os.cpu_count() or 1
+    if jobs < 1:
+        raise DataError(f"--jobs must be at least 1, got {jobs}")
+    return jobs

@@ -1,0 +1,47 @@
+"""The Dask engine of `moderate label`: chunks read here are labelled on an existing Dask cluster.
+
+The client reads the archive exactly as the local engine does (same chunks, line numbers, resume
+checkpoints) and keeps a bounded number of chunks in flight on the cluster, writing results in input
+order. The labeller (model and article texts) is sent to every worker once.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable, Iterator
+
+from service.archive import Chunk
+from service.labelling import ChunkLabeller, LabellingError, Tally
+
+
+def _label_remote(labeller: ChunkLabeller, chunk: Chunk) -> tuple[bytes, Tally]:
+    return labeller.label(chunk)
+
+
+def label_on_dask(chunks: Iterable[Chunk], scheduler: str, labeller: ChunkLabeller,
+                  in_flight_per_worker: int = 2) -> Iterator[tuple[bytes, Tally, int]]:
+    """Labelled chunks in input order, computed on the cluster at ``scheduler``."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise LabellingError("the dask engine needs the optional extra: pip install 'comment-moderator[dask]'") from None
+    try:
+        client = Client(scheduler, timeout="20s")
+    except OSError as error:
+        raise LabellingError(f"cannot reach the Dask scheduler at {scheduler} ({error})") from None
+    with client:
+        n_workers = max(len(client.scheduler_info()["workers"]), 1)
+        remote_labeller = client.scatter(labeller, broadcast=True)
+        pending: deque = deque()
+        try:
+            for chunk in chunks:
+                pending.append((client.submit(_label_remote, remote_labeller, chunk, pure=False), len(chunk)))
+                if len(pending) >= in_flight_per_worker * n_workers:
+                    future, n = pending.popleft()
+                    yield (*future.result(), n)
+            while pending:
+                future, n = pending.popleft()
+                yield (*future.result(), n)
+        finally:
+            for future, _ in pending:
+                future.cancel()
