@@ -23,18 +23,33 @@ CSV_FIELD_LIMIT = 64 * 1024 * 1024
 
 @dataclass(frozen=True)
 class InputFile:
-    """One file (or `datasets` folder) of an archive."""
+    """One file (or `datasets` folder) of an archive: a local path, or a URL on a filesystem that
+    fsspec knows (s3://, gs://, az://, memory://, ...)."""
 
-    path: Path
+    path: Path | str
     kind: str  # "jsonl", "csv", "parquet" or "datasets"
     compressed: bool = False
+    fs: object | None = None  # the fsspec filesystem of a URL
 
     @property
     def size(self) -> int:
-        """Bytes on disk (a folder: the sum of its files)."""
+        """Bytes stored (a folder: the sum of its files)."""
+        if self.fs is not None:
+            return int(self.fs.size(self.path) or 0)
         if self.path.is_dir():
             return sum(p.stat().st_size for p in self.path.rglob("*") if p.is_file())
         return self.path.stat().st_size
+
+    @property
+    def identity(self) -> list:
+        """What identifies this file's content for --resume: location, size and modification stamp."""
+        if self.fs is not None:
+            return [self.fs.unstrip_protocol(self.path), self.size, str(self.fs.ukey(self.path))]
+        return [str(self.path.resolve()), self.size, int(self.path.stat().st_mtime_ns)]
+
+    def open(self):
+        """The raw bytes."""
+        return self.fs.open(self.path, "rb") if self.fs is not None else open(self.path, "rb")
 
 
 @dataclass
@@ -57,7 +72,10 @@ class Chunk:
 
 
 def resolve_inputs(spec: str) -> list[InputFile]:
-    """The files an INPUT argument names: a file, a `datasets` folder, a folder of files, or a glob."""
+    """The files an INPUT argument names: a file, a `datasets` folder, a folder of files, or a glob;
+    local, or a URL such as s3://bucket/comments/*.parquet."""
+    if "://" in spec:
+        return _resolve_url(spec)
     path = Path(spec)
     if path.is_dir():
         if _is_datasets_folder(path):
@@ -75,6 +93,22 @@ def resolve_inputs(spec: str) -> list[InputFile]:
             raise DataError(f"no {SUPPORTED} files match this pattern", path=spec)
         return [InputFile(p, "datasets") if p.is_dir() else _input_file(p) for p in usable]
     raise DataError("no such file or folder", path=spec)
+
+
+def _resolve_url(spec: str) -> list[InputFile]:
+    """The files a URL names, through fsspec (its filesystem's package must be installed)."""
+    import fsspec
+
+    try:
+        fs, _, paths = fsspec.get_fs_token_paths(spec)
+    except (ImportError, ValueError) as error:
+        raise DataError(f"cannot open this location ({error})", path=spec) from None
+    if len(paths) == 1 and fs.isdir(paths[0]):
+        paths = sorted(fs.find(paths[0]))
+    files = [p for p in sorted(paths) if _kind_of(Path(p))]
+    if not files:
+        raise DataError(f"no {SUPPORTED} files here (`datasets` folders must be local)", path=spec)
+    return [InputFile(p, _kind_of(Path(p)), p.endswith(".gz"), fs) for p in files]
 
 
 def _input_file(path: Path) -> InputFile:
@@ -130,8 +164,8 @@ class ArchiveReader:
             self._position = lambda: 0
 
     def _open_binary(self, item: InputFile):
-        raw = open(item.path, "rb")
-        self._position = raw.tell
+        raw = item.open()
+        self._position = lambda: 0 if raw.closed else raw.tell()
         return gzip.GzipFile(fileobj=raw) if item.compressed else raw
 
     def _jsonl(self, item: InputFile) -> Iterator[Chunk]:
@@ -183,7 +217,7 @@ class ArchiveReader:
         import pyarrow.parquet as pq
 
         try:
-            parquet = pq.ParquetFile(item.path)
+            parquet = pq.ParquetFile(item.open())
         except Exception as error:  # pyarrow raises several types for a corrupt file
             raise DataError(f"not a readable Parquet file ({error})", path=str(item.path)) from None
         total, seen = max(parquet.metadata.num_rows, 1), 0
@@ -231,7 +265,10 @@ def _tail(chunk: Chunk, skip: int) -> Chunk:
 
 
 def default_output(spec: str) -> Path:
-    """Where the output goes when no --out is given: JSON Lines beside the input."""
+    """Where the output goes when no --out is given: JSON Lines beside a local input, and in the
+    current folder for a URL (outputs are written locally, then can be copied anywhere)."""
+    if "://" in spec:
+        spec = str(Path.cwd() / spec.split("://", 1)[1].rstrip("/").split("/")[-1])
     path = Path(spec)
     if glob.has_magic(spec) and not path.exists():
         base = Path(os.path.dirname(spec.split("*")[0].split("?")[0].split("[")[0]) or ".")

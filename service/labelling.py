@@ -440,7 +440,7 @@ class RunResult:
 
 def fingerprint_of(inputs: list[InputFile], columns: Columns, model_version: str, split: str | None) -> dict:
     """What must not change between an interrupted run and its --resume."""
-    return {"input": [[str(i.path.resolve()), i.size, int(i.path.stat().st_mtime_ns)] for i in inputs],
+    return {"input": [i.identity for i in inputs],
             "columns": asdict(columns), "model version": model_version, "split": split}
 
 

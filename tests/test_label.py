@@ -1,0 +1,303 @@
+"""`moderate label`: every row once and in order, bad rows kept with an error, formats, resume."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from model.labels import CATEGORIES
+from service.archive import ArchiveReader, resolve_inputs
+from service.cli import cli
+from service.labelling import Columns, PartialOutput, fingerprint_of, run_labelling
+from training.sources import load_seed_data
+
+ADDED = {"label", "scores", "stance", "stance_scores", "decision", "model_version"}
+BAD_LINES = ['not json at all', '[1, 2]', '{"id": "e1", "text": ""}', '{"id": "e2", "text": 42}',
+             '{"id": "e3"}', '{"id": "e4", "text": null}']
+
+
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path: Path, monkeypatch, trained_dir: Path) -> None:
+    """Registered articles and the model come from the test's own folders."""
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MODERATE_MODEL_DIR", str(trained_dir))
+
+
+def comments(n: int) -> list[dict]:
+    """Labelled-set comments with ids, article ids and a nested field."""
+    records = load_seed_data().records
+    return [{"id": f"c{i}", "text": records[i % len(records)]["text"],
+             "article_id": records[i % len(records)]["group"], "meta": {"n": i}} for i in range(n)]
+
+
+def write_jsonl(path: Path, rows: list[dict], extra_lines: tuple[str, ...] = ()) -> None:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "wt", encoding="utf-8") as handle:
+        for row in rows:
+            handle.write(json.dumps(row) + "\n")
+        for line in extra_lines:
+            handle.write(line + "\n")
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def label(*args: str) -> object:
+    result = CliRunner().invoke(cli, ["label", *args])
+    return result
+
+
+def test_every_row_once_in_order_with_its_fields_and_bad_rows_kept(tmp_path: Path) -> None:
+    rows = comments(300)
+    source = tmp_path / "archive.jsonl"
+    write_jsonl(source, rows, tuple(BAD_LINES))
+    result = label(str(source), "--jobs", "1", "--chunk-rows", "64")
+    assert result.exit_code == 0, result.output
+    output = read_jsonl(tmp_path / "archive.labelled.jsonl")
+    assert len(output) == len(rows) + len(BAD_LINES)
+    for original, labelled in zip(rows, output):
+        assert {k: labelled[k] for k in original} == original
+        assert ADDED <= set(labelled) and "error" not in labelled
+        assert labelled["label"] in CATEGORIES and labelled["decision"] in ("approve", "review", "reject")
+        assert sum(labelled["scores"].values()) == pytest.approx(1, abs=1e-5)
+    errors = output[len(rows):]
+    assert [e["error"].split(": ", 1)[1] for e in errors] == [
+        "not valid JSON (Expecting value: line 1 column 1 (char 0))", "expected a JSON object, found list",
+        "field 'text' is empty", "field 'text' is not text (found int)", "field 'text' is missing",
+        "field 'text' is missing"]
+    assert errors[0]["error"].startswith(f"{source}:301: ") and errors[0]["raw"] == "not json at all"
+    assert all(e["label"] is None and e["scores"] is None and e["decision"] is None for e in errors)
+    assert "labelled 306 rows" in result.output and "rows not scored (see their 'error' field): 6" in result.output
+
+
+def test_labels_match_the_model_and_articles_are_used(tmp_path: Path, moderator) -> None:
+    rows = comments(40)
+    rows.append({"id": "inline", "text": "And what about Iraq?", "article_title": "Camps",
+                 "article_text": "North Korea's prison camps hold thousands."})
+    rows.append({"id": "unknown", "text": "A fair summary.", "article_id": "no-such-article"})
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, rows)
+    assert label(str(source), "--jobs", "1").exit_code == 0
+    output = read_jsonl(tmp_path / "a.labelled.jsonl")
+    from model.corpus import load_articles
+    from seeds import SEEDS_DIR
+    articles = {a.id: a.text for a in load_articles(SEEDS_DIR / "articles.jsonl").values()}
+    expected = moderator.moderate_one(rows[0]["text"], articles[rows[0]["article_id"]])
+    assert output[0]["scores"] == expected.scores and output[0]["label"] == expected.category
+    inline = moderator.moderate_one("And what about Iraq?", "Camps\n\nNorth Korea's prison camps hold thousands.")
+    assert output[-2]["scores"] == inline.scores
+    assert output[-1]["note"] == "article_id 'no-such-article' is unknown: scored without its article"
+    assert output[-1]["scores"] == moderator.moderate_one("A fair summary.").scores
+
+
+def test_fields_named_like_the_added_ones_are_kept_under_input_names(tmp_path: Path) -> None:
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, [{"text": "Thanks for this report.", "label": "old", "decision": "keep"}])
+    assert label(str(source), "--jobs", "1").exit_code == 0
+    [row] = read_jsonl(tmp_path / "a.labelled.jsonl")
+    assert row["input_label"] == "old" and row["input_decision"] == "keep" and row["label"] in CATEGORIES
+
+
+def test_gzip_csv_in_csv_out_with_column_flags(tmp_path: Path) -> None:
+    source = tmp_path / "a.csv.gz"
+    with gzip.open(source, "wt", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["comment_id", "body"])
+        writer.writerow(["1", "What about the US torture camps?"])
+        writer.writerow(["2", "A line\nspanning two lines, quoted."])
+        writer.writerow(["3", ""])
+        writer.writerow(["4", "too", "many"])
+    out = tmp_path / "out.csv"
+    result = label(str(source), "--out", str(out), "--text-column", "body", "--id-column", "comment_id",
+                   "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    with open(out, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["comment_id"] for r in rows] == ["1", "2", "3", "4"]
+    assert rows[1]["body"] == "A line\nspanning two lines, quoted." and rows[1]["label"] in CATEGORIES
+    assert float(rows[0]["scores.whataboutism"]) > 0.5
+    assert rows[2]["error"].endswith("field 'body' is empty")
+    assert rows[3]["error"].endswith("expected 2 fields as in the header, found 3")
+    assert rows[3]["_extra_fields"] == '["many"]'
+
+
+def test_parquet_folder_and_glob_in_parquet_out(tmp_path: Path) -> None:
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    rows = comments(30)
+    for part in range(3):
+        table = pa.Table.from_pylist([{"id": r["id"], "text": r["text"], "year": 2010 + part}
+                                      for r in rows[part * 10:(part + 1) * 10]])
+        pq.write_table(table, folder / f"part-{part}.parquet")
+    out = tmp_path / "labelled.parquet"
+    assert label(str(folder), "--out", str(out), "--jobs", "1").exit_code == 0
+    labelled = pq.read_table(out).to_pylist()
+    assert [r["id"] for r in labelled] == [r["id"] for r in rows]
+    assert labelled[0]["year"] == 2010 and set(labelled[0]["scores"]) == set(CATEGORIES)
+    by_glob = tmp_path / "by-glob.jsonl"
+    assert label(str(folder / "part-*.parquet"), "--out", str(by_glob), "--jobs", "1").exit_code == 0
+    assert [r["scores"] for r in read_jsonl(by_glob)] == [r["scores"] for r in labelled]
+
+
+def test_datasets_folder_needs_a_split_when_it_has_several(tmp_path: Path) -> None:
+    import datasets
+
+    rows = comments(12)
+    folder = tmp_path / "saved"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows[:8]),
+                          "test": datasets.Dataset.from_list(rows[8:])}).save_to_disk(str(folder))
+    refused = label(str(folder), "--jobs", "1")
+    assert refused.exit_code == 1 and "choose one with --split" in refused.output
+    out = tmp_path / "test.jsonl"
+    assert label(str(folder), "--split", "test", "--out", str(out), "--jobs", "1").exit_code == 0
+    assert [r["id"] for r in read_jsonl(out)] == ["c8", "c9", "c10", "c11"]
+
+
+def test_two_worker_processes_write_the_same_output_as_one(tmp_path: Path) -> None:
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(500), tuple(BAD_LINES))
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    assert label(str(source), "--out", str(one), "--jobs", "1", "--chunk-rows", "37").exit_code == 0
+    assert label(str(source), "--out", str(two), "--jobs", "2", "--chunk-rows", "37").exit_code == 0
+    assert one.read_bytes() == two.read_bytes()
+
+
+def test_interrupted_run_resumes_without_duplicates_or_gaps(tmp_path: Path, trained_dir: Path) -> None:
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(400))
+    complete = tmp_path / "complete.jsonl"
+    assert label(str(source), "--out", str(complete), "--jobs", "1", "--chunk-rows", "50").exit_code == 0
+    out = tmp_path / "resumed.jsonl"
+    from service.labelling import make_labeller
+    labeller = make_labeller(trained_dir, tmp_path / "data", Columns())
+    inputs = resolve_inputs(str(source))
+    fingerprint = fingerprint_of(inputs, Columns(), labeller.moderator.version, None)
+
+    def interrupted(chunks):
+        for number, chunk in enumerate(chunks):
+            if number == 3:
+                raise KeyboardInterrupt
+            yield (*labeller.label(chunk), len(chunk))
+
+    with pytest.raises(KeyboardInterrupt):
+        run_labelling(ArchiveReader(inputs, 50), PartialOutput(out, fingerprint), interrupted,
+                      resume=False, overwrite=False, progress=lambda *a: None)
+    assert not out.exists()
+    partial = out.with_name(out.name + ".partial.jsonl")
+    assert len(partial.read_bytes().splitlines()) == 150
+    with open(partial, "ab") as handle:
+        handle.write(b'{"id": "torn half-written li')  # as if killed mid-write
+    again = label(str(source), "--out", str(out), "--jobs", "1", "--chunk-rows", "50")
+    assert again.exit_code == 1 and "--resume" in again.output
+    resumed = label(str(source), "--out", str(out), "--jobs", "1", "--chunk-rows", "50", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert "resumed after row 150" in resumed.output and "labelled 400 rows" in resumed.output
+    assert out.read_bytes() == complete.read_bytes()
+    assert not partial.exists()
+
+
+def test_killed_run_resumes_to_the_same_output(tmp_path: Path, trained_dir: Path) -> None:
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(6000))
+    complete, out = tmp_path / "complete.jsonl", tmp_path / "killed.jsonl"
+    assert label(str(source), "--out", str(complete), "--jobs", "1", "--chunk-rows", "100").exit_code == 0
+    command = [sys.executable, "-m", "service.cli", "label", str(source), "--out", str(out), "--jobs", "2",
+               "--chunk-rows", "100"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+    checkpoint = out.with_name(out.name + ".partial.json")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if checkpoint.exists() and json.loads(checkpoint.read_text() or "{}").get("bytes_done", 0) > 0:
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not out.exists(), "the run finished before it could be killed; make the input larger"
+    resumed = subprocess.run(command + ["--resume"], capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert out.read_bytes() == complete.read_bytes()
+
+
+def test_resume_is_refused_when_the_input_changed(tmp_path: Path) -> None:
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(20))
+    out = tmp_path / "o.jsonl"
+    out.with_name("o.jsonl.partial.jsonl").write_bytes(b"")
+    out.with_name("o.jsonl.partial.json").write_text(json.dumps(
+        {"fingerprint": {"input": [], "columns": {}, "model version": "x", "split": None},
+         "bytes_done": 0, "tally": {"rows": 0, "errors": 0, "labels": {}, "decisions": {}}}))
+    result = label(str(source), "--out", str(out), "--resume", "--jobs", "1")
+    assert result.exit_code == 1
+    assert "cannot resume: columns, input, model version changed" in result.output
+
+
+def test_an_existing_output_is_not_overwritten_without_asking(tmp_path: Path) -> None:
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(5))
+    (tmp_path / "a.labelled.jsonl").write_text("precious\n")
+    result = label(str(source), "--jobs", "1")
+    assert result.exit_code == 1 and "already exists" in result.output
+    assert (tmp_path / "a.labelled.jsonl").read_text() == "precious\n"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["missing.jsonl"], "missing.jsonl: no such file or folder"),
+    (["{tmp}/notes.txt"], "unsupported input"),
+    (["{tmp}/a.jsonl", "--out", "{tmp}/o.xlsx"], "unsupported output extension '.xlsx'"),
+    (["{tmp}/a.jsonl", "--jobs", "0"], "--jobs must be at least 1"),
+    (["{tmp}/a.jsonl", "--engine", "dask"], "--engine dask needs --scheduler"),
+    (["{tmp}/*.nothing"], "files match this pattern"),
+])
+def test_bad_arguments_get_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
+    write_jsonl(tmp_path / "a.jsonl", comments(2))
+    (tmp_path / "notes.txt").write_text("x")
+    result = label(*[a.replace("{tmp}", str(tmp_path)) for a in args])
+    assert result.exit_code in (1, 2) and message in result.output
+    assert "Traceback" not in result.output
+
+
+def test_progress_is_quiet_when_not_on_a_terminal(tmp_path: Path) -> None:
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(50))
+    result = label(str(source), "--jobs", "1", "--chunk-rows", "5")
+    assert "\r" not in result.output and "rows/s" in result.output
+
+
+def test_reading_is_lazy(tmp_path: Path) -> None:
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(3000))
+    reader = ArchiveReader(resolve_inputs(str(source)), chunk_rows=100)
+    chunks = reader.chunks()
+    first = next(chunks)
+    assert len(first) == 100 and 0 < reader.fraction_done < 0.5
+
+
+def test_object_storage_urls_are_read_through_fsspec(tmp_path: Path, monkeypatch) -> None:
+    import fsspec
+
+    memory = fsspec.filesystem("memory")
+    rows = comments(25)
+    for part in range(2):
+        with memory.open(f"/bucket/archive/part-{part}.jsonl", "wb") as handle:
+            handle.write("".join(json.dumps(r) + "\n" for r in rows[part * 12:(part + 1) * 12 + part]).encode())
+    local = tmp_path / "local.jsonl"
+    write_jsonl(local, rows)
+    monkeypatch.chdir(tmp_path)
+    assert label(str(local), "--out", "expected.jsonl", "--jobs", "1").exit_code == 0
+    result = label("memory://bucket/archive/*.jsonl", "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "labelled.jsonl").read_bytes() == (tmp_path / "expected.jsonl").read_bytes()

@@ -1,0 +1,51 @@
+"""`moderate label --engine dask` on a real distributed.LocalCluster with two worker processes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from service.cli import cli
+from test_label import BAD_LINES, comments, write_jsonl
+
+distributed = pytest.importorskip("distributed", reason="the optional 'dask' extra is not installed")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two worker processes, one thread each."""
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local_cluster:
+        yield local_cluster
+
+
+def test_dask_engine_output_equals_the_local_engine_row_by_row(tmp_path: Path, cluster, monkeypatch,
+                                                                trained_dir: Path) -> None:
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MODERATE_MODEL_DIR", str(trained_dir))
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(700), tuple(BAD_LINES))
+    local, remote = tmp_path / "local.jsonl", tmp_path / "dask.jsonl"
+    runner = CliRunner()
+    assert runner.invoke(cli, ["label", str(source), "--out", str(local), "--jobs", "1",
+                               "--chunk-rows", "64"]).exit_code == 0
+    result = runner.invoke(cli, ["label", str(source), "--out", str(remote), "--engine", "dask",
+                                 "--scheduler", cluster.scheduler_address, "--chunk-rows", "64"])
+    assert result.exit_code == 0, result.output
+    local_rows = [json.loads(line) for line in local.read_text().splitlines()]
+    remote_rows = [json.loads(line) for line in remote.read_text().splitlines()]
+    assert len(remote_rows) == 706
+    for position, (expected, found) in enumerate(zip(local_rows, remote_rows)):
+        assert found == expected, f"row {position} differs"
+
+
+def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, monkeypatch, trained_dir: Path) -> None:
+    monkeypatch.setenv("MODERATE_MODEL_DIR", str(trained_dir))
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(3))
+    result = CliRunner().invoke(cli, ["label", str(source), "--engine", "dask",
+                                      "--scheduler", "tcp://127.0.0.1:1"])
+    assert result.exit_code == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in result.output
