@@ -230,10 +230,12 @@ _labeller: ChunkLabeller | None = None
 
 
 def _start_worker(model_dir: Path, data_dir: Path, columns: Columns) -> None:
-    """Load the model once in a worker process; Ctrl-C is the parent's to handle."""
+    """Load the model once in a worker process (a forked worker inherits the parent's, sharing its
+    memory); Ctrl-C is the parent's to handle."""
     global _labeller
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _labeller = make_labeller(model_dir, data_dir, columns)
+    if _labeller is None or _labeller.columns != columns:
+        _labeller = make_labeller(model_dir, data_dir, columns)
 
 
 def _label_in_worker(chunk: Chunk) -> tuple[bytes, Tally]:
@@ -257,6 +259,8 @@ def label_locally(chunks: Iterable[Chunk], labeller: ChunkLabeller, jobs: int, m
         for chunk in chunks:
             yield (*labeller.label(chunk), len(chunk))
         return
+    global _labeller
+    _labeller = labeller
     with ProcessPoolExecutor(jobs, initializer=_start_worker,
                              initargs=(model_dir, data_dir, columns)) as pool:
         pending: deque = deque()
