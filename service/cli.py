@@ -252,12 +252,14 @@ def score(text: str | None, article_id: str | None, model_dir: Path | None) -> N
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local: worker processes on this machine; dask: an existing Dask cluster.")
 @click.option("--scheduler", default=None, help="Dask scheduler address, e.g. tcp://10.0.0.5:8786 (--engine dask).")
+@click.option("--scheduler-timeout", type=click.FloatRange(0.1), default=20, show_default=True,
+              help="Seconds to wait for the Dask scheduler.")
 @click.option("--chunk-rows", type=click.IntRange(1, 1_000_000), default=5000, show_default=True,
               help="Rows per chunk handed to a worker (and per checkpoint).")
 @handle_errors
 def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None, resume: bool,
           overwrite: bool, quiet: bool, model_dir: Path | None, engine: str, scheduler: str | None,
-          chunk_rows: int, **column_flags: str) -> None:
+          scheduler_timeout: float, chunk_rows: int, **column_flags: str) -> None:
     """Label an archive of comments: every row once, in input order, with label, scores, stance and
     decision; resumable after Ctrl-C or a crash.
 
@@ -291,7 +293,7 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
         from service.labelling_dask import label_on_dask
 
         def label_chunks(chunks):
-            return label_on_dask(chunks, scheduler, labeller)
+            return label_on_dask(chunks, scheduler, labeller, timeout=scheduler_timeout)
     else:
         def label_chunks(chunks):
             return label_locally(chunks, labeller, jobs, settings.model_dir, settings.data_dir, columns)

@@ -19,14 +19,14 @@ def _label_remote(labeller: ChunkLabeller, chunk: Chunk) -> tuple[bytes, Tally]:
 
 
 def label_on_dask(chunks: Iterable[Chunk], scheduler: str, labeller: ChunkLabeller,
-                  in_flight_per_worker: int = 2) -> Iterator[tuple[bytes, Tally, int]]:
+                  in_flight_per_worker: int = 2, timeout: float = 20) -> Iterator[tuple[bytes, Tally, int]]:
     """Labelled chunks in input order, computed on the cluster at ``scheduler``."""
     try:
         from distributed import Client
     except ImportError:
         raise LabellingError("the dask engine needs the optional extra: pip install 'comment-moderator[dask]'") from None
     try:
-        client = Client(scheduler, timeout="20s")
+        client = Client(scheduler, timeout=f"{timeout}s")
     except OSError as error:
         raise LabellingError(f"cannot reach the Dask scheduler at {scheduler} ({error})") from None
     with client:

@@ -47,5 +47,5 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, monkeypatch, 
     source = tmp_path / "a.jsonl"
     write_jsonl(source, comments(3))
     result = CliRunner().invoke(cli, ["label", str(source), "--engine", "dask",
-                                      "--scheduler", "tcp://127.0.0.1:1"])
+                                      "--scheduler", "tcp://127.0.0.1:1", "--scheduler-timeout", "1"])
     assert result.exit_code == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in result.output
