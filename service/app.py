@@ -12,16 +12,19 @@ import time
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from fastapi import Depends, FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from model.errors import ModerationError, UnknownArticleError
 from model.moderation import CommentInput, Moderator
 from service.articles import ArticleStore
 from service.models import load_serving_model
-from service.schemas import ArticleRegistration, ErrorBody, ModerateRequest, ModerateResponse
+from service.feedback import Decision, FeedbackStore, database_url
+from service.review import KEY_COOKIE, STATIC_TYPES, review_items, static_text
+from service.schemas import (ArticleRegistration, ErrorBody, FeedbackIn, FeedbackOut, ModerateRequest,
+                             ModerateResponse, ReviewLogin)
 from service.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -152,12 +155,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         holder.load()
         metrics.model_info.labels(holder.card["model_version"]).set(1)
         app.state.articles = ArticleStore(settings.data_dir)
+        app.state.feedback = await asyncio.to_thread(
+            FeedbackStore, database_url(settings.database_url, settings.data_dir))
         if settings.development_mode:
             logger.warning("no API keys configured: development mode, loopback only, no authentication")
         watcher = asyncio.create_task(_watch_reload_marker(settings, reload_model))
         _install_sighup(reload_model)
         yield
         watcher.cancel()
+        app.state.feedback.close()
 
     def reload_model() -> dict:
         old_version = holder.card.get("model_version")
@@ -189,7 +195,64 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         results = moderator.moderate(inputs, top=settings.explain_top)
         for result in results:
             metrics.decisions.labels(result.category, result.decision).inc()
-        return {"model_version": moderator.version, "results": [r.to_dict() for r in results]}
+        response = {"model_version": moderator.version, "results": [r.to_dict() for r in results]}
+        if request_body.queue:
+            items = review_items(request_body.comments, inputs, results, request.app.state.articles,
+                                 moderator.version)
+            response["queued"] = await asyncio.to_thread(request.app.state.feedback.enqueue, items)
+        return response
+
+    @app.post("/v1/feedback", response_model=FeedbackOut, dependencies=[Depends(require_key)],
+              responses={201: {"model": FeedbackOut}, 401: {"model": ErrorBody}, 422: {"model": ErrorBody}})
+    async def feedback(body: FeedbackIn, request: Request, response: Response) -> dict:
+        """Store a moderator's decision (once; a changed decision updates it and keeps its history)."""
+        if not body.text.strip():
+            raise _field_error("text", "text is empty or only whitespace")
+        decision = Decision(comment_id=str(body.comment_id), text=body.text, category=body.category,
+                            moderator=body.moderator, article_id=body.article_id, stance=body.stance,
+                            note=body.note)
+        status, revision = await asyncio.to_thread(request.app.state.feedback.record, decision)
+        response.status_code = 201 if status == "created" else 200
+        return {"comment_id": decision.comment_id, "status": status, "revision": revision}
+
+    @app.get("/v1/feedback/{comment_id}", dependencies=[Depends(require_key)])
+    async def feedback_of(comment_id: str, request: Request) -> dict:
+        """The stored decision on a comment, with every earlier version."""
+        found = await asyncio.to_thread(request.app.state.feedback.decision, comment_id)
+        if found is None:
+            raise HTTPException(404, f"no decision stored for comment_id '{comment_id}'")
+        return found
+
+    @app.get("/v1/queue", dependencies=[Depends(require_key)])
+    async def review_queue(request: Request, limit: int = Query(50, ge=1, le=500)) -> dict:
+        """Comments waiting for a moderator, most uncertain first."""
+        return {"items": await asyncio.to_thread(request.app.state.feedback.queue, limit)}
+
+    @app.get("/review", include_in_schema=False)
+    async def review_page(request: Request) -> Response:
+        """The moderators' review page (a sign-in form when the request carries no valid key)."""
+        try:
+            require_key(request)
+        except HTTPException:
+            return HTMLResponse(static_text("login.html"), status_code=401)
+        return HTMLResponse(static_text("review.html"))
+
+    @app.post("/review/login", include_in_schema=False)
+    async def review_login(body: ReviewLogin) -> Response:
+        """Check a key and keep it in an HTTP-only, same-site cookie for the review page."""
+        if not settings.development_mode and not any(
+                secrets.compare_digest(body.key, key) for key in settings.api_keys + settings.admin_keys):
+            raise HTTPException(401, "invalid API key")
+        response = Response(status_code=204)
+        response.set_cookie(KEY_COOKIE, body.key, httponly=True, samesite="strict", path="/")
+        return response
+
+    @app.get("/review/static/{name}", include_in_schema=False)
+    async def review_asset(name: str) -> Response:
+        """The review page's script and style sheet."""
+        if name not in STATIC_TYPES:
+            raise HTTPException(404, f"no such file: {name}")
+        return Response(static_text(name), media_type=STATIC_TYPES[name])
 
     @app.post("/v1/articles", status_code=201, dependencies=[Depends(require_key)])
     async def register_article(article: ArticleRegistration, request: Request) -> dict:
@@ -237,7 +300,8 @@ def _check_key(request: Request, allowed: list[str], settings: Settings) -> None
     """401 unless the request carries one of the allowed keys (no keys configured: development mode)."""
     if settings.development_mode:
         return
-    given = request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+    given = (request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
+             or request.cookies.get(KEY_COOKIE))
     if not given or not any(secrets.compare_digest(given, key) for key in allowed):
         raise HTTPException(401, "missing or invalid API key (send it in the X-API-Key header)")
 

@@ -121,8 +121,11 @@ def _load_sources(data: tuple[str, ...], columns: dict) -> "LabelledData":
 @click.option("--seed", type=int, default=None, help="Random seed (split, folds).")
 @click.option("--cv-folds", type=int, default=None, help="Grouped cross-validation folds; 0 turns it off.")
 @click.option("--force", is_flag=True, help="Promote the new model even if it is worse on held-out data.")
+@click.option("--feedback", "feedback_url", is_flag=False, flag_value="", default=None, metavar="[DATABASE_URL]",
+              help="Also train on moderators' decisions (default store: MODERATE_DATABASE_URL or the SQLite "
+                   "file in MODERATE_DATA_DIR); a decision replaces the labelled-set label of the same comment.")
 @handle_errors
-def train(data, include_seeds, config_path, out, seed, cv_folds, force, **columns) -> None:
+def train(data, include_seeds, config_path, out, seed, cv_folds, force, feedback_url, **columns) -> None:
     """Train a model (default: from seeds/), report on it, and promote it if not worse.
 
     \b
@@ -130,6 +133,8 @@ def train(data, include_seeds, config_path, out, seed, cv_folds, force, **column
       moderate train
       moderate train --data decisions.csv --text-column body --label-column verdict \\
           --label-map 1=abusive,0=substantive --include-seeds --out models/mine
+      moderate train --feedback
+      moderate train --feedback postgresql+psycopg://moderation@db/moderation
     """
     from service.settings import Settings
     from training.config import resolve_config
@@ -143,6 +148,8 @@ def train(data, include_seeds, config_path, out, seed, cv_folds, force, **column
         extra = _load_sources(data, columns)
         labelled.records.extend(extra.records)
         labelled.sources.extend(extra.sources)
+    if feedback_url is not None:
+        labelled = _merge_feedback(labelled, feedback_url or None)
     for source in labelled.sources:
         if "note" in source:
             click.echo(f"note: {source['path']}: {source['note']}", err=True)
@@ -164,6 +171,77 @@ def train(data, include_seeds, config_path, out, seed, cv_folds, force, **column
         raise click.ClickException(
             f"new model is worse on held-out data than the current one; kept at {outcome.out_dir}, "
             "not promoted (use --force to promote it anyway)")
+
+
+def _merge_feedback(labelled: "LabelledData", url: str | None) -> "LabelledData":
+    """The labelled data with moderators' decisions merged in; conflicts with labels are reported."""
+    from service.articles import ArticleStore
+    from service.feedback import FeedbackStore, database_url
+    from service.settings import Settings
+    from training.sources import merge_feedback
+
+    settings = Settings()
+    store = FeedbackStore(database_url(url or settings.database_url, settings.data_dir))
+    try:
+        merged, conflicts = merge_feedback(labelled, list(store.all_decisions()),
+                                           ArticleStore(settings.data_dir).texts(), store.url)
+    finally:
+        store.close()
+    source = merged.sources[-1]
+    click.echo(f"feedback: {source['rows']} moderator decisions from {source['path']}; "
+               f"{len(conflicts)} replace a different label", err=True)
+    for conflict in conflicts[:20]:
+        click.echo(f"  {conflict}", err=True)
+    if len(conflicts) > 20:
+        click.echo(f"  … and {len(conflicts) - 20} more", err=True)
+    return merged
+
+
+@cli.group()
+def feedback() -> None:
+    """Moderators' stored decisions.
+
+    \b
+    Example:
+      moderate feedback export --out decisions.jsonl
+    """
+
+
+@feedback.command(name="export")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="File to write (default: standard output).")
+@click.option("--database-url", default=None, help="Feedback store (default: MODERATE_DATABASE_URL or the SQLite file "
+                                                   "in MODERATE_DATA_DIR).")
+@handle_errors
+def export_feedback(out: Path | None, database_url: str | None) -> None:
+    """Write every stored decision as JSON Lines in the labelled-set schema (seeds/README.md).
+
+    \b
+    Examples:
+      moderate feedback export > decisions.jsonl
+      moderate feedback export --out decisions.jsonl --database-url postgresql+psycopg://db/moderation
+    """
+    import os
+    import tempfile
+
+    from service.feedback import FeedbackStore, database_url as resolve_url, export_record
+    from service.settings import Settings
+
+    settings = Settings()
+    store = FeedbackStore(resolve_url(database_url or settings.database_url, settings.data_dir))
+    try:
+        lines = (json.dumps(export_record(d), ensure_ascii=False) + "\n" for d in store.all_decisions())
+        if out is None:
+            for line in lines:
+                sys.stdout.write(line)
+            return
+        out.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            n = sum(1 for line in lines if file.write(line) is not None)
+        os.replace(temporary, out)
+        click.echo(f"{n} decisions written to {out}", err=True)
+    finally:
+        store.close()
 
 
 @cli.command(name="eval")

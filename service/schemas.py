@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
 
@@ -56,6 +56,33 @@ class ModerationOut(BaseModel):
 class ModerateResponse(BaseModel):
     model_version: str
     results: list[ModerationOut]
+    queued: int | None = None
+
+
+class FeedbackIn(BaseModel):
+    """A moderator's decision on one comment."""
+
+    model_config = ConfigDict(extra="forbid")
+    comment_id: CommentId
+    text: StrictStr = Field(min_length=1, max_length=20_000)
+    article_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
+    category: Literal["substantive", "whataboutism", "abusive"]
+    stance: Literal["supports", "disputes", "neutral"] | None = None
+    moderator: StrictStr = Field(min_length=1, max_length=200)
+    note: Annotated[StrictStr, Field(max_length=2000)] | None = None
+
+
+class FeedbackOut(BaseModel):
+    comment_id: str
+    status: Literal["created", "updated", "unchanged"]
+    revision: int
+
+
+class ReviewLogin(BaseModel):
+    """The API key typed into the review page's sign-in form."""
+
+    model_config = ConfigDict(extra="forbid")
+    key: StrictStr = Field(min_length=1, max_length=500)
 
 
 class ArticleRegistration(BaseModel):

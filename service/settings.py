@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=8 * 1024 * 1024, ge=1024)
     explain_top: int = Field(default=6, ge=0, le=50)
     log_level: str = "info"
+    database_url: str | None = None  # feedback store; default: a SQLite file in data_dir
 
     @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod

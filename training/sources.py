@@ -140,3 +140,28 @@ def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str]
                                                 if article else f"{spec}:{line}")
     return {"id": str(row.get(columns.id, line)), "text": text, "category": label, "stance": stance,
             "article": article, "group": group, "source": spec}
+
+
+def merge_feedback(labelled: LabelledData, decisions: list[dict], articles: dict[str, str],
+                   location: str) -> tuple[LabelledData, list[str]]:
+    """Labelled data with moderators' decisions: a decision replaces the record of the same comment id
+    (the conflicts, where the label differs, are returned as sentences), others are added."""
+    by_id = {d["comment_id"]: d for d in decisions}
+    conflicts, kept = [], []
+    for record in labelled.records:
+        decision = by_id.get(record["id"])
+        if decision is None:
+            kept.append(record)
+            continue
+        if (decision["category"], decision["stance"]) != (record["category"], record["stance"]):
+            conflicts.append(f"{record['id']}: {record['category']}/{record['stance']} in {record['source']} "
+                             f"-> {decision['category']}/{decision['stance']} by {decision['moderator']}")
+    for decision in decisions:
+        article_id = decision["article_id"]
+        kept.append({"id": decision["comment_id"], "text": decision["text"], "category": decision["category"],
+                     "stance": decision["stance"], "article": articles.get(article_id) if article_id else None,
+                     "group": article_id or f"feedback:{decision['comment_id']}", "source": "feedback"})
+    covered = sorted({d["category"] for d in decisions})
+    source = {"path": location.split("@")[-1], "kind": "feedback", "rows": len(decisions), "labels": covered}
+    return LabelledData(kept, labelled.sources + [source]), conflicts
+

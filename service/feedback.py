@@ -1,0 +1,263 @@
+"""Moderators' decisions and the review queue, stored durably: a SQLite file by default (in the data
+folder), PostgreSQL when a database URL is given. SQLAlchemy Core, so both run the same statements.
+
+A decision is keyed by comment id. The same decision sent twice is stored once; a changed one replaces
+the current decision and every version is kept in ``decision_history``. A decided comment leaves the
+review queue.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
+                        create_engine, delete, event, insert, select, update)
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from model.errors import ModerationError
+
+SQLITE_FILE = "feedback.sqlite3"
+RETRIES = 8
+
+metadata = MetaData()
+
+
+def _decision_columns() -> list[Column]:
+    """The columns of a decision (the current one, and each version in the history)."""
+    return [Column("text", Text, nullable=False), Column("article_id", String(200)),
+            Column("category", String(20), nullable=False), Column("stance", String(20)),
+            Column("moderator", String(200), nullable=False), Column("note", Text),
+            Column("revision", Integer, nullable=False), Column("decided_at", String(40), nullable=False)]
+
+
+decisions = Table("decisions", metadata, Column("comment_id", String(200), primary_key=True),
+                  *_decision_columns())
+history = Table("decision_history", metadata, Column("id", Integer, primary_key=True, autoincrement=True),
+                Column("comment_id", String(200), nullable=False, index=True),
+                *_decision_columns(), UniqueConstraint("comment_id", "revision"))
+review_queue = Table(
+    "review_queue", metadata, Column("comment_id", String(200), primary_key=True),
+    Column("text", Text, nullable=False), Column("article_id", String(200)), Column("article_title", Text),
+    Column("category", String(20), nullable=False), Column("scores", Text, nullable=False),
+    Column("stance", String(20)), Column("stance_scores", Text), Column("reasons", Text, nullable=False),
+    Column("explanation", Text, nullable=False), Column("uncertainty", Float, nullable=False, index=True),
+    Column("model_version", String(100), nullable=False), Column("queued_at", String(40), nullable=False),
+)
+
+
+class StoreError(ModerationError):
+    """The feedback database cannot be opened or written."""
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A moderator's decision on one comment."""
+
+    comment_id: str
+    text: str
+    category: str
+    moderator: str
+    article_id: str | None = None
+    stance: str | None = None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A comment waiting for a moderator, with what the model said about it."""
+
+    comment_id: str
+    text: str
+    article_id: str | None
+    article_title: str | None
+    category: str
+    scores: dict
+    stance: str | None
+    stance_scores: dict | None
+    reasons: list
+    explanation: list
+    model_version: str
+
+    @property
+    def uncertainty(self) -> float:
+        """One minus the top category probability: the higher, the more a moderator is needed."""
+        return round(1.0 - max(self.scores.values()), 6)
+
+
+def database_url(url: str | None, data_dir: Path) -> str:
+    """The configured URL, or the SQLite file in the data folder."""
+    if url:
+        return url
+    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(data_dir) / SQLITE_FILE}"
+
+
+class FeedbackStore:
+    """Decisions, their history and the review queue in one database."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        try:
+            self.engine = _engine(url)
+            self._create_tables()
+        except (DBAPIError, ImportError) as error:
+            raise StoreError(f"cannot open the feedback database {_safe(url)}: {_first_line(error)}") from None
+
+    def _create_tables(self) -> None:
+        """Create missing tables; another worker creating them at the same moment is fine."""
+        for attempt in range(RETRIES):
+            try:
+                metadata.create_all(self.engine)
+                return
+            except (IntegrityError, OperationalError, DBAPIError):
+                if attempt == RETRIES - 1:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+
+    def record(self, decision: Decision) -> tuple[str, int]:
+        """Store a decision: ("created" | "updated" | "unchanged", its revision). Durable on return."""
+        return self._retrying(lambda connection: self._record(connection, decision))
+
+    def _record(self, connection, decision: Decision) -> tuple[str, int]:
+        fields = asdict(decision)
+        current = connection.execute(select(decisions).where(decisions.c.comment_id == decision.comment_id)
+                                     .with_for_update()).mappings().first()
+        connection.execute(delete(review_queue).where(review_queue.c.comment_id == decision.comment_id))
+        if current is not None and all(current[k] == v for k, v in fields.items()):
+            return "unchanged", current["revision"]
+        revision = 1 if current is None else current["revision"] + 1
+        row = {**fields, "revision": revision, "decided_at": _now()}
+        if current is None:
+            connection.execute(insert(decisions).values(**row))
+        else:
+            connection.execute(update(decisions).where(decisions.c.comment_id == decision.comment_id)
+                               .values(**row))
+        connection.execute(insert(history).values(**row))
+        return ("created" if current is None else "updated"), revision
+
+    def _retrying(self, work):
+        """Run ``work(connection)`` in a transaction, retrying on a lost race or a busy database."""
+        for attempt in range(RETRIES):
+            try:
+                with self.engine.begin() as connection:
+                    return work(connection)
+            except (IntegrityError, OperationalError) as error:
+                if attempt == RETRIES - 1:
+                    raise StoreError(f"feedback database busy or failing: {_first_line(error)}") from None
+                time.sleep(0.02 * (attempt + 1))
+
+    def enqueue(self, items: list[Queued]) -> int:
+        """Put comments in the review queue (replacing an older entry; decided comments are skipped);
+        return how many were queued."""
+        def work(connection) -> int:
+            ids = [item.comment_id for item in items]
+            decided = set(connection.execute(select(decisions.c.comment_id)
+                                             .where(decisions.c.comment_id.in_(ids))).scalars())
+            fresh = [item for item in items if item.comment_id not in decided]
+            connection.execute(delete(review_queue).where(review_queue.c.comment_id.in_(
+                [item.comment_id for item in fresh])))
+            if fresh:
+                connection.execute(insert(review_queue), [_queue_row(item) for item in fresh])
+            return len(fresh)
+        return self._retrying(work) if items else 0
+
+    def queue(self, limit: int = 50) -> list[dict]:
+        """Queued comments, most uncertain first (then oldest first)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(review_queue).order_by(
+                review_queue.c.uncertainty.desc(), review_queue.c.queued_at, review_queue.c.comment_id)
+                .limit(limit)).mappings().all()
+        return [_queue_item(row) for row in rows]
+
+    def decision(self, comment_id: str) -> dict | None:
+        """The current decision on a comment, with its history (oldest first)."""
+        with self.engine.connect() as connection:
+            current = connection.execute(select(decisions).where(decisions.c.comment_id == comment_id)
+                                         ).mappings().first()
+            if current is None:
+                return None
+            versions = connection.execute(select(history).where(history.c.comment_id == comment_id)
+                                          .order_by(history.c.revision)).mappings().all()
+        return {**current, "history": [{k: v for k, v in dict(h).items() if k != "id"} for h in versions]}
+
+    def all_decisions(self) -> Iterator[dict]:
+        """Every current decision, in comment-id order."""
+        with self.engine.connect() as connection:
+            yield from (dict(row) for row in connection.execute(
+                select(decisions).order_by(decisions.c.comment_id)).mappings())
+
+    def count(self) -> int:
+        with self.engine.connect() as connection:
+            return len(connection.execute(select(decisions.c.comment_id)).all())
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _engine(url: str) -> Engine:
+    """An engine; SQLite gets WAL, full fsync on commit, a busy timeout and BEGIN IMMEDIATE, so that
+    concurrent writers from several processes queue up instead of failing."""
+    if not url.startswith("sqlite"):
+        return create_engine(url, pool_pre_ping=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _queue_row(item: Queued) -> dict:
+    row = asdict(item)
+    for name in ("scores", "stance_scores", "reasons", "explanation"):
+        row[name] = json.dumps(row[name])
+    return {**row, "uncertainty": item.uncertainty, "queued_at": _now()}
+
+
+def _queue_item(row) -> dict:
+    item = dict(row)
+    for name in ("scores", "stance_scores", "reasons", "explanation"):
+        item[name] = json.loads(item[name]) if item[name] is not None else None
+    return item
+
+
+def export_record(decision: dict) -> dict:
+    """A stored decision in the labelled-set schema (``seeds/README.md``), source "feedback"."""
+    note = decision.get("note")
+    return {"id": decision["comment_id"], "article_id": decision["article_id"], "text": decision["text"],
+            "category": decision["category"], "stance": decision["stance"],
+            "rationale": note or f"moderator decision ({decision['moderator']}, {decision['decided_at']})",
+            "source": "feedback", "hard_case": None, "moderator": decision["moderator"],
+            "decided_at": decision["decided_at"], "revision": decision["revision"]}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+
+
+def _safe(url: str) -> str:
+    """A URL without its password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        credentials, host = rest.rsplit("@", 1)
+        return f"{scheme}://{credentials.split(':')[0]}:***@{host}"
+    return url
+
+
+def _first_line(error: Exception) -> str:
+    return (str(getattr(error, "orig", None) or error).strip().splitlines() or [type(error).__name__])[0]

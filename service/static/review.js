@@ -1,0 +1,119 @@
+// The review page: show queued comments most uncertain first, post the moderator's decision, move on.
+"use strict";
+
+const state = { items: [], index: 0, stance: null };
+const $ = (id) => document.getElementById(id);
+const moderatorInput = $("moderator");
+moderatorInput.value = localStorage.getItem("moderator") || "";
+moderatorInput.addEventListener("change", () => localStorage.setItem("moderator", moderatorInput.value.trim()));
+
+async function load() {
+  const response = await fetch("/v1/queue?limit=200", { credentials: "same-origin" });
+  if (!response.ok) { $("status").textContent = `Could not load the queue (${response.status}).`; return; }
+  state.items = (await response.json()).items;
+  state.index = 0;
+  show();
+}
+
+function show() {
+  const item = state.items[state.index];
+  $("remaining").textContent = `${Math.max(state.items.length - state.index, 0)} in queue`;
+  $("empty").hidden = Boolean(item);
+  $("item").hidden = !item;
+  if (!item) return;
+  $("article-title").textContent = item.article_title || item.article_id || "(no article)";
+  highlight($("text"), item.text, item.explanation.map((e) => e.feature).filter((f) => !f.startsWith("[")));
+  const scores = $("scores");
+  scores.replaceChildren(...Object.entries(item.scores).map(([label, p]) => bar(label, p)));
+  $("model-category").textContent = item.category;
+  $("model-stance").textContent = item.stance || "unknown";
+  $("reasons").textContent = item.reasons.join(", ");
+  $("cues").replaceChildren(...item.explanation.filter((e) => e.feature.startsWith("[")).map((e) => {
+    const li = document.createElement("li");
+    li.textContent = `${e.feature} (+${e.weight.toFixed(2)})`;
+    return li;
+  }));
+  setStance(item.stance);
+  $("status").textContent = "";
+}
+
+function bar(label, probability) {
+  const row = document.createElement("div");
+  row.className = "bar";
+  row.dataset.label = label;
+  const name = document.createElement("span");
+  name.textContent = label;
+  const track = document.createElement("span");
+  const fill = document.createElement("span");
+  fill.className = "fill";
+  fill.style.display = "block";
+  fill.style.width = `${Math.round(probability * 100)}%`;
+  track.append(fill);
+  const value = document.createElement("span");
+  value.textContent = probability.toFixed(2);
+  row.append(name, track, value);
+  return row;
+}
+
+// Wrap the explanation's words in <mark>, building text nodes (never HTML) from the comment.
+function highlight(element, text, phrases) {
+  const words = phrases.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/ /g, "\\W+"));
+  element.replaceChildren();
+  if (!words.length) { element.textContent = text; return; }
+  const pattern = new RegExp(`\\b(${words.join("|")})\\b`, "gi");
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    element.append(document.createTextNode(text.slice(last, match.index)));
+    const mark = document.createElement("mark");
+    mark.textContent = match[0];
+    element.append(mark);
+    last = match.index + match[0].length;
+  }
+  element.append(document.createTextNode(text.slice(last)));
+}
+
+function setStance(stance) {
+  state.stance = stance;
+  for (const button of document.querySelectorAll(".stance")) {
+    button.setAttribute("aria-pressed", String(button.dataset.stance === stance));
+  }
+}
+
+async function decide(category) {
+  const item = state.items[state.index];
+  const moderator = moderatorInput.value.trim();
+  if (!item) return;
+  if (!moderator) { $("status").textContent = "Enter your name as moderator first."; moderatorInput.focus(); return; }
+  const response = await fetch("/v1/feedback", {
+    method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" },
+    body: JSON.stringify({ comment_id: item.comment_id, text: item.text, article_id: item.article_id,
+                           category, stance: state.stance, moderator }),
+  });
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    $("status").textContent = `Not saved: ${body.error || response.status}`;
+    return;
+  }
+  next();
+}
+
+function next() { state.index += 1; show(); }
+
+for (const button of document.querySelectorAll(".category")) {
+  button.addEventListener("click", () => decide(button.dataset.category));
+}
+for (const button of document.querySelectorAll(".stance")) {
+  button.addEventListener("click", () => setStance(button.dataset.stance));
+}
+$("skip").addEventListener("click", next);
+
+const KEYS = { "1": "substantive", "2": "whataboutism", "3": "abusive" };
+const STANCE_KEYS = { s: "supports", d: "disputes", n: "neutral" };
+document.addEventListener("keydown", (event) => {
+  if (event.target instanceof HTMLInputElement || event.ctrlKey || event.metaKey || event.altKey) return;
+  if (KEYS[event.key]) { event.preventDefault(); decide(KEYS[event.key]); }
+  else if (STANCE_KEYS[event.key]) { event.preventDefault(); setStance(STANCE_KEYS[event.key]); }
+  else if (event.key === "j") { event.preventDefault(); next(); }
+});
+
+load();

@@ -1,0 +1,304 @@
+"""Moderator feedback: stored once, updated with history, never lost; the review queue; export and
+retraining. Every store test runs on SQLite and, when a server is available, on real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from service.app import create_app
+from service.cli import cli
+from service.feedback import Decision, FeedbackStore, Queued, database_url, metadata
+from service.settings import Settings
+
+ARTICLE_ID = "003_2d5113ef618b1c85"
+NO_POSTGRES = ("no PostgreSQL server: set MODERATE_TEST_DATABASE_URL (the README's test command sources "
+               ".ci/system-deps, which installs and starts one on Debian)")
+
+
+def postgres_url() -> str:
+    """The test server's URL, with the tables dropped; skip with the reason when there is none."""
+    url = os.environ.get("MODERATE_TEST_DATABASE_URL")
+    if not url:
+        pytest.skip(NO_POSTGRES)
+    try:
+        store = FeedbackStore(url)
+    except Exception as error:  # noqa: BLE001 - any failure to connect means: no server here
+        pytest.skip(f"{NO_POSTGRES} ({error})")
+    metadata.drop_all(store.engine)
+    store.close()
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path: Path) -> str:
+    return database_url(None, tmp_path) if request.param == "sqlite" else postgres_url()
+
+
+@pytest.fixture
+def store(store_url: str):
+    opened = FeedbackStore(store_url)
+    yield opened
+    opened.close()
+
+
+def decision(comment_id: str = "c1", category: str = "abusive", **changes) -> Decision:
+    return Decision(**{"comment_id": comment_id, "text": "You are an idiot.", "category": category,
+                       "moderator": "ana", "article_id": ARTICLE_ID, "stance": None, "note": None, **changes})
+
+
+def queued(comment_id: str, top: float) -> Queued:
+    rest = (1 - top) / 2
+    return Queued(comment_id, f"comment {comment_id}", ARTICLE_ID, "Title", "substantive",
+                  {"substantive": top, "whataboutism": rest, "abusive": rest}, "neutral",
+                  {"supports": 0.3, "disputes": 0.3, "neutral": 0.4}, ["low_confidence"],
+                  [{"feature": "comment", "weight": 0.5}], "v1")
+
+
+def test_same_decision_twice_is_stored_once_and_a_change_keeps_history(store) -> None:
+    assert store.record(decision()) == ("created", 1)
+    assert store.record(decision()) == ("unchanged", 1)
+    assert store.record(decision(category="substantive", stance="disputes")) == ("updated", 2)
+    stored = store.decision("c1")
+    assert stored["category"] == "substantive" and stored["revision"] == 2
+    assert [(v["revision"], v["category"]) for v in stored["history"]] == [(1, "abusive"), (2, "substantive")]
+    assert store.count() == 1
+
+
+def test_queue_lists_most_uncertain_first_and_decided_comments_leave_it(store) -> None:
+    assert store.enqueue([queued("a", 0.9), queued("b", 0.4), queued("c", 0.6)]) == 3
+    assert [item["comment_id"] for item in store.queue()] == ["b", "c", "a"]
+    store.record(decision("b"))
+    assert [item["comment_id"] for item in store.queue()] == ["c", "a"]
+    assert store.enqueue([queued("b", 0.3)]) == 0, "a decided comment is not queued again"
+    assert store.queue()[0]["scores"]["substantive"] == 0.6
+
+
+def test_concurrent_writers_lose_nothing(store, store_url: str) -> None:
+    def write(worker: int) -> None:
+        local = FeedbackStore(store_url)
+        for n in range(25):
+            local.record(decision(f"w{worker}-{n}"))
+            local.record(decision("shared", category="substantive", note=f"{worker}-{n}"))
+        local.close()
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert store.count() == 8 * 25 + 1
+    shared = store.decision("shared")
+    assert [v["revision"] for v in shared["history"]] == list(range(1, shared["revision"] + 1))
+    assert shared["revision"] == 8 * 25
+
+
+def _write_from_process(url: str, worker: int) -> None:
+    store = FeedbackStore(url)
+    for n in range(30):
+        store.record(decision(f"p{worker}-{n}"))
+    store.close()
+
+
+def test_several_processes_write_to_one_store(store, store_url: str) -> None:
+    context = multiprocessing.get_context("spawn")
+    processes = [context.Process(target=_write_from_process, args=(store_url, w)) for w in range(4)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(60)
+        assert process.exitcode == 0
+    assert store.count() == 4 * 30
+
+
+WRITER = """
+import sys
+from service.feedback import Decision, FeedbackStore
+store = FeedbackStore(sys.argv[1])
+n = 0
+while True:
+    store.record(Decision(f"k{n}", "text", "abusive", "ana"))
+    print(f"k{n}", flush=True)
+    n += 1
+"""
+
+
+def test_every_acknowledged_decision_survives_a_kill_mid_write(store, store_url: str) -> None:
+    process = subprocess.Popen([sys.executable, "-c", WRITER, store_url], stdout=subprocess.PIPE, text=True)
+    acknowledged = []
+    while len(acknowledged) < 60:
+        acknowledged.append(process.stdout.readline().strip())
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    acknowledged += [line.strip() for line in process.stdout.read().splitlines() if line.strip()]
+    reopened = FeedbackStore(store_url)
+    missing = [cid for cid in acknowledged if reopened.decision(cid) is None]
+    reopened.close()
+    assert not missing
+
+
+@pytest.fixture
+def client(tmp_path: Path):
+    settings = Settings(api_keys=["key"], data_dir=tmp_path / "data")
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+KEY = {"X-API-Key": "key"}
+
+
+def test_feedback_endpoint_stores_updates_and_reports(client) -> None:
+    body = {"comment_id": 7, "text": "And what about Iraq?", "article_id": ARTICLE_ID,
+            "category": "whataboutism", "stance": "disputes", "moderator": "ana"}
+    first = client.post("/v1/feedback", json=body, headers=KEY)
+    assert first.status_code == 201 and first.json() == {"comment_id": "7", "status": "created", "revision": 1}
+    again = client.post("/v1/feedback", json=body, headers=KEY)
+    assert again.status_code == 200 and again.json()["status"] == "unchanged"
+    changed = client.post("/v1/feedback", json=body | {"category": "substantive"}, headers=KEY)
+    assert changed.json() == {"comment_id": "7", "status": "updated", "revision": 2}
+    stored = client.get("/v1/feedback/7", headers=KEY).json()
+    assert [v["category"] for v in stored["history"]] == ["whataboutism", "substantive"]
+    assert client.get("/v1/feedback/unknown", headers=KEY).status_code == 404
+
+
+@pytest.mark.parametrize("change, field", [
+    ({"category": "rude"}, "category"), ({"moderator": ""}, "moderator"), ({"text": "   "}, "text"),
+    ({"stance": "angry"}, "stance"), ({"extra": 1}, "extra"), ({"comment_id": None}, "comment_id"),
+])
+def test_bad_feedback_names_the_field(client, change: dict, field: str) -> None:
+    body = {"comment_id": "x", "text": "t", "category": "abusive", "moderator": "ana"} | change
+    response = client.post("/v1/feedback", json=body, headers=KEY)
+    assert response.status_code == 422 and field in response.json()["error"]
+
+
+def test_feedback_needs_a_key(client) -> None:
+    body = {"comment_id": "x", "text": "t", "category": "abusive", "moderator": "ana"}
+    assert client.post("/v1/feedback", json=body).status_code == 401
+    assert client.get("/v1/queue").status_code == 401
+
+
+def test_moderate_with_queue_puts_review_decisions_in_the_queue(client) -> None:
+    comments = [{"id": "civil", "text": "Thank you for this careful report.", "article_id": ARTICLE_ID},
+                {"id": "unsure", "text": "hmm", "article_id": ARTICLE_ID},
+                {"text": "Typical. And what about the camps your own country ran?"}]
+    response = client.post("/v1/moderate", json={"comments": comments, "queue": True}, headers=KEY).json()
+    reviewed = [r for r in response["results"] if r["decision"] == "review"]
+    assert response["queued"] == len(reviewed) >= 1
+    items = client.get("/v1/queue", headers=KEY).json()["items"]
+    assert len(items) == len(reviewed)
+    assert [i["uncertainty"] for i in items] == sorted((i["uncertainty"] for i in items), reverse=True)
+    assert "civil" not in {i["comment_id"] for i in items}
+    first = items[0]
+    client.post("/v1/feedback", json={"comment_id": first["comment_id"], "text": first["text"],
+                                      "category": "substantive", "moderator": "ana"}, headers=KEY)
+    assert first["comment_id"] not in {i["comment_id"] for i in client.get("/v1/queue", headers=KEY).json()["items"]}
+    without = client.post("/v1/moderate", json={"comments": comments}, headers=KEY).json()
+    assert without.get("queued") is None
+
+
+def test_review_page_is_behind_the_keys(client) -> None:
+    assert client.get("/review").status_code == 401 and "API key" in client.get("/review").text
+    assert client.post("/review/login", json={"key": "wrong"}).status_code == 401
+    assert client.post("/review/login", json={"key": "key"}).status_code == 204
+    page = client.get("/review")
+    assert page.status_code == 200 and "/review/static/review.js" in page.text
+    assert client.get("/v1/queue").status_code == 200, "the sign-in cookie works for the page's API calls"
+    assert client.get("/review/static/review.js").headers["content-type"].startswith("text/javascript")
+    assert client.get("/review/static/secret.txt").status_code == 404
+
+
+def test_real_server_with_two_workers_stores_every_acknowledged_decision(tmp_path: Path, trained_dir: Path) -> None:
+    from test_service_server import free_port
+
+    port = free_port()
+    env = dict(os.environ, MODERATE_DATA_DIR=str(tmp_path / "data"), MODERATE_API_KEYS="key")
+    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2",
+                                "--model", str(trained_dir)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        acknowledged: list[str] = []
+
+        def post(client_number: int) -> None:
+            with httpx.Client(timeout=30, headers=KEY) as http:
+                for n in range(30):
+                    comment_id = f"s{client_number}-{n}"
+                    response = http.post(f"{base}/v1/feedback", json={
+                        "comment_id": comment_id, "text": "text", "category": "abusive", "moderator": "ana"})
+                    if response.status_code == 201:
+                        acknowledged.append(comment_id)
+        threads = [threading.Thread(target=post, args=(c,)) for c in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    assert len(acknowledged) == 8 * 30
+    store = FeedbackStore(database_url(None, tmp_path / "data"))
+    assert store.count() == 8 * 30
+    store.close()
+
+
+def test_export_writes_the_labelled_set_schema(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path))
+    store = FeedbackStore(database_url(None, tmp_path))
+    store.record(decision("b", stance="disputes", note="insults the author"))
+    store.record(decision("a", category="substantive"))
+    store.close()
+    out = tmp_path / "decisions.jsonl"
+    result = CliRunner().invoke(cli, ["feedback", "export", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["id"] for r in rows] == ["a", "b"]
+    assert rows[1] | {"decided_at": None} == {
+        "id": "b", "article_id": ARTICLE_ID, "text": "You are an idiot.", "category": "abusive",
+        "stance": "disputes", "rationale": "insults the author", "source": "feedback", "hard_case": None,
+        "moderator": "ana", "decided_at": None, "revision": 1}
+    printed = CliRunner().invoke(cli, ["feedback", "export"])
+    assert printed.output.splitlines() == out.read_text().splitlines()
+
+
+def test_export_reports_an_unreachable_database_in_one_line() -> None:
+    result = CliRunner().invoke(cli, ["feedback", "export", "--database-url",
+                                      "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"])
+    assert result.exit_code == 1 and "cannot open the feedback database" in result.output
+    assert "secret" not in result.output and "Traceback" not in result.output
+
+
+def test_train_with_feedback_lets_decisions_win_and_reports_conflicts(tmp_path: Path, monkeypatch) -> None:
+    from training.sources import load_seed_data
+
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    seed = next(r for r in load_seed_data().records if r["category"] == "substantive")
+    store = FeedbackStore(database_url(None, tmp_path / "data"))
+    store.record(Decision(seed["id"], seed["text"], "abusive", "ana", seed["group"], "disputes"))
+    store.record(Decision("new-1", "Go back to your country, you vermin.", "abusive", "ana"))
+    store.close()
+    out = tmp_path / "model"
+    result = CliRunner().invoke(cli, ["train", "--feedback", "--cv-folds", "0", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "feedback: 2 moderator decisions" in result.output and "1 replace a different label" in result.output
+    assert f"{seed['id']}: substantive/{seed['stance']} in seed_comment" in result.output or \
+        f"{seed['id']}: substantive/{seed['stance']} in written" in result.output
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["training_data"][-1]["kind"] == "feedback" and card["training_data"][-1]["rows"] == 2
