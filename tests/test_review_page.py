@@ -1,0 +1,82 @@
+"""The review page in a real browser: headless Chromium (Debian's package) driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from test_service_server import free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(os.environ.get("MODERATE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+AMBIGUOUS = ["hmm", "ok then", "Well, maybe.", "What about it?", "So what.", "Interesting, I guess.",
+             "Typical. And what about the camps your own country ran?", "Sure."]
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: install Debian's chromium package "
+                                                         "(the README's test command does, via .ci/system-deps)")
+
+
+@pytest.fixture
+def server(tmp_path: Path, trained_dir: Path):
+    port = free_port()
+    env = dict(os.environ, MODERATE_DATA_DIR=str(tmp_path / "data"), MODERATE_API_KEYS="key")
+    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
+                                "--model", str(trained_dir)], env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    yield base
+    process.terminate()
+    process.wait(timeout=20)
+
+
+def test_moderator_reviews_the_queue_with_keyboard_and_buttons(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    api = httpx.Client(base_url=server, headers={"X-API-Key": "key"}, timeout=30)
+    comments = [{"id": f"q{n}", "text": text, "article_id": "003_2d5113ef618b1c85"} for n, text in enumerate(AMBIGUOUS)]
+    assert api.post("/v1/moderate", json={"comments": comments, "queue": True}).json()["queued"] >= 2
+    queue = api.get("/v1/queue").json()["items"]
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.goto(f"{server}/review")
+        page.fill("#key", "key")
+        page.click("button[type=submit]")
+        expect(page.locator("#text")).to_have_text(queue[0]["text"])
+        expect(page.locator("#remaining")).to_have_text(f"{len(queue)} in queue")
+        expect(page.locator("#article-title")).to_contain_text("North Korea")
+        highlighted = [f["feature"] for f in queue[0]["explanation"] if not f["feature"].startswith("[")
+                       and f["feature"].lower() in queue[0]["text"].lower()]
+        if highlighted:
+            expect(page.locator("#text mark").first).to_be_visible()
+        page.fill("#moderator", "ana")
+        page.locator("#moderator").blur()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "review-page.png"), full_page=True)
+        page.keyboard.press("d")
+        page.keyboard.press("3")
+        expect(page.locator("#text")).to_have_text(queue[1]["text"])
+        page.click("button.stance[data-stance='supports']")
+        page.click("button.category[data-category='substantive']")
+        expect(page.locator("#remaining")).to_have_text(f"{len(queue) - 2} in queue")
+        browser.close()
+    first, second = (api.get(f"/v1/feedback/{item['comment_id']}").json() for item in queue[:2])
+    assert (first["category"], first["stance"], first["moderator"]) == ("abusive", "disputes", "ana")
+    assert (second["category"], second["stance"]) == ("substantive", "supports")
+    remaining = {i["comment_id"] for i in api.get("/v1/queue").json()["items"]}
+    assert queue[0]["comment_id"] not in remaining and queue[1]["comment_id"] not in remaining
+    assert (ARTIFACTS / "review-page.png").stat().st_size > 10_000
