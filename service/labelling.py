@@ -263,19 +263,25 @@ def label_locally(chunks: Iterable[Chunk], labeller: ChunkLabeller, jobs: int, m
     _labeller = labeller
     with ProcessPoolExecutor(jobs, initializer=_start_worker,
                              initargs=(model_dir, data_dir, columns)) as pool:
-        pending: deque = deque()
-        try:
-            for chunk in chunks:
-                pending.append((pool.submit(_label_in_worker, chunk), len(chunk)))
-                if len(pending) >= 2 * jobs:
-                    future, n = pending.popleft()
-                    yield (*future.result(), n)
-            while pending:
+        yield from in_order(lambda chunk: pool.submit(_label_in_worker, chunk), chunks, 2 * jobs)
+
+
+def in_order(submit: Callable[[Chunk], object], chunks: Iterable[Chunk], in_flight: int
+             ) -> Iterator[tuple[bytes, Tally, int]]:
+    """Results of ``submit(chunk)`` futures in input order, with at most ``in_flight`` pending."""
+    pending: deque = deque()
+    try:
+        for chunk in chunks:
+            pending.append((submit(chunk), len(chunk)))
+            if len(pending) >= in_flight:
                 future, n = pending.popleft()
                 yield (*future.result(), n)
-        finally:
-            for future, _ in pending:
-                future.cancel()
+        while pending:
+            future, n = pending.popleft()
+            yield (*future.result(), n)
+    finally:
+        for future, _ in pending:
+            future.cancel()
 
 
 # --- the output file ---------------------------------------------------------------------------------

@@ -7,11 +7,10 @@ order. The labeller (model and article texts) is sent to every worker once.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Iterable, Iterator
 
 from service.archive import Chunk
-from service.labelling import ChunkLabeller, LabellingError, Tally
+from service.labelling import ChunkLabeller, LabellingError, Tally, in_order
 
 
 def _label_remote(labeller: ChunkLabeller, chunk: Chunk) -> tuple[bytes, Tally]:
@@ -32,16 +31,5 @@ def label_on_dask(chunks: Iterable[Chunk], scheduler: str, labeller: ChunkLabell
     with client:
         n_workers = max(len(client.scheduler_info()["workers"]), 1)
         remote_labeller = client.scatter(labeller, broadcast=True)
-        pending: deque = deque()
-        try:
-            for chunk in chunks:
-                pending.append((client.submit(_label_remote, remote_labeller, chunk, pure=False), len(chunk)))
-                if len(pending) >= in_flight_per_worker * n_workers:
-                    future, n = pending.popleft()
-                    yield (*future.result(), n)
-            while pending:
-                future, n = pending.popleft()
-                yield (*future.result(), n)
-        finally:
-            for future, _ in pending:
-                future.cancel()
+        yield from in_order(lambda chunk: client.submit(_label_remote, remote_labeller, chunk, pure=False),
+                            chunks, in_flight_per_worker * n_workers)

@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -219,24 +218,10 @@ def test_review_page_is_behind_the_keys(client) -> None:
 
 
 def test_real_server_with_two_workers_stores_every_acknowledged_decision(tmp_path: Path, trained_dir: Path) -> None:
-    from test_service_server import free_port
+    from servers import running_server
 
-    port = free_port()
-    env = dict(os.environ, MODERATE_DATA_DIR=str(tmp_path / "data"), MODERATE_API_KEYS="key")
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port), "--workers", "2",
-                                "--model", str(trained_dir)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 90
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        acknowledged: list[str] = []
-
+    acknowledged: list[str] = []
+    with running_server(trained_dir, tmp_path / "data", "--workers", "2", MODERATE_API_KEYS="key") as (base, _):
         def post(client_number: int) -> None:
             with httpx.Client(timeout=30, headers=KEY) as http:
                 for n in range(30):
@@ -250,9 +235,6 @@ def test_real_server_with_two_workers_stores_every_acknowledged_decision(tmp_pat
             thread.start()
         for thread in threads:
             thread.join()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
     assert len(acknowledged) == 8 * 30
     store = FeedbackStore(database_url(None, tmp_path / "data"))
     assert store.count() == 8 * 30

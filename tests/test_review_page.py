@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from test_service_server import free_port
+from servers import running_server
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("MODERATE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
@@ -25,22 +22,8 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: inst
 
 @pytest.fixture
 def server(tmp_path: Path, trained_dir: Path):
-    port = free_port()
-    env = dict(os.environ, MODERATE_DATA_DIR=str(tmp_path / "data"), MODERATE_API_KEYS="key")
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
-                                "--model", str(trained_dir)], env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    yield base
-    process.terminate()
-    process.wait(timeout=20)
+    with running_server(trained_dir, tmp_path / "data", MODERATE_API_KEYS="key") as (base, _):
+        yield base
 
 
 def test_moderator_reviews_the_queue_with_keyboard_and_buttons(server: str) -> None:

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
-import socket
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -16,11 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+from servers import running_server
 
 
 def set_model_version(model_dir: Path, version: str) -> None:
@@ -38,25 +30,8 @@ def server(trained_dir: Path, tmp_path: Path):
     model_dir = tmp_path / "model"
     shutil.copytree(trained_dir, model_dir)
     set_model_version(model_dir, "v1")
-    port = free_port()
-    env = dict(os.environ, MODERATE_DATA_DIR=str(tmp_path / "data"))
-    process = subprocess.Popen([sys.executable, "-m", "service.cli", "serve", "--port", str(port),
-                                "--model", str(model_dir)], env=env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(f"server did not become ready: {process.stdout.read()}")
-    yield base, model_dir, process
-    process.terminate()
-    process.wait(timeout=20)
+    with running_server(model_dir, tmp_path / "data") as (base, process):
+        yield base, model_dir, process
 
 
 def hammer(base: str, stop: threading.Event, outcomes: list) -> None:
