@@ -203,24 +203,31 @@ class CommentClassifier(BaseEstimator):
                            self.stance_head_.predict_proba(batch.text, dense), batch.text, dense,
                            batch, worst_index)
 
-    def explain(self, predictions: Predictions, row: int, label: int, top: int = 6
-                ) -> list[tuple[str, float]]:
-        """The features that pushed comment ``row`` toward category ``label`` most, with weights."""
-        text = predictions.text
-        start, end = text.indptr[row], text.indptr[row + 1]
-        n_text = text.shape[1]
-        centred = self.category_head_.centred_coef_[label]
-        columns = np.concatenate([text.indices[start:end], n_text + np.arange(predictions.dense.shape[1])])
-        weights = np.concatenate([text.data[start:end], predictions.dense[row]]) * centred[columns]
-        order = np.argsort(-weights)[:top]
-        named = []
-        for index in order:
-            if weights[index] <= 0:
-                break
-            name = self.feature_names_[columns[index]]
-            if name == SENTENCE_FEATURE and predictions.worst_sentence(row):
-                name = f"{SENTENCE_FEATURE} {predictions.worst_sentence(row)}"
-            named.append((name, float(weights[index])))
+    def explain(self, predictions: Predictions, labels: np.ndarray, top: int = 6
+                ) -> list[list[tuple[str, float]]]:
+        """For each comment, the features that pushed it toward its category in ``labels`` most, with
+        their weights (largest first; ties in column order), computed for the whole batch at once."""
+        text, dense = predictions.text, predictions.dense
+        n, n_text = text.shape[0], text.shape[1]
+        centred, labels = self.category_head_.centred_coef_, np.asarray(labels)
+        text_rows = np.repeat(np.arange(n), np.diff(text.indptr))
+        rows = np.concatenate([text_rows, np.repeat(np.arange(n), dense.shape[1])])
+        columns = np.concatenate([text.indices, np.tile(n_text + np.arange(dense.shape[1]), n)])
+        weights = np.concatenate([text.data * centred[labels[text_rows], text.indices],
+                                  (dense * centred[labels, n_text:]).ravel()])
+        positive = weights > 0
+        rows, columns, weights = rows[positive], columns[positive], weights[positive]
+        order = np.lexsort((-weights, rows))
+        rows, columns, weights = rows[order], columns[order], weights[order]
+        rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
+        chosen = np.flatnonzero(rank < top)
+        named: list[list[tuple[str, float]]] = [[] for _ in range(n)]
+        for row, column, weight in zip(rows[chosen].tolist(), columns[chosen].tolist(), weights[chosen].tolist()):
+            name = self.feature_names_[column]
+            if name == SENTENCE_FEATURE:
+                sentence = predictions.worst_sentence(row)
+                name = f"{SENTENCE_FEATURE} {sentence}" if sentence else name
+            named[row].append((name, weight))
         return named
 
 

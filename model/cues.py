@@ -3,7 +3,6 @@ the vectorised and the one-comment-at-a-time featurizer share."""
 
 from __future__ import annotations
 
-import itertools
 import re
 from dataclasses import dataclass
 
@@ -71,11 +70,13 @@ class FeatureBatch:
     dense: np.ndarray
     tokens: list[str]
     sentence_starts: np.ndarray
+    sentence_lengths: np.ndarray
 
     def sentence_text(self, index: int) -> str:
         """The words of sentence ``index``, space-separated."""
-        words = itertools.islice(self.tokens, int(self.sentence_starts[index]), None)
-        return " ".join(itertools.takewhile(lambda token: len(token) > 1 or token.isalpha(), words))
+        start = int(self.sentence_starts[index])
+        words = self.tokens[start:start + int(self.sentence_lengths[index])]
+        return b" ".join(words).decode("ascii") if words and isinstance(words[0], bytes) else " ".join(words)
 
 
 def tfidf_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, idf: np.ndarray) -> sp.csr_matrix:

@@ -8,7 +8,6 @@ explain a score in words a moderator understands.
 from __future__ import annotations
 
 import math
-import re
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -22,11 +21,9 @@ from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, DEFLECTION, DE
                         SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
                         character_cues, grams_of, tfidf_rows, word_properties)
 from model.features_one_by_one import transform_one_by_one
-from model.text import SEPARATOR, Lexicon, normalise, normalise_joined, read_lexicon
+from model.text import BREAK_TOKENS, SEPARATOR, Lexicon, normalise, normalise_joined, read_lexicon, split_tokens
 
 
-# Tokens: words, sentence breaks, and the separator between the comments of a batch.
-TOKEN = re.compile(r"[a-z]++(?:'[a-z]++)?|[.!?…\n]|" + SEPARATOR)
 SENTENCE_BREAK, COMMENT_BREAK, FIRST_WORD = 0, 1, 2
 WORD_BITS = 21  # word ids fit in 21 bits, so a bigram's key (w1 << 21 | w2) fits in 42
 GROUP_SHIFT = 2 * WORD_BITS  # (group, key) pairs packed into one int64 for a single sorted lookup
@@ -39,8 +36,8 @@ class WordTable(dict):
     lookup, so mapping a batch's tokens is one C-level ``map`` over a dict."""
 
     def __init__(self, vocabulary: dict[str, int], lexicons: dict[str, Lexicon]) -> None:
-        super().__init__({brk: SENTENCE_BREAK for brk in ".!?…\n"})
-        self[SEPARATOR] = COMMENT_BREAK
+        super().__init__({brk: SENTENCE_BREAK for brk in BREAK_TOKENS})
+        self[SEPARATOR.encode()] = COMMENT_BREAK
         self.lexicons = lexicons
         self.n_ids = FIRST_WORD
         self.properties = np.zeros(1024, dtype=np.uint8)
@@ -52,7 +49,7 @@ class WordTable(dict):
         for gram, column in sorted(vocabulary.items()):
             words = gram.split(" ")
             if len(words) == 1:
-                word_id = self[gram]
+                word_id = self[gram.encode()]
                 self.columns[word_id] = column
             else:
                 bigrams.setdefault(self.key(words), [-1, 0])[0] = column
@@ -71,9 +68,9 @@ class WordTable(dict):
 
     def key(self, words: list[str]) -> int:
         """The key of a word pair."""
-        return self[words[0]] << WORD_BITS | self[words[1]]
+        return self[words[0].encode()] << WORD_BITS | self[words[1].encode()]
 
-    def __missing__(self, word: str) -> int:
+    def __missing__(self, word: bytes) -> int:
         with self.lock:
             if dict.__contains__(self, word):
                 return dict.__getitem__(self, word)
@@ -81,7 +78,7 @@ class WordTable(dict):
             if word_id == len(self.properties):
                 self.properties = np.concatenate([self.properties, np.zeros_like(self.properties)])
                 self.columns = np.concatenate([self.columns, np.full_like(self.columns, -1)])
-            self.properties[word_id] = word_properties(word, self.lexicons)
+            self.properties[word_id] = word_properties(word.decode("ascii"), self.lexicons)
             self.n_ids += 1
             self[word] = word_id
             return word_id
@@ -237,15 +234,16 @@ class CommentFeaturizer(BaseEstimator):
                              table: WordTable | None = None) -> FeatureBatch:
         """Features of a batch through whole-batch array operations (any batch size)."""
         table = table or self._word_table()
-        token_strings = TOKEN.findall(normalise_joined(list(texts)))
+        token_strings = split_tokens(normalise_joined(list(texts)))
         tokens = _index_tokens(table, token_strings)
         n = len(texts)
         doc_columns, doc_rows, sentence_rows = self._ngram_cells(table, tokens)
         text_matrix = tfidf_rows(doc_rows, doc_columns, n, self.idf_)
         sentence_matrix = tfidf_rows(sentence_rows, doc_columns, len(tokens.sentence_owner), self.idf_)
         dense = self._dense(table, tokens, texts, articles, text_matrix)
+        lengths = np.bincount(tokens.word_sentence, minlength=len(tokens.sentence_owner))
         return FeatureBatch(text_matrix, sentence_matrix, tokens.sentence_owner, dense,
-                            token_strings, tokens.sentence_starts)
+                            token_strings, tokens.sentence_starts, lengths)
 
     def _ngram_cells(self, table: WordTable, tokens: _Tokens
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -270,7 +268,7 @@ class CommentFeaturizer(BaseEstimator):
         grams = grams_of(normalised)
         columns = [c for c in map(self.vocabulary_.get, grams) if c is not None]
         vector = tfidf_rows(np.zeros(len(columns)), columns, 1, self.idf_)
-        tokens = _index_tokens(table, TOKEN.findall(normalised))
+        tokens = _index_tokens(table, split_tokens(normalised))
         keys = np.unique(np.concatenate([tokens.words, tokens.pair_keys]))
         entry = ArticleFeatures(vector.indices.astype(np.int64), vector.data, keys, frozenset(grams))
         table.articles[article] = entry

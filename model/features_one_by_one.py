@@ -52,11 +52,11 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
     for row, article in enumerate(articles):
         if article:
             dense[row, 1] = _similarity(text_matrix, row, featurizer._article(table, article))
-    character = character_cues(texts)
-    dense[:, 14:] = character
+    dense[:, 14:] = character_cues(texts)
+    starts = np.array(sentence_starts, dtype=np.int64)
+    lengths = np.diff(np.append(starts, len(tokens))) - 1  # each sentence is followed by a "." token
     return FeatureBatch(text_matrix, tfidf_rows(sentence_rows, columns, len(owners), idf),
-                        np.array(owners, dtype=np.int64), dense, tokens,
-                        np.array(sentence_starts, dtype=np.int64))
+                        np.array(owners, dtype=np.int64), dense, tokens, starts, lengths)
 
 
 def _similarity(text_matrix, row: int, article) -> float:

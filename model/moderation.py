@@ -55,20 +55,22 @@ class Moderator:
         predictions = self.classifier.predict([c.text for c in comments],
                                               [c.article for c in comments])
         categories = predictions.category.argmax(axis=1)
-        stances = predictions.stance.argmax(axis=1)
+        stances = predictions.stance.argmax(axis=1).tolist()
         has_stance = self.classifier.stance_trained_
+        category_scores = _rounded(CATEGORIES, predictions.category)
+        stance_scores = _rounded(STANCES, predictions.stance)
+        explanations = self.classifier.explain(predictions, categories, top) if explain else None
         results = []
         for row, comment in enumerate(comments):
-            scores = _rounded(CATEGORIES, predictions.category[row])
+            scores = category_scores[row]
             decision, reasons = self.policy.decide(scores)
             explanation = []
-            if explain:
-                explanation = [{"feature": name, "weight": round(weight, 4)} for name, weight in
-                               self.classifier.explain(predictions, row, int(categories[row]), top)]
+            if explanations is not None:
+                explanation = [{"feature": name, "weight": round(weight, 4)} for name, weight in explanations[row]]
             results.append(ModerationResult(
                 id=comment.id, category=CATEGORIES[categories[row]], scores=scores,
                 stance=STANCES[stances[row]] if has_stance else None,
-                stance_scores=_rounded(STANCES, predictions.stance[row]) if has_stance else None,
+                stance_scores=stance_scores[row] if has_stance else None,
                 decision=decision, reasons=reasons, explanation=explanation))
         return results
 
@@ -77,6 +79,7 @@ class Moderator:
         return self.moderate([CommentInput(text, article)])[0]
 
 
-def _rounded(labels: Sequence[str], probabilities: np.ndarray) -> dict[str, float]:
-    """Label-to-probability mapping rounded to 6 places (still summing to 1 within 1e-5)."""
-    return {label: round(float(p), 6) for label, p in zip(labels, probabilities)}
+def _rounded(labels: Sequence[str], probabilities: np.ndarray) -> list[dict[str, float]]:
+    """Per row, the label-to-probability mapping rounded to 6 places (still summing to 1 within 1e-5),
+    rounded as the batch labeller rounds them."""
+    return [dict(zip(labels, row)) for row in probabilities.round(6).tolist()]

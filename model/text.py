@@ -8,9 +8,15 @@ from functools import lru_cache
 from pathlib import Path
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
-WORD = re.compile(r"[a-z]+(?:'[a-z]+)?")
-WORD_OR_BREAK = re.compile(r"[a-z]++(?:'[a-z]++)?|[.!?…\n]")
-BREAKS = frozenset(".!?…\n")
+# Tokens are found with byte operations, not a regex: every byte but a-z, apostrophes, sentence ends
+# and the batch separator becomes a space (a newline becomes NEWLINE, which is not whitespace), each
+# break is padded with spaces, and the bytes are split on whitespace. A word is a run of letters and
+# of apostrophes between letters ("don't", "rock'n'roll"). After NFKC "…" is "...".
+NEWLINE = b"\x01"
+_TOKEN_BYTES = b"abcdefghijklmnopqrstuvwxyz'.!?\x00"
+TOKEN_TABLE = bytes(c if c in _TOKEN_BYTES else (NEWLINE[0] if c == 10 else 32) for c in range(256))
+BREAK_TOKENS = (b".", b"!", b"?", NEWLINE, b"\x00")
+LONE_APOSTROPHE = re.compile(rb"'(?:(?![a-z])|(?<![a-z]'))")  # not between two letters
 # Where obfuscation may start: a masking symbol, or digits or '!' between letters. The pattern starts
 # with a character set so that the regex engine scans for it quickly.
 SUSPECT = re.compile(r"[*$@0-9!](?:(?<=[*$@])|(?<=[a-z][0-9!])[0-9!]*[a-z])")
@@ -118,17 +124,28 @@ def _undo_match(match: re.Match) -> str:
     return deobfuscate_token(match.group())
 
 
+def split_tokens(normalised_text: str) -> list[bytes]:
+    """The words and sentence breaks (``BREAK_TOKENS``) of a normalised text, in order, as bytes."""
+    data = normalised_text.encode("utf-8", "surrogatepass").translate(TOKEN_TABLE)
+    if b"'" in data:
+        data = LONE_APOSTROPHE.sub(b" ", data)
+    for mark in BREAK_TOKENS:
+        if mark in data:
+            data = data.replace(mark, b" " + mark + b" ")
+    return data.split()
+
+
 def sentence_words(normalised_text: str) -> list[list[str]]:
     """The words of each sentence of a normalised text (sentences end at . ! ? … or a newline)."""
     sentences: list[list[str]] = []
     current: list[str] = []
-    for token in WORD_OR_BREAK.findall(normalised_text):
-        if token in BREAKS:
+    for token in split_tokens(normalised_text):
+        if token in BREAK_TOKENS:
             if current:
                 sentences.append(current)
                 current = []
         else:
-            current.append(token)
+            current.append(token.decode("ascii"))
     if current:
         sentences.append(current)
     return sentences

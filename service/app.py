@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import secrets
@@ -187,7 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/v1/moderate", response_model=ModerateResponse, dependencies=[Depends(require_key)],
               responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody},
                          422: {"model": ErrorBody}})
-    async def moderate(request_body: ModerateRequest, request: Request) -> dict:
+    async def moderate(request_body: ModerateRequest, request: Request) -> Response:
         """Moderate one comment or a batch; results come back in the same order."""
         _check_limits(request_body, settings)
         inputs = [_to_input(i, c, request.app.state.articles) for i, c in enumerate(request_body.comments)]
@@ -200,7 +201,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             items = review_items(request_body.comments, inputs, results, request.app.state.articles,
                                  moderator.version)
             response["queued"] = await asyncio.to_thread(request.app.state.feedback.enqueue, items)
-        return response
+        # Already in the documented shape: serialised directly, skipping response-model validation;
+        # ASCII-escaped, so that even a lone surrogate in a comment is valid JSON on the wire.
+        return Response(json.dumps(response), media_type="application/json")
 
     @app.post("/v1/feedback", response_model=FeedbackOut, dependencies=[Depends(require_key)],
               responses={201: {"model": FeedbackOut}, 401: {"model": ErrorBody}, 422: {"model": ErrorBody}})
