@@ -3,7 +3,7 @@
 Run: python benchmarks/speed_label.py [--n 1000000] [--jobs N]
 Targets on the 2-core machine: at least 25,000 comments/s end to end, and at least 1.5 times
 alt-profanity-check's predict_prob over the same texts (measured in the same run, in memory).
-Peak memory is the largest summed resident size of the labelling process and its workers.
+Peak memory is the largest summed proportional set size of the labelling process and its workers.
 """
 
 from __future__ import annotations
@@ -45,7 +45,9 @@ def generate(path: Path, n: int, seed: int = 0) -> list[str]:
 
 
 def peak_memory_while(process: subprocess.Popen) -> float:
-    """Peak summed RSS (MiB) of a process and its children, sampled every 50 ms until it exits."""
+    """Peak summed proportional set size (MiB) of a process and its children, sampled every 50 ms
+    until it exits (PSS splits the pages forked workers share with the parent, which RSS would count
+    once per process)."""
     import psutil
 
     peak = 0
@@ -53,7 +55,7 @@ def peak_memory_while(process: subprocess.Popen) -> float:
     while process.poll() is None:
         try:
             members = [parent] + parent.children(recursive=True)
-            peak = max(peak, sum(m.memory_info().rss for m in members))
+            peak = max(peak, sum(m.memory_full_info().pss for m in members))
         except psutil.Error:
             pass
         time.sleep(0.05)
