@@ -90,11 +90,17 @@ def cross_validate(records: list[dict], config: TrainingConfig, progress: Progre
             "stance_macro_f1": stance_f1, "stance_macro_f1_mean": round(float(np.mean(stance_f1)), 4)}
 
 
+MODEL_CODE_DIR = Path(__file__).resolve().parent.parent / "model"
+
+
 def model_version(records: list[dict], config: TrainingConfig) -> str:
-    """A version naming the date and a hash of the training data and configuration."""
+    """A version naming the date and a hash of the training data, the configuration and the model
+    code (features, lexicons), so a change to any of them gives a new version."""
     digest = hashlib.sha256(json.dumps([config.to_dict(), [(r["text"], r["category"], r["stance"])
-                                                           for r in records]]).encode()).hexdigest()
-    return f"{datetime.now(timezone.utc):%Y.%m.%d}-{digest[:8]}"
+                                                           for r in records]]).encode())
+    for path in sorted(MODEL_CODE_DIR.glob("*.py")) + sorted((MODEL_CODE_DIR / "lexicons").glob("*.txt")):
+        digest.update(path.read_bytes())
+    return f"{datetime.now(timezone.utc):%Y.%m.%d}-{digest.hexdigest()[:8]}"
 
 
 def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: bool = False,
