@@ -357,6 +357,12 @@ class PartialOutput:
             self._handle.close()
             self._handle = None
 
+    def discard(self) -> None:
+        """Remove the partial file and its checkpoint."""
+        self.close()
+        for path in (self.partial, self.checkpoint):
+            path.unlink(missing_ok=True)
+
     def finish(self) -> None:
         """Turn the complete partial file into OUTPUT (atomically), then drop the checkpoint."""
         self.close()
@@ -465,8 +471,11 @@ def run_labelling(reader: ArchiveReader, output: PartialOutput, label: Callable[
             labelled += tally.rows
             progress(output.tally.rows, labelled / max(time.perf_counter() - started, 1e-9),
                      reader.fraction_done)
-    finally:
+    except BaseException:
         output.close()
+        if output.tally.rows == 0:
+            output.discard()  # nothing was labelled: leave no partial output to resume
+        raise
     output.finish()
     return RunResult(output.out, output.tally, time.perf_counter() - started, done)
 

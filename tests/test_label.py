@@ -301,3 +301,13 @@ def test_object_storage_urls_are_read_through_fsspec(tmp_path: Path, monkeypatch
     result = label("memory://bucket/archive/*.jsonl", "--jobs", "1")
     assert result.exit_code == 0, result.output
     assert (tmp_path / "labelled.jsonl").read_bytes() == (tmp_path / "expected.jsonl").read_bytes()
+
+
+def test_an_input_failing_before_any_row_leaves_nothing_to_resume(tmp_path: Path) -> None:
+    source = tmp_path / "a.csv"
+    source.write_text("id,id\n1,2\n")
+    result = label(str(source), "--jobs", "1")
+    assert result.exit_code == 1 and f"{source}:1: column 'id' appears twice in the header" in result.output
+    assert not list(tmp_path.glob("a.labelled*"))
+    source.write_text("id,text\n1,Fair point.\n")
+    assert label(str(source), "--jobs", "1").exit_code == 0
