@@ -179,10 +179,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
     _install_error_handlers(app)
 
-    def require_key(request: Request) -> None:
+    async def require_key(request: Request) -> None:
         _check_key(request, settings.api_keys + settings.admin_keys, settings)
 
-    def require_admin(request: Request) -> None:
+    async def require_admin(request: Request) -> None:
         _check_key(request, settings.admin_keys, settings)
 
     @app.post("/v1/moderate", response_model=ModerateResponse, dependencies=[Depends(require_key)],
@@ -235,7 +235,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def review_page(request: Request) -> Response:
         """The moderators' review page (a sign-in form when the request carries no valid key)."""
         try:
-            require_key(request)
+            await require_key(request)
         except HTTPException:
             return HTMLResponse(static_text("login.html"), status_code=401)
         return HTMLResponse(static_text("review.html"))
