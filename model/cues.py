@@ -84,9 +84,11 @@ def tfidf_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, idf: np.ndarr
     n_columns = len(idf)
     keys = np.sort(np.asarray(rows, dtype=np.int64) * n_columns + np.asarray(columns, dtype=np.int64))
     first = np.ones(len(keys), dtype=bool)
-    first[1:] = keys[1:] != keys[:-1]
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
     starts = np.flatnonzero(first)
-    counts = np.diff(starts, append=len(keys))
+    counts = np.empty(len(starts), dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
+    counts[-1:] = len(keys) - starts[-1:]
     row_of_value, indices = np.divmod(keys[starts], n_columns)
     data = (1.0 + np.log(counts)) * idf[indices]
     norms = np.sqrt(np.bincount(row_of_value, weights=data * data, minlength=n_rows))
