@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import os
@@ -47,6 +48,10 @@ class ModelHolder:
         with self._lock:
             moderator, card = load_serving_model(self.settings.model_dir, self.settings.data_dir)
             self.moderator, self.card = moderator, card
+            # The model's many long-lived objects need never be scanned again by the garbage
+            # collector: freezing them keeps its full collections (and latency spikes) short.
+            gc.collect()
+            gc.freeze()
         logger.info("serving model %s from %s", card["model_version"], self.settings.model_dir)
         return card
 
@@ -74,10 +79,18 @@ def error_response(status: int, message: str, detail: list[dict] | None = None) 
 
 class GuardMiddleware:
     """Pure ASGI middleware: refuse oversized (413), non-JSON (415) and non-UTF-8 (400) POST bodies
-    before any work is done, and record request counts and latency."""
+    before any work is done, record request counts and latency, and, with several worker processes,
+    ask a keep-alive client to reconnect every ``requests_per_connection`` requests.
 
-    def __init__(self, app, max_body_bytes: int, metrics: Metrics) -> None:
+    Why the last: each uvicorn worker accepts every pending connection when it wakes, so a burst of
+    new connections often all land on one worker while the other idles. A client that reconnects now
+    and then is accepted by whichever worker is free first, which spreads the connections out.
+    """
+
+    def __init__(self, app, max_body_bytes: int, metrics: Metrics, requests_per_connection: int = 0) -> None:
         self.app, self.max_body_bytes, self.metrics = app, max_body_bytes, metrics
+        self.requests_per_connection = requests_per_connection
+        self._served: dict[tuple, int] = {}
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -89,6 +102,8 @@ class GuardMiddleware:
         async def send_and_record(message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
+                if self.requests_per_connection and self._time_to_reconnect(scope):
+                    message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
         if scope["method"] == "POST" and scope["path"].startswith("/v1/"):
@@ -138,6 +153,20 @@ class GuardMiddleware:
             return await receive()
         return None, replay
 
+    def _time_to_reconnect(self, scope) -> bool:
+        """Whether this response should close its connection (counted per client address and port)."""
+        client = scope.get("client")
+        if client is None:
+            return False
+        if len(self._served) > 10_000:
+            self._served.clear()  # connections closed by their clients; forgetting them only delays a reconnect
+        served = self._served.get(tuple(client), 0) + 1
+        if served >= self.requests_per_connection:
+            self._served.pop(tuple(client), None)
+            return True
+        self._served[tuple(client)] = served
+        return False
+
     def _record(self, scope, status: int, started: float) -> None:
         route = scope.get("route")
         path = getattr(route, "path", "unmatched")
@@ -176,7 +205,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="comment-moderator", version="0.1.0", lifespan=lifespan,
                   description="Sorts reader comments into substantive, whataboutism or abusive, with stance.")
     app.state.holder, app.state.metrics, app.state.settings = holder, metrics, settings
-    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics)
+    app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics,
+                       requests_per_connection=settings.requests_per_connection if settings.workers > 1 else 0)
     _install_error_handlers(app)
 
     async def require_key(request: Request) -> None:

@@ -31,6 +31,7 @@ class Settings(BaseSettings):
     explain_top: int = Field(default=6, ge=0, le=50)
     log_level: str = "info"
     database_url: str | None = None  # feedback store; default: a SQLite file in data_dir
+    requests_per_connection: int = Field(default=100, ge=0)  # with several workers; 0: never reconnect
 
     @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod

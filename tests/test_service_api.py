@@ -183,3 +183,17 @@ def test_comment_text_is_not_logged_at_info(client: TestClient, caplog: pytest.L
     with caplog.at_level("INFO"):
         moderate(client, {"text": secret})
     assert secret not in caplog.text
+
+
+def test_with_several_workers_a_keep_alive_client_is_asked_to_reconnect_now_and_then(settings: Settings) -> None:
+    several = settings.model_copy(update={"workers": 2, "requests_per_connection": 3})
+    body = {"comments": [{"text": "A fair summary of the report."}]}
+    with TestClient(create_app(several)) as test_client:
+        answers = [test_client.post("/v1/moderate", json=body) for _ in range(6)]
+    assert [a.headers.get("connection") for a in answers] == [None, None, "close", None, None, "close"]
+    assert all(a.status_code == 200 for a in answers)
+
+
+def test_one_worker_never_asks_to_reconnect(client) -> None:
+    answers = [client.post("/v1/moderate", json={"comments": [{"text": "Thanks."}]}) for _ in range(120)]
+    assert all(a.headers.get("connection") is None for a in answers)
