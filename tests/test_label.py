@@ -311,3 +311,17 @@ def test_an_input_failing_before_any_row_leaves_nothing_to_resume(tmp_path: Path
     assert not list(tmp_path.glob("a.labelled*"))
     source.write_text("id,text\n1,Fair point.\n")
     assert label(str(source), "--jobs", "1").exit_code == 0
+
+
+def test_progress_on_a_terminal_shows_rate_share_and_time_left() -> None:
+    import io
+
+    from service.labelling import Progress
+
+    stream = io.StringIO()
+    progress = Progress(enabled=True, stream=stream)
+    progress(5_000, 2_500.0, 0.25)
+    progress.close()
+    line = stream.getvalue()
+    assert line.startswith("\r") and "5,000 rows" in line and "2,500 rows/s" in line
+    assert "25%" in line and "0:00:06 left" in line
