@@ -233,7 +233,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             response["queued"] = await asyncio.to_thread(request.app.state.feedback.enqueue, items)
         # Already in the documented shape: serialised directly, skipping response-model validation;
         # ASCII-escaped, so that even a lone surrogate in a comment is valid JSON on the wire.
-        return Response(json.dumps(response), media_type="application/json")
+        return Response(json.dumps(response, check_circular=False), media_type="application/json")
 
     @app.post("/v1/feedback", response_model=FeedbackOut, dependencies=[Depends(require_key)],
               responses={201: {"model": FeedbackOut}, 401: {"model": ErrorBody}, 422: {"model": ErrorBody}})
