@@ -23,7 +23,7 @@ from model.errors import DataError, ModerationError
 from model.labels import CATEGORIES, STANCES
 from service.archive import ArchiveReader, Chunk, InputFile
 
-ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model_version", "error")
+ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model_version", "error", "note")
 OUTPUT_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 
 

@@ -105,10 +105,14 @@ def test_labels_match_the_model_and_articles_are_used(tmp_path: Path, moderator)
 
 def test_fields_named_like_the_added_ones_are_kept_under_input_names(tmp_path: Path) -> None:
     source = tmp_path / "a.jsonl"
-    write_jsonl(source, [{"text": "Thanks for this report.", "label": "old", "decision": "keep"}])
+    write_jsonl(source, [{"text": "Thanks for this report.", "label": "old", "decision": "keep",
+                          "note": "mine", "article_id": "no-such-article"}])
     assert label(str(source), "--jobs", "1").exit_code == 0
-    [row] = read_jsonl(tmp_path / "a.labelled.jsonl")
+    line = (tmp_path / "a.labelled.jsonl").read_text().strip()
+    assert line.count('"note"') == 1, "no key may appear twice in an output line"
+    row = json.loads(line)
     assert row["input_label"] == "old" and row["input_decision"] == "keep" and row["label"] in CATEGORIES
+    assert row["input_note"] == "mine" and row["note"].startswith("article_id 'no-such-article' is unknown")
 
 
 def test_gzip_csv_in_csv_out_with_column_flags(tmp_path: Path) -> None:
