@@ -79,10 +79,7 @@ def test_harsh_disagreement_is_not_abusive(moderator, text: str) -> None:
     assert result.category != "abusive", result.scores
 
 
-@pytest.mark.parametrize("text", HARSH_DISAGREEMENT[:2] + [pytest.param(
-    HARSH_DISAGREEMENT[2], marks=pytest.mark.xfail(
-        strict=True, reason="known miss: stance head reads 'kill millions' under an article "
-                            "calling for intervention as agreement"))])
+@pytest.mark.parametrize("text", HARSH_DISAGREEMENT)
 def test_harsh_disagreement_disputes_the_article(moderator, text: str) -> None:
     assert moderator.moderate_one(text, ARTICLE).stance == "disputes"
 

@@ -13,7 +13,7 @@ from model.errors import ConfigError
 class TrainingConfig:
     """Every knob of a training run; the resolved values are written into the model card."""
 
-    C_category: float = 4.0
+    C_category: float = 8.0
     C_stance: float = 2.0
     C_sentence: float = 4.0
     min_df: int = 3
