@@ -164,11 +164,13 @@ class ArchiveReader:
             self._position = lambda: 0
 
     def _open_binary(self, item: InputFile):
+        """The file's bytes, decompressed if gzipped; progress follows the raw file's position."""
         raw = item.open()
         self._position = lambda: 0 if raw.closed else raw.tell()
         return gzip.GzipFile(fileobj=raw) if item.compressed else raw
 
     def _jsonl(self, item: InputFile) -> Iterator[Chunk]:
+        """Chunks of raw JSON Lines (blank lines are not rows)."""
         with self._open_binary(item) as handle:
             lines, numbers = [], []
             for number, line in enumerate(handle, start=1):
@@ -185,6 +187,7 @@ class ArchiveReader:
                 yield Chunk(str(item.path), numbers, lines=lines)
 
     def _csv(self, item: InputFile) -> Iterator[Chunk]:
+        """Chunks of CSV rows as dicts; a row with the wrong number of fields is kept with a problem."""
         csv.field_size_limit(CSV_FIELD_LIMIT)
         with self._open_binary(item) as binary:
             text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
@@ -214,6 +217,7 @@ class ArchiveReader:
                 yield Chunk(str(item.path), numbers, rows=rows, problems=problems)
 
     def _parquet(self, item: InputFile) -> Iterator[Chunk]:
+        """Chunks of a Parquet file as Arrow record batches."""
         import pyarrow.parquet as pq
 
         try:
@@ -227,6 +231,7 @@ class ArchiveReader:
             seen += batch.num_rows
 
     def _datasets(self, item: InputFile) -> Iterator[Chunk]:
+        """Chunks of a folder saved by `datasets` (one split of a DatasetDict) as Arrow batches."""
         import datasets
 
         loaded = datasets.load_from_disk(str(item.path))

@@ -193,10 +193,12 @@ class FeedbackStore:
                 select(decisions).order_by(decisions.c.comment_id)).mappings())
 
     def count(self) -> int:
+        """How many comments have a decision."""
         with self.engine.connect() as connection:
             return len(connection.execute(select(decisions.c.comment_id)).all())
 
     def close(self) -> None:
+        """Release the database connections."""
         self.engine.dispose()
 
 

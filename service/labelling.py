@@ -65,6 +65,7 @@ class Tally:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Tally":
+        """The tally saved in a checkpoint."""
         return cls(data["rows"], data["errors"], Counter(data["labels"]), Counter(data["decisions"]))
 
 
@@ -99,6 +100,7 @@ class ChunkLabeller:
         return self._write(chunk, rows, problems, notes, scored, texts, articles)
 
     def _text_of(self, row: dict) -> tuple[str | None, str | None]:
+        """The comment text of a row, or the problem that keeps it from being scored."""
         name = self.columns.text
         if name not in row or row[name] is None:
             return f"field '{name}' is missing", None
@@ -125,6 +127,7 @@ class ChunkLabeller:
 
     def _write(self, chunk: Chunk, rows: list[dict], problems: dict[int, str], notes: dict[int, str],
                scored: list[int], texts: list[str], articles: list[str | None]) -> tuple[bytes, Tally]:
+        """The output lines of a chunk: each row's own JSON with our fields appended, in order."""
         tally = Tally(rows=len(rows))
         results = dict(zip(scored, self._score(texts, articles))) if texts else {}
         version = json.dumps(self.moderator.version)
@@ -239,6 +242,7 @@ def _start_worker(model_dir: Path, data_dir: Path, columns: Columns) -> None:
 
 
 def _label_in_worker(chunk: Chunk) -> tuple[bytes, Tally]:
+    """Label a chunk with this worker process's labeller."""
     return _labeller.label(chunk)
 
 
@@ -321,6 +325,7 @@ class PartialOutput:
         return self.tally.rows
 
     def _load_checkpoint(self) -> None:
+        """Read the checkpoint of an interrupted run; refuse if its input, columns or model changed."""
         try:
             saved = json.loads(self.checkpoint.read_text(encoding="utf-8"))
             tally, bytes_done, fingerprint = saved["tally"], saved["bytes_done"], saved["fingerprint"]
@@ -346,6 +351,7 @@ class PartialOutput:
         self._save_checkpoint()
 
     def _save_checkpoint(self) -> None:
+        """Write the checkpoint atomically (a temporary file renamed over the old one)."""
         temporary = self.checkpoint.with_name(self.checkpoint.name + ".tmp")
         temporary.write_text(json.dumps({"fingerprint": self.fingerprint, "bytes_done": self.bytes_done,
                                          "tally": self.tally.to_dict()}), encoding="utf-8")
@@ -385,6 +391,7 @@ def output_kind(out: Path) -> str:
 
 
 def _partial_rows(partial: Path, batch: int = 5000) -> Iterator[list[dict]]:
+    """The labelled rows of the partial file, ``batch`` at a time."""
     with open(partial, "rb") as handle:
         rows = []
         for line in handle:
@@ -412,6 +419,7 @@ def _write_csv(partial: Path, target: Path) -> None:
 
 
 def _flat(row: dict) -> dict:
+    """A row for CSV: scores as ``scores.<label>`` columns, other nested values as JSON text."""
     flat = {}
     for key, value in row.items():
         if key in ("scores", "stance_scores") and isinstance(value, dict):
@@ -499,6 +507,7 @@ class Progress:
         self.stream.flush()
 
     def close(self) -> None:
+        """End the progress line."""
         if self.enabled:
             self.stream.write("\n")
 

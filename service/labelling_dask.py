@@ -14,6 +14,7 @@ from service.labelling import ChunkLabeller, LabellingError, Tally, in_order
 
 
 def _label_remote(labeller: ChunkLabeller, chunk: Chunk) -> tuple[bytes, Tally]:
+    """Label a chunk on a Dask worker."""
     return labeller.label(chunk)
 
 

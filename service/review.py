@@ -47,6 +47,7 @@ def review_items(comments: list, inputs: list[CommentInput], results: list[Moder
 
 
 def _title(comment, articles: ArticleStore) -> str | None:
+    """The title of the comment's article, inline or registered (None when unknown)."""
     if comment.article is not None:
         return comment.article.title
     if comment.article_id is not None:
