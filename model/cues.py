@@ -98,6 +98,14 @@ def tfidf_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, idf: np.ndarr
     return sp.csr_matrix((data, indices.astype(np.int32), indptr), shape=(n_rows, n_columns))
 
 
+def positions_in(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
+    """Index of each key in ``sorted_keys``, or -1 where absent."""
+    if not len(sorted_keys):
+        return np.full(len(keys), -1, dtype=np.int64)
+    position = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
+    return np.where(sorted_keys[position] == keys, position, -1)
+
+
 def character_cues(texts: list[str]) -> np.ndarray:
     """Share of capital letters among ASCII letters, and log counts of '!' and '?', per text."""
     cues = np.zeros((len(texts), 3))

@@ -19,7 +19,8 @@ from sklearn.base import BaseEstimator
 from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, DEFLECTION, DEFLECTION_CUES,
                         DENSE_FEATURES, INSULT, PLACE, PROFANITY,
                         SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
-                        character_cues, grams_of, tfidf_rows, word_properties)
+                        character_cues, grams_of, positions_in, tfidf_rows,
+                        word_properties)
 from model.features_one_by_one import transform_one_by_one
 from model.text import BREAK_TOKENS, SEPARATOR, Lexicon, normalise, normalise_joined, read_lexicon, split_tokens
 
@@ -155,7 +156,6 @@ class ArticleFeatures:
 class _Tokens:
     """A batch's tokens as word ids, with the comment and sentence of each word."""
 
-    ids: np.ndarray
     words: np.ndarray
     word_comment: np.ndarray
     word_sentence: np.ndarray
@@ -233,7 +233,8 @@ class CommentFeaturizer(BaseEstimator):
     def transform_vectorised(self, texts: list[str], articles: list[str | None],
                              table: WordTable | None = None) -> FeatureBatch:
         """Features of a batch through whole-batch array operations (any batch size)."""
-        table = table or self._word_table()
+        if table is None:
+            table = self._word_table()
         token_strings = split_tokens(normalise_joined(list(texts)))
         tokens = _index_tokens(table, token_strings)
         n = len(texts)
@@ -348,9 +349,9 @@ class _Groups:
         """Position of each key in its group's array, counted across all groups (-1: absent, or
         group -1)."""
         if self.single is not None:
-            found = _lookup(self.single, keys)
+            found = positions_in(self.single, keys)
         else:
-            found = _lookup(self.packed, group << GROUP_SHIFT | keys)
+            found = positions_in(self.packed, group << GROUP_SHIFT | keys)
         found[group < 0] = -1
         return found
 
@@ -368,19 +369,11 @@ def _index_tokens(table: WordTable, token_strings: list[str]) -> _Tokens:
     pairs = np.flatnonzero(is_word[:-1] & is_word[1:])
     pair_keys = ids[pairs] << WORD_BITS | ids[pairs + 1]
     return _Tokens(
-        ids=ids, words=ids[word_positions], word_comment=comment_of_token[word_positions],
+        words=ids[word_positions], word_comment=comment_of_token[word_positions],
         word_sentence=sentence_of_token[word_positions], sentence_starts=sentence_starts,
         sentence_owner=comment_of_token[sentence_starts],
         pair_comment=comment_of_token[pairs], pair_sentence=sentence_of_token[pairs],
         pair_keys=pair_keys, pair_index=table.bigram_index.find(pair_keys))
-
-
-def _lookup(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Index of each key in ``sorted_keys``, or -1 where absent."""
-    if not len(sorted_keys):
-        return np.full(len(keys), -1, dtype=np.int64)
-    position = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
-    return np.where(sorted_keys[position] == keys, position, -1)
 
 
 def _gram_hits(tokens: _Tokens, properties: np.ndarray, pair_properties: np.ndarray, bit: int

@@ -9,7 +9,7 @@ import numpy as np
 
 from model.cues import (CAPITALISED, DEFLECTION_CUES, DENSE_FEATURES, DEHUMANISING, INSULT,
                         PROFANITY, SECOND_PERSON_BIT, STOPWORDS, VIOLENCE, FeatureBatch,
-                        character_cues, ngrams_of, tfidf_rows)
+                        character_cues, ngrams_of, positions_in, tfidf_rows)
 from model.text import normalise, sentence_words
 
 COUNTED_BITS = (INSULT, PROFANITY, DEHUMANISING, VIOLENCE, SECOND_PERSON_BIT)
@@ -62,11 +62,8 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
 def _similarity(text_matrix, row: int, article) -> float:
     """Cosine similarity of one comment's TF-IDF row with its article's."""
     start, end = text_matrix.indptr[row], text_matrix.indptr[row + 1]
-    columns = text_matrix.indices[start:end]
-    if not len(article.columns) or not len(columns):
-        return 0.0
-    position = np.minimum(np.searchsorted(article.columns, columns), len(article.columns) - 1)
-    matched = article.columns[position] == columns
+    position = positions_in(article.columns, text_matrix.indices[start:end])
+    matched = position >= 0
     return float(np.dot(text_matrix.data[start:end][matched], article.values[position[matched]]))
 
 

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import numpy as np
-
 from model.errors import ConfigError
-from model.labels import CATEGORIES
 
 
 @dataclass(frozen=True)
@@ -54,16 +51,6 @@ class DecisionPolicy:
         if reasons:
             return "review", reasons
         return "approve", ["substantive"]
-
-    def decide_many(self, probabilities: np.ndarray) -> list[str]:
-        """The decision for each row of category probabilities (columns in CATEGORIES order), by the
-        same rules as ``decide``."""
-        abusive = probabilities[:, CATEGORIES.index("abusive")]
-        whataboutism = probabilities[:, CATEGORIES.index("whataboutism")]
-        reject = (abusive >= self.reject_abusive) | (whataboutism >= self.reject_whataboutism)
-        review = ((abusive >= self.review_abusive) | (whataboutism >= self.review_whataboutism)
-                  | (probabilities.max(axis=1) < self.min_confidence))
-        return np.where(reject, "reject", np.where(review, "review", "approve")).tolist()
 
     def to_dict(self) -> dict[str, float]:
         """Thresholds as a JSON-ready dict (written into the model card)."""

@@ -48,10 +48,6 @@ class Lexicon:
     def __contains__(self, token: str) -> bool:
         return token in self.words or (bool(self.prefixes) and token.startswith(self.prefixes))
 
-    def count(self, tokens: list[str]) -> int:
-        """How many tokens are in the lexicon."""
-        return sum(token in self for token in tokens)
-
 
 @lru_cache(maxsize=1)
 def _masked_lookup() -> dict[tuple[int, str, str], list[str]]:

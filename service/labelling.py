@@ -153,7 +153,9 @@ class ChunkLabeller:
         predictions = self.moderator.classifier.predict(texts, articles)
         category = predictions.category.round(6)
         labels = [CATEGORIES[i] for i in category.argmax(axis=1).tolist()]
-        decisions = self.moderator.policy.decide_many(category)
+        category_rows = category.tolist()
+        decide = self.moderator.policy.decide
+        decisions = [decide(dict(zip(CATEGORIES, row)))[0] for row in category_rows]
         if self.moderator.classifier.stance_trained_:
             stance = predictions.stance.round(6)
             stances = [f'"{STANCES[i]}"' for i in stance.argmax(axis=1).tolist()]
@@ -162,7 +164,7 @@ class ChunkLabeller:
             stances = stance_rows = ["null"] * len(texts)
         return [(label, decision, SCORED % (label, *scores, stance, stance_scores, decision))
                 for label, scores, stance, stance_scores, decision in
-                zip(labels, category.tolist(), stances, stance_rows, decisions)]
+                zip(labels, category_rows, stances, stance_rows, decisions)]
 
 
 ENCODER = json.JSONEncoder(ensure_ascii=False, default=lambda value: _json_default(value))
