@@ -240,7 +240,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def feedback(body: FeedbackIn, request: Request, response: Response) -> dict:
         """Store a moderator's decision (once; a changed decision updates it and keeps its history)."""
         if not body.text.strip():
-            raise _field_error("text", "text is empty or only whitespace")
+            raise FieldError("text", "text is empty or only whitespace")
         decision = Decision(comment_id=str(body.comment_id), text=body.text, category=body.category,
                             moderator=body.moderator, article_id=body.article_id, stance=body.stance,
                             note=body.note)
@@ -273,8 +273,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.post("/review/login", include_in_schema=False)
     async def review_login(body: ReviewLogin) -> Response:
         """Check a key and keep it in an HTTP-only, same-site cookie for the review page."""
-        if not settings.development_mode and not any(
-                secrets.compare_digest(body.key, key) for key in settings.api_keys + settings.admin_keys):
+        if not settings.development_mode and not _is_allowed(body.key, settings.api_keys + settings.admin_keys):
             raise HTTPException(401, "invalid API key")
         response = Response(status_code=204)
         response.set_cookie(KEY_COOKIE, body.key, httponly=True, samesite="strict", path="/")
@@ -335,23 +334,28 @@ def _check_key(request: Request, allowed: list[str], settings: Settings) -> None
         return
     given = (request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
              or request.cookies.get(KEY_COOKIE))
-    if not given or not any(secrets.compare_digest(given, key) for key in allowed):
+    if not _is_allowed(given, allowed):
         raise HTTPException(401, "missing or invalid API key (send it in the X-API-Key header)")
+
+
+def _is_allowed(given: str | None, allowed: list[str]) -> bool:
+    """Whether ``given`` is one of the allowed keys (compared in constant time)."""
+    return bool(given) and any(secrets.compare_digest(given, key) for key in allowed)
 
 
 def _check_limits(body: ModerateRequest, settings: Settings) -> None:
     """Batch size and comment length limits, and empty texts: 413/422 naming the field."""
     if len(body.comments) > settings.max_batch:
-        raise _field_error("comments", f"batch of {len(body.comments)} comments is over the limit of "
-                                       f"{settings.max_batch}", status=413)
+        raise FieldError("comments", f"batch of {len(body.comments)} comments is over the limit of "
+                                     f"{settings.max_batch}", status=413)
     for index, comment in enumerate(body.comments):
         if not comment.text.strip():
-            raise _field_error(f"comments[{index}].text", "text is empty or only whitespace")
+            raise FieldError(f"comments[{index}].text", "text is empty or only whitespace")
         if len(comment.text) > settings.max_comment_chars:
-            raise _field_error(f"comments[{index}].text", f"text has {len(comment.text)} characters, "
-                                                          f"over the limit of {settings.max_comment_chars}")
+            raise FieldError(f"comments[{index}].text", f"text has {len(comment.text)} characters, "
+                                                        f"over the limit of {settings.max_comment_chars}")
         if comment.article_id is not None and comment.article is not None:
-            raise _field_error(f"comments[{index}].article", "send article_id or article, not both")
+            raise FieldError(f"comments[{index}].article", "send article_id or article, not both")
 
 
 class FieldError(Exception):
@@ -362,10 +366,6 @@ class FieldError(Exception):
         self.field, self.message, self.status = field, message, status
 
 
-def _field_error(field: str, message: str, status: int = 422) -> FieldError:
-    return FieldError(field, message, status)
-
-
 def _to_input(index: int, comment, articles: ArticleStore) -> CommentInput:
     """A request comment with its article text resolved."""
     article = None
@@ -373,7 +373,7 @@ def _to_input(index: int, comment, articles: ArticleStore) -> CommentInput:
         try:
             article = articles.get(comment.article_id).text
         except UnknownArticleError as error:
-            raise _field_error(f"comments[{index}].article_id", str(error)) from None
+            raise FieldError(f"comments[{index}].article_id", str(error)) from None
     elif comment.article is not None:
         article = f"{comment.article.title}\n\n{comment.article.body}"
     return CommentInput(text=comment.text, article=article, id=comment.id)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, delete, event, insert, select, update)
+                        create_engine, delete, event, func, insert, select, update)
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
@@ -105,6 +105,7 @@ class FeedbackStore:
         self.url = url
         try:
             self.engine = _engine(url)
+            self._writer = self.engine.execution_options(writes=True)
             self._create_tables()
         except (DBAPIError, ImportError) as error:
             raise StoreError(f"cannot open the feedback database {_safe(url)}: {_first_line(error)}") from None
@@ -113,7 +114,7 @@ class FeedbackStore:
         """Create missing tables; another worker creating them at the same moment is fine."""
         for attempt in range(RETRIES):
             try:
-                metadata.create_all(self.engine)
+                metadata.create_all(self._writer)
                 return
             except (IntegrityError, OperationalError, DBAPIError):
                 if attempt == RETRIES - 1:
@@ -145,7 +146,7 @@ class FeedbackStore:
         """Run ``work(connection)`` in a transaction, retrying on a lost race or a busy database."""
         for attempt in range(RETRIES):
             try:
-                with self.engine.begin() as connection:
+                with self._writer.begin() as connection:
                     return work(connection)
             except (IntegrityError, OperationalError) as error:
                 if attempt == RETRIES - 1:
@@ -195,7 +196,7 @@ class FeedbackStore:
     def count(self) -> int:
         """How many comments have a decision."""
         with self.engine.connect() as connection:
-            return len(connection.execute(select(decisions.c.comment_id)).all())
+            return connection.execute(select(func.count()).select_from(decisions)).scalar_one()
 
     def close(self) -> None:
         """Release the database connections."""
@@ -219,7 +220,9 @@ def _engine(url: str) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        """Writers take the write lock when they begin; readers never wait for it (WAL)."""
+        writes = connection.get_execution_options().get("writes", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
 
