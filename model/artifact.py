@@ -57,7 +57,7 @@ def save_model(moderator: Moderator, directory: Path, *, training_config: dict,
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     artifact_path = directory / ARTIFACT_FILE
-    _atomic_write(artifact_path, lambda path: joblib.dump(moderator.classifier, path, compress=3))
+    atomic_write(artifact_path, lambda path: joblib.dump(moderator.classifier, path, compress=3))
     card = {
         "model_version": moderator.version,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -70,12 +70,12 @@ def save_model(moderator: Moderator, directory: Path, *, training_config: dict,
         "artifact": {"file": ARTIFACT_FILE, "sha256": sha256_of(artifact_path),
                      "bytes": artifact_path.stat().st_size},
     }
-    _atomic_write(directory / CARD_FILE,
+    atomic_write(directory / CARD_FILE,
                   lambda path: Path(path).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8"))
     return card
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Write through a temporary file in the same directory, then rename over ``path``."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(handle)

@@ -150,3 +150,9 @@ def load_articles(path: Path) -> dict[str, Article]:
                                          source=record.get("source", "written"),
                                          topic=record.get("topic"))
     return articles
+
+
+def is_saved_dataset(path: Path) -> bool:
+    """Whether a folder was written by `datasets`' save_to_disk (a Dataset or a DatasetDict)."""
+    return Path(path).is_dir() and any((Path(path) / name).exists() for name in
+                                       ("dataset_info.json", "state.json", "dataset_dict.json"))

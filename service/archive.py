@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
+from model.corpus import is_saved_dataset
 from model.errors import DataError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -78,7 +79,7 @@ def resolve_inputs(spec: str) -> list[InputFile]:
         return _resolve_url(spec)
     path = Path(spec)
     if path.is_dir():
-        if _is_datasets_folder(path):
+        if is_saved_dataset(path):
             return [InputFile(path, "datasets")]
         files = sorted(p for p in path.iterdir() if p.is_file() and _kind_of(p))
         if not files:
@@ -88,7 +89,7 @@ def resolve_inputs(spec: str) -> list[InputFile]:
         return [_input_file(path)]
     if glob.has_magic(spec):
         matches = sorted(Path(p) for p in glob.glob(spec, recursive=True))
-        usable = [p for p in matches if (p.is_file() and _kind_of(p)) or _is_datasets_folder(p)]
+        usable = [p for p in matches if (p.is_file() and _kind_of(p)) or is_saved_dataset(p)]
         if not usable:
             raise DataError(f"no {SUPPORTED} files match this pattern", path=spec)
         return [InputFile(p, "datasets") if p.is_dir() else _input_file(p) for p in usable]
@@ -124,11 +125,6 @@ def _kind_of(path: Path) -> str | None:
         suffixes = suffixes[:-1]
         return KINDS.get(suffixes[-1]) if suffixes and suffixes[-1] != ".parquet" else None
     return KINDS.get(suffixes[-1]) if suffixes else None
-
-
-def _is_datasets_folder(path: Path) -> bool:
-    return path.is_dir() and any((path / name).exists() for name in
-                                 ("dataset_info.json", "state.json", "dataset_dict.json"))
 
 
 class ArchiveReader:

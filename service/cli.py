@@ -220,9 +220,7 @@ def export_feedback(out: Path | None, database_url: str | None) -> None:
       moderate feedback export > decisions.jsonl
       moderate feedback export --out decisions.jsonl --database-url postgresql+psycopg://db/moderation
     """
-    import os
-    import tempfile
-
+    from model.artifact import atomic_write
     from service.feedback import FeedbackStore, database_url as resolve_url, export_record
     from service.settings import Settings
 
@@ -231,17 +229,24 @@ def export_feedback(out: Path | None, database_url: str | None) -> None:
     try:
         lines = (json.dumps(export_record(d), ensure_ascii=False) + "\n" for d in store.all_decisions())
         if out is None:
-            for line in lines:
-                sys.stdout.write(line)
+            sys.stdout.writelines(lines)
             return
         out.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.")
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            n = sum(1 for line in lines if file.write(line) is not None)
-        os.replace(temporary, out)
-        click.echo(f"{n} decisions written to {out}", err=True)
+        written: list[int] = []
+        atomic_write(out, lambda temporary: written.append(_write_lines(temporary, lines)))
+        click.echo(f"{written[0]} decisions written to {out}", err=True)
     finally:
         store.close()
+
+
+def _write_lines(path: str, lines) -> int:
+    """Stream text lines into a file; return how many there were."""
+    count = 0
+    with open(path, "w", encoding="utf-8") as handle:
+        for line in lines:
+            handle.write(line)
+            count += 1
+    return count
 
 
 @cli.command(name="eval")

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
+from model.artifact import atomic_write
 from model.errors import DataError, ModerationError
 from model.labels import CATEGORIES, STANCES
 from service.archive import ArchiveReader, Chunk, InputFile
@@ -354,10 +355,9 @@ class PartialOutput:
 
     def _save_checkpoint(self) -> None:
         """Write the checkpoint atomically (a temporary file renamed over the old one)."""
-        temporary = self.checkpoint.with_name(self.checkpoint.name + ".tmp")
-        temporary.write_text(json.dumps({"fingerprint": self.fingerprint, "bytes_done": self.bytes_done,
-                                         "tally": self.tally.to_dict()}), encoding="utf-8")
-        os.replace(temporary, self.checkpoint)
+        saved = json.dumps({"fingerprint": self.fingerprint, "bytes_done": self.bytes_done,
+                            "tally": self.tally.to_dict()})
+        atomic_write(self.checkpoint, lambda temporary: Path(temporary).write_text(saved, encoding="utf-8"))
 
     def close(self) -> None:
         """Close the partial file (it and its checkpoint stay for --resume)."""
@@ -377,9 +377,8 @@ class PartialOutput:
         if self.kind == "jsonl":
             os.replace(self.partial, self.out)
         else:
-            temporary = self.out.with_name(self.out.name + ".tmp")
-            (_write_csv if self.kind == "csv" else _write_parquet)(self.partial, temporary)
-            os.replace(temporary, self.out)
+            convert = _write_csv if self.kind == "csv" else _write_parquet
+            atomic_write(self.out, lambda temporary: convert(self.partial, Path(temporary)))
             self.partial.unlink()
         self.checkpoint.unlink()
 

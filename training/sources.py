@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.artifact import sha256_of
-from model.corpus import Article
+from model.corpus import Article, is_saved_dataset
 from model.errors import DataError
 from model.labels import CATEGORIES, STANCES
 from seeds import SEEDS_DIR
@@ -94,7 +94,7 @@ def _load_dataset(spec: str):
     path = Path(spec)
     try:
         if path.is_dir():
-            if (path / "dataset_info.json").exists() or (path / "state.json").exists():
+            if is_saved_dataset(path):
                 loaded = datasets.load_from_disk(str(path))
                 return (loaded["train"] if isinstance(loaded, datasets.DatasetDict) else loaded), "saved", 0
             raise DataError("directory is not a dataset saved by `datasets` (no dataset_info.json)", path=spec)
