@@ -203,10 +203,11 @@ class CommentClassifier(BaseEstimator):
                            self.stance_head_.predict_proba(batch.text, dense), batch.text, dense,
                            batch, worst_index)
 
-    def explain(self, predictions: Predictions, labels: np.ndarray, top: int = 6
-                ) -> list[list[tuple[str, float]]]:
+    def explain(self, predictions: Predictions, labels: np.ndarray, top: int = 6,
+                decimals: int | None = None) -> list[list[tuple[str, float]]]:
         """For each comment, the features that pushed it toward its category in ``labels`` most, with
-        their weights (largest first; ties in column order), computed for the whole batch at once."""
+        their weights (largest first; ties in column order; rounded to ``decimals`` when given),
+        computed for the whole batch at once."""
         text, dense = predictions.text, predictions.dense
         n, n_text = text.shape[0], text.shape[1]
         centred, labels = self.category_head_.centred_coef_, np.asarray(labels)
@@ -221,8 +222,9 @@ class CommentClassifier(BaseEstimator):
         rows, columns, weights = rows[order], columns[order], weights[order]
         rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
         chosen = np.flatnonzero(rank < top)
+        chosen_weights = weights[chosen] if decimals is None else weights[chosen].round(decimals)
         named: list[list[tuple[str, float]]] = [[] for _ in range(n)]
-        for row, column, weight in zip(rows[chosen].tolist(), columns[chosen].tolist(), weights[chosen].tolist()):
+        for row, column, weight in zip(rows[chosen].tolist(), columns[chosen].tolist(), chosen_weights.tolist()):
             name = self.feature_names_[column]
             if name == SENTENCE_FEATURE:
                 sentence = predictions.worst_sentence(row)

@@ -26,6 +26,8 @@ says the|coming from|where were|bigger problems|bigger problem|real problem|real
 more important|worse problems|worse things|this news|who cares|must be nice|are dying|are starving
 instead of|your party|your side|your guy|your president|your candidate|your team|your church
 your country|started it|started this|the other|both sides|the same|themselves|same thing
+it worse|worse off|worse shape|worse than|bigger things|better things|worry about|worried about
+priorities|priority|first world|least important|more pressing|pressing issues|real issues|bigger fish
 """.replace("\n", "|").strip("|").split("|"))
 STOPWORDS = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been
 being it its this that these those i you he she we they me him her us them my your his our their

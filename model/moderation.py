@@ -59,14 +59,14 @@ class Moderator:
         has_stance = self.classifier.stance_trained_
         category_scores = _rounded(CATEGORIES, predictions.category)
         stance_scores = _rounded(STANCES, predictions.stance)
-        explanations = self.classifier.explain(predictions, categories, top) if explain else None
+        explanations = self.classifier.explain(predictions, categories, top, decimals=4) if explain else None
         results = []
         for row, comment in enumerate(comments):
             scores = category_scores[row]
             decision, reasons = self.policy.decide(scores)
             explanation = []
             if explanations is not None:
-                explanation = [{"feature": name, "weight": round(weight, 4)} for name, weight in explanations[row]]
+                explanation = [{"feature": name, "weight": weight} for name, weight in explanations[row]]
             results.append(ModerationResult(
                 id=comment.id, category=CATEGORIES[categories[row]], scores=scores,
                 stance=STANCES[stances[row]] if has_stance else None,
