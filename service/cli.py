@@ -168,9 +168,10 @@ def train(data, include_seeds, config_path, out, seed, cv_folds, force, feedback
         click.echo(format_comparison(outcome.comparison))
     click.echo(f"trained in {outcome.seconds:.1f}s; model written to {outcome.out_dir}")
     if not outcome.promoted:
-        raise click.ClickException(
-            f"new model is worse on held-out data than the current one; kept at {outcome.out_dir}, "
-            "not promoted (use --force to promote it anyway)")
+        why = ("is worse on held-out data than the current one" if outcome.comparison["comparable"] else
+               "cannot be compared fairly with the current one (different held-out articles)")
+        raise click.ClickException(f"new model {why}; kept at {outcome.out_dir}, not promoted "
+                                   "(use --force to promote it anyway)")
 
 
 def _merge_feedback(labelled: "LabelledData", url: str | None) -> "LabelledData":

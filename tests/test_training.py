@@ -12,7 +12,9 @@ from model.artifact import CARD_FILE
 from service import models
 from training.config import TrainingConfig, resolve_config
 from training.sources import load_seed_data
-from training.train import METRICS_FILE, train
+from training import train as training_train
+from training.report import format_comparison
+from training.train import METRICS_FILE, compare_with_current, train
 
 MACRO_F1_FLOOR = 0.89  # a little under what the default configuration reaches (see README)
 
@@ -58,6 +60,36 @@ def test_worse_model_is_not_promoted_without_force(trained_dir: Path, tmp_path: 
     assert (current / CARD_FILE).read_bytes() == (trained_dir / CARD_FILE).read_bytes()
     forced = train(load_seed_data(), weak, current, force=True)
     assert forced.promoted and forced.out_dir == current
+
+
+def test_comparison_uses_only_comments_neither_model_trained_on(trained_dir: Path, moderator) -> None:
+    its_held_out = set(metrics_of(trained_dir)["data"]["test_articles"])
+    records = [r for r in load_seed_data().records]
+    unseen = [r for r in records if r["group"] in its_held_out][:40]
+    seen = [r for r in records if r["group"] not in its_held_out][:60]
+    comparison = compare_with_current(trained_dir, seen + unseen, moderator)
+    assert comparison["comparable"] and (comparison["n_compared"], comparison["n_held_out"]) == (40, 100)
+    assert comparison["current_macro_f1"] == comparison["new_macro_f1"]  # the same model on the same 40
+
+
+def test_model_that_cannot_be_compared_fairly_is_not_promoted(trained_dir: Path, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    current = tmp_path / "current"
+    shutil.copytree(trained_dir, current)
+    its_held_out = set(metrics_of(trained_dir)["data"]["test_articles"])
+
+    def split_elsewhere(labels, groups, **_):
+        """A split holding out only articles the current model trained on (as added data can do)."""
+        others = sorted(set(groups) - its_held_out)[:6]
+        test = [i for i, group in enumerate(groups) if group in others]
+        return [i for i in range(len(groups)) if i not in set(test)], test
+
+    monkeypatch.setattr(training_train, "split_grouped", split_elsewhere)
+    outcome = train(load_seed_data(), TrainingConfig(cv_folds=0), current)
+    assert not outcome.comparison["comparable"] and outcome.comparison["n_compared"] == 0
+    assert not outcome.promoted and outcome.out_dir == Path(f"{current}.candidate")
+    assert "cannot be compared fairly" in format_comparison(outcome.comparison)
+    assert train(load_seed_data(), TrainingConfig(cv_folds=0), current, force=True).promoted
 
 
 def test_unknown_config_key_is_refused(tmp_path: Path) -> None:

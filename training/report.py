@@ -26,10 +26,14 @@ def format_report(report: dict) -> str:
 
 
 def format_comparison(comparison: dict) -> str:
-    """The current and the new model side by side."""
+    """The current and the new model side by side, on the held-out comments neither trained on."""
+    if not comparison["comparable"]:
+        return (f"  the current model ({comparison['current_version']}) was trained on every article now "
+                f"held out, so the two cannot be compared fairly")
     return "\n".join([
         f"  {'':<22}{'current':>10}{'new':>10}",
         f"  {'category macro-F1':<22}{comparison['current_macro_f1']:>10.3f}{comparison['new_macro_f1']:>10.3f}",
         f"  {'stance macro-F1':<22}{comparison['current_stance_macro_f1'] or 0:>10.3f}"
         f"{comparison['new_stance_macro_f1'] or 0:>10.3f}",
-        f"  (current model {comparison['current_version']})"])
+        f"  (current model {comparison['current_version']}; on the {comparison['n_compared']} of "
+        f"{comparison['n_held_out']} held-out comments whose articles neither model trained on)"])

@@ -124,8 +124,9 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
                "data": {"n_train": len(train_records), "n_test": len(test_records),
                         "test_articles": sorted({r["group"] for r in test_records}),
                         "sources": data.sources}}
-    comparison = compare_with_current(out_dir, test_records, held_out)
-    promoted = force or comparison is None or comparison["new_macro_f1"] >= comparison["current_macro_f1"]
+    comparison = compare_with_current(out_dir, test_records, candidate)
+    promoted = force or comparison is None or (
+        comparison["comparable"] and comparison["new_macro_f1"] >= comparison["current_macro_f1"])
     target = Path(out_dir) if promoted else Path(f"{out_dir}.candidate")
     progress(f"writing the model to {target}")
     card = save_model(candidate, target, training_config=config.to_dict(),
@@ -134,8 +135,11 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     return TrainingOutcome(metrics, card, promoted, comparison, target, time.perf_counter() - started)
 
 
-def compare_with_current(out_dir: Path, test_records: list[dict], new_report: dict) -> dict | None:
-    """Held-out macro-F1 of the current model at ``out_dir`` beside the new one's, if one loads."""
+def compare_with_current(out_dir: Path, test_records: list[dict], candidate: Moderator) -> dict | None:
+    """Macro-F1 of the current model at ``out_dir`` and of the candidate, side by side, on the held-out
+    comments neither was trained on: those of articles the current model also held out. When adding
+    data moves the split, the rest of the held-out set is in the current model's training data and
+    would flatter it; with no article held out by both, the two cannot be compared fairly."""
     if not (Path(out_dir) / ARTIFACT_FILE).exists():
         return None
     try:
@@ -143,12 +147,30 @@ def compare_with_current(out_dir: Path, test_records: list[dict], new_report: di
     except ArtifactError as error:
         logger.warning("current model at %s is unusable (%s); the new one replaces it", out_dir, error)
         return None
-    current_report = evaluate(current, test_records)
-    return {"current_version": card["model_version"],
+    its_held_out = held_out_articles(card, Path(out_dir))
+    shared = [r for r in test_records if its_held_out is None or r["group"] in its_held_out]
+    comparison = {"current_version": card["model_version"], "comparable": bool(shared),
+                  "n_compared": len(shared), "n_held_out": len(test_records)}
+    if shared:
+        current_report, new_report = evaluate(current, shared), evaluate(candidate, shared)
+        comparison.update({
             "current_macro_f1": current_report["category"]["macro_f1"],
             "new_macro_f1": new_report["category"]["macro_f1"],
             "current_stance_macro_f1": current_report.get("stance", {}).get("macro_f1"),
-            "new_stance_macro_f1": new_report.get("stance", {}).get("macro_f1")}
+            "new_stance_macro_f1": new_report.get("stance", {}).get("macro_f1")})
+    return comparison
+
+
+def held_out_articles(card: dict, directory: Path) -> set[str] | None:
+    """The articles a model was evaluated on and not trained on, from its card or its metrics.json
+    (None when neither records them)."""
+    articles = card.get("metrics", {}).get("held_out_articles")
+    if articles is None:
+        try:
+            articles = json.loads((directory / METRICS_FILE).read_text(encoding="utf-8"))["data"]["test_articles"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+    return set(articles)
 
 
 def _card_metrics(metrics: dict) -> dict:
@@ -158,7 +180,8 @@ def _card_metrics(metrics: dict) -> dict:
             "held_out_category_per_class": held_out["per_class"],
             "held_out_stance_macro_f1": metrics["held_out"].get("stance", {}).get("macro_f1"),
             "cross_validation": metrics["cross_validation"],
-            "identity_check_share_abusive": metrics["identity_check"]["share_scored_abusive"]}
+            "identity_check_share_abusive": metrics["identity_check"]["share_scored_abusive"],
+            "held_out_articles": metrics["data"]["test_articles"]}
 
 
 def write_report(directory: Path, metrics: dict) -> None:
