@@ -12,6 +12,7 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
+from model.cues import STOPWORDS
 from model.features import DENSE_FEATURES, CommentFeaturizer, FeatureBatch
 from model.labels import CATEGORIES, STANCES
 
@@ -168,8 +169,10 @@ class CommentClassifier(BaseEstimator):
                              ) -> tuple[np.ndarray, float]:
         """Multiple-instance fit: every sentence of a clean comment is a negative; of an abusive
         comment, only its most abusive sentence (by a whole-comment model) is a positive."""
-        whole = self._sentence_model().fit(batch.text[rows], is_abusive[rows])
-        initial = batch.sentences @ whole.coef_[0]
+        content = sp.diags(self._content_columns(batch.text.shape[1]).astype(float))
+        text, sentences = batch.text @ content, batch.sentences @ content
+        whole = self._sentence_model().fit(text[rows], is_abusive[rows])
+        initial = sentences @ whole.coef_[0]
         in_rows = np.zeros(len(is_abusive), dtype=bool)
         in_rows[rows] = True
         owners = batch.sentence_owner
@@ -178,8 +181,14 @@ class CommentClassifier(BaseEstimator):
         positives = best_index[in_rows & (is_abusive == 1) & (best_index >= 0)]
         selected = np.concatenate([negatives, positives])
         labels = np.r_[np.zeros(len(negatives)), np.ones(len(positives))]
-        model = self._sentence_model().fit(batch.sentences[selected], labels)
+        model = self._sentence_model().fit(sentences[selected], labels)
         return model.coef_[0], float(model.intercept_[0])
+
+    def _content_columns(self, n_columns: int) -> np.ndarray:
+        """Which n-gram columns hold a content word: a sentence is judged abusive by what it says,
+        never by its function words alone ("is a", "are", "you"), which every sentence has."""
+        names = self.featurizer_.feature_names_[:n_columns]
+        return np.array([any(word not in STOPWORDS for word in name.split()) for name in names])
 
     def _sentence_model(self) -> LogisticRegression:
         return LogisticRegression(C=self.C_sentence, class_weight="balanced", max_iter=2000,

@@ -110,3 +110,18 @@ def test_decision_policy_rejects_clear_abuse_and_approves_clear_engagement(moder
 
 def test_empty_batch(moderator) -> None:
     assert moderator.moderate([]) == []
+
+
+def test_sentence_scorer_ignores_function_words_alone(moderator) -> None:
+    classifier = moderator.classifier
+    names = classifier.feature_names_[:len(classifier.sentence_coef_)]
+    function_only = [i for i, name in enumerate(names) if name in ("is a", "are", "you", "is", "a")]
+    assert len(function_only) >= 3
+    assert all(classifier.sentence_coef_[i] == 0 for i in function_only)
+    assert classifier.sentence_coef_[names.index("idiot")] > 0
+
+
+@pytest.mark.parametrize("text", ["She is a two-time champion and a great role model.",
+                                  "The mayor is a former teacher."])
+def test_x_is_a_y_is_not_abusive_by_its_shape(moderator, text: str) -> None:
+    assert moderator.moderate_one(text).scores["abusive"] < 0.2
