@@ -80,17 +80,21 @@ def error_response(status: int, message: str, detail: list[dict] | None = None) 
 class GuardMiddleware:
     """Pure ASGI middleware: refuse oversized (413), non-JSON (415) and non-UTF-8 (400) POST bodies
     before any work is done, record request counts and latency, and, with several worker processes,
-    ask a keep-alive client to reconnect every ``requests_per_connection`` requests.
+    ask a keep-alive client to reconnect after ``requests_per_connection`` requests or
+    ``seconds_per_connection`` seconds of use, whichever comes first (the time limit is what rotates
+    connections that carry large batches).
 
     Why the last: each uvicorn worker accepts every pending connection when it wakes, so a burst of
     new connections often all land on one worker while the other idles. A client that reconnects now
     and then is accepted by whichever worker is free first, which spreads the connections out.
     """
 
-    def __init__(self, app, max_body_bytes: int, metrics: Metrics, requests_per_connection: int = 0) -> None:
+    def __init__(self, app, max_body_bytes: int, metrics: Metrics, requests_per_connection: int = 0,
+                 seconds_per_connection: float = 0.0) -> None:
         self.app, self.max_body_bytes, self.metrics = app, max_body_bytes, metrics
         self.requests_per_connection = requests_per_connection
-        self._served: dict[tuple, int] = {}
+        self.seconds_per_connection = seconds_per_connection
+        self._served: dict[tuple, tuple[int, float]] = {}  # client address: (requests, first request time)
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] != "http":
@@ -102,7 +106,7 @@ class GuardMiddleware:
         async def send_and_record(message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
-                if self.requests_per_connection and self._time_to_reconnect(scope):
+                if (self.requests_per_connection or self.seconds_per_connection) and self._time_to_reconnect(scope):
                     message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
@@ -160,11 +164,14 @@ class GuardMiddleware:
             return False
         if len(self._served) > 10_000:
             self._served.clear()  # connections closed by their clients; forgetting them only delays a reconnect
-        served = self._served.get(tuple(client), 0) + 1
-        if served >= self.requests_per_connection:
+        now = time.monotonic()
+        served, since = self._served.get(tuple(client), (0, now))
+        served += 1
+        if (self.requests_per_connection and served >= self.requests_per_connection) or (
+                self.seconds_per_connection and now - since >= self.seconds_per_connection):
             self._served.pop(tuple(client), None)
             return True
-        self._served[tuple(client)] = served
+        self._served[tuple(client)] = (served, since)
         return False
 
     def _record(self, scope, status: int, started: float) -> None:
@@ -205,8 +212,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="comment-moderator", version="0.1.0", lifespan=lifespan,
                   description="Sorts reader comments into substantive, whataboutism or abusive, with stance.")
     app.state.holder, app.state.metrics, app.state.settings = holder, metrics, settings
+    several = settings.workers > 1
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics,
-                       requests_per_connection=settings.requests_per_connection if settings.workers > 1 else 0)
+                       requests_per_connection=settings.requests_per_connection if several else 0,
+                       seconds_per_connection=settings.seconds_per_connection if several else 0.0)
     _install_error_handlers(app)
 
     async def require_key(request: Request) -> None:

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     database_url: str | None = None  # feedback store; default: a SQLite file in data_dir
     requests_per_connection: int = Field(default=100, ge=0)  # with several workers; 0: never reconnect
+    seconds_per_connection: float = Field(default=0.25, ge=0)  # with several workers; 0: no time limit
 
     @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod

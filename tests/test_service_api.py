@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -186,12 +187,23 @@ def test_comment_text_is_not_logged_at_info(client: TestClient, caplog: pytest.L
 
 
 def test_with_several_workers_a_keep_alive_client_is_asked_to_reconnect_now_and_then(settings: Settings) -> None:
-    several = settings.model_copy(update={"workers": 2, "requests_per_connection": 3})
+    several = settings.model_copy(update={"workers": 2, "requests_per_connection": 3, "seconds_per_connection": 0})
     body = {"comments": [{"text": "A fair summary of the report."}]}
     with TestClient(create_app(several)) as test_client:
         answers = [test_client.post("/v1/moderate", json=body) for _ in range(6)]
     assert [a.headers.get("connection") for a in answers] == [None, None, "close", None, None, "close"]
     assert all(a.status_code == 200 for a in answers)
+
+
+def test_with_several_workers_a_connection_in_use_for_long_is_asked_to_reconnect(settings: Settings) -> None:
+    several = settings.model_copy(update={"workers": 2, "requests_per_connection": 0,
+                                          "seconds_per_connection": 0.2})
+    body = {"comments": [{"text": "A fair summary of the report."}]}
+    with TestClient(create_app(several)) as test_client:
+        first, second = (test_client.post("/v1/moderate", json=body) for _ in range(2))
+        time.sleep(0.25)
+        late, fresh = (test_client.post("/v1/moderate", json=body) for _ in range(2))
+    assert [a.headers.get("connection") for a in (first, second, late, fresh)] == [None, None, "close", None]
 
 
 def test_one_worker_never_asks_to_reconnect(client) -> None:
