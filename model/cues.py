@@ -78,7 +78,7 @@ class FeatureBatch:
         """The words of sentence ``index``, space-separated."""
         start = int(self.sentence_starts[index])
         words = self.tokens[start:start + int(self.sentence_lengths[index])]
-        return b" ".join(words).decode("ascii") if words and isinstance(words[0], bytes) else " ".join(words)
+        return b" ".join(words).decode("utf-8") if words and isinstance(words[0], bytes) else " ".join(words)
 
 
 def tfidf_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, idf: np.ndarray) -> sp.csr_matrix:

@@ -79,7 +79,7 @@ class WordTable(dict):
             if word_id == len(self.properties):
                 self.properties = np.concatenate([self.properties, np.zeros_like(self.properties)])
                 self.columns = np.concatenate([self.columns, np.full_like(self.columns, -1)])
-            self.properties[word_id] = word_properties(word.decode("ascii"), self.lexicons)
+            self.properties[word_id] = word_properties(word.decode("utf-8"), self.lexicons)
             self.n_ids += 1
             self[word] = word_id
             return word_id

@@ -12,9 +12,16 @@ LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 # and the batch separator becomes a space (a newline becomes NEWLINE, which is not whitespace), each
 # break is padded with spaces, and the bytes are split on whitespace. A word is a run of letters and
 # of apostrophes between letters ("don't", "rock'n'roll"). After NFKC "…" is "...".
+# Non-ASCII text first has every character that is not a letter, mark or digit (emoji, dashes,
+# quotes) turned into a space, so that the bytes >= 0x80 left are parts of words in any script;
+# Chinese and Japanese characters, written without spaces, become one word each.
 NEWLINE = b"\x01"
 _TOKEN_BYTES = b"abcdefghijklmnopqrstuvwxyz'.!?\x00"
-TOKEN_TABLE = bytes(c if c in _TOKEN_BYTES else (NEWLINE[0] if c == 10 else 32) for c in range(256))
+TOKEN_TABLE = bytes(c if c in _TOKEN_BYTES or c >= 0x80 else (NEWLINE[0] if c == 10 else 32)
+                    for c in range(256))
+NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+UNSPACED_SCRIPTS = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
+SENTENCE_ENDS = {ord("。"): ".", ord("।"): ".", ord("؟"): "?", ord("¿"): " ", ord("¡"): " "}
 BREAK_TOKENS = (b".", b"!", b"?", NEWLINE, b"\x00")
 LONE_APOSTROPHE = re.compile(rb"'(?:(?![a-z])|(?<![a-z]'))")  # not between two letters
 # Where obfuscation may start: a masking symbol, or digits or '!' between letters. The pattern starts
@@ -29,6 +36,26 @@ LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t"
 CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")
 # Joins the texts of a batch so that one pass of each string operation serves them all.
 SEPARATOR = "\x00"
+
+
+class _WordCharacters(dict):
+    """A ``str.translate`` table, filled as characters are met: letters, marks and digits are kept
+    (those of unspaced scripts padded with spaces), anything else becomes a space."""
+
+    def __missing__(self, code: int) -> int | str:
+        if code in SENTENCE_ENDS:
+            value: int | str = SENTENCE_ENDS[code]
+        elif unicodedata.category(chr(code))[0] not in "LMN":
+            value = 32
+        elif any(low <= code <= high for low, high in UNSPACED_SCRIPTS):
+            value = f" {chr(code)} "
+        else:
+            value = code
+        self[code] = value
+        return value
+
+
+WORD_CHARACTERS = _WordCharacters()
 
 
 def read_lexicon(name: str) -> frozenset[str]:
@@ -83,14 +110,20 @@ def normalise_joined(texts: list[str]) -> str:
     if joined.count(SEPARATOR) != len(texts) - 1:
         joined = SEPARATOR.join(text.replace(SEPARATOR, "") for text in texts)
     if not joined.isascii():
-        joined = SEPARATOR.join(part if part.isascii() else
-                                unicodedata.normalize("NFKC", part).replace("’", "'")
+        joined = SEPARATOR.join(part if part.isascii() else _normalise_non_ascii(part)
                                 for part in joined.split(SEPARATOR))
     if CONTROL.search(joined):
         joined = CONTROL.sub("", joined)
     joined = joined.lower()
     suspects = [match.start() for match in SUSPECT.finditer(joined)]
     return _deobfuscate_around(joined, suspects) if suspects else joined
+
+
+def _normalise_non_ascii(text: str) -> str:
+    """NFKC, a typographic apostrophe made plain, and every character but letters, marks and digits
+    made a space (``WORD_CHARACTERS``)."""
+    text = unicodedata.normalize("NFKC", text).replace("’", "'")
+    return NON_ASCII_RUN.sub(_words_only, text) if not text.isascii() else text
 
 
 def _deobfuscate_around(text: str, positions: list[int]) -> str:
@@ -131,6 +164,10 @@ def split_tokens(normalised_text: str) -> list[bytes]:
     return data.split()
 
 
+def _words_only(run: re.Match) -> str:
+    return run.group().translate(WORD_CHARACTERS)
+
+
 def sentence_words(normalised_text: str) -> list[list[str]]:
     """The words of each sentence of a normalised text (sentences end at . ! ? … or a newline)."""
     sentences: list[list[str]] = []
@@ -141,7 +178,7 @@ def sentence_words(normalised_text: str) -> list[list[str]]:
                 sentences.append(current)
                 current = []
         else:
-            current.append(token.decode("ascii"))
+            current.append(token.decode("utf-8"))
     if current:
         sentences.append(current)
     return sentences

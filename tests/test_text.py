@@ -28,3 +28,14 @@ def test_normalise_removes_control_characters_but_keeps_scripts() -> None:
 def test_sentence_words() -> None:
     assert sentence_words(normalise("One. Two!\nThree? four… five")) == [
         ["one"], ["two"], ["three"], ["four"], ["five"]]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("Режим Кима — преступный! 👍", [["режим", "кима", "преступный"]]),
+    ("북한 정권은 범죄 집단이다", [["북한", "정권은", "범죄", "집단이다"]]),
+    ("人权问题很严重。我同意", [["人", "权", "问", "题", "很", "严", "重"], ["我", "同", "意"]]),
+    ("¿Qué pasa? “Nada” — está bien", [["qué", "pasa"], ["nada", "está", "bien"]]),
+    ("lone \ud800 surrogate", [["lone", "surrogate"]]),
+])
+def test_words_of_any_script_are_tokens_and_symbols_are_not(text: str, words: list[list[str]]) -> None:
+    assert sentence_words(normalise(text)) == words
