@@ -42,6 +42,9 @@ def main() -> None:
     print(f"held-out macro-F1 on the labelled set (article-grouped): "
           f"{card['metrics']['held_out_category_macro_f1']:.3f}  (target ≥ 0.90)")
 
+    for name, f1, n in held_out_by_language(moderator, args.model):
+        print(f"  of which {name:<25} n={n:>5}  macro-F1 {f1:.3f}")
+
     texts, labels = whataboutism_twitter()
     auc = roc_auc_score(labels, probabilities(moderator, texts)[:, whataboutism])
     print(f"whataboutism-twitter  n={len(texts):>6}  AUC P(whataboutism) {auc:.3f}  (target ≥ 0.75)")
@@ -64,6 +67,29 @@ def main() -> None:
     print(line)
     if args.all_articles_cv:
         print(f"article-grouped 5-fold CV over all articles, seeds 0 and 1: {all_articles_cv():.4f}")
+
+
+def held_out_by_language(moderator, model_dir: Path) -> list[tuple[str, float, int]]:
+    """Held-out macro-F1 of the comments in English and of those tagged non_english."""
+    import json
+    from sklearn.metrics import f1_score
+    from seeds import SEEDS_DIR
+    from training.sources import load_seed_data
+    held_out = set(json.loads((model_dir / "metrics.json").read_text())["data"]["test_articles"])
+    tags = {}
+    with open(SEEDS_DIR / "comments.jsonl", encoding="utf-8") as handle:
+        for line in handle:
+            row = json.loads(line)
+            tags[row["id"]] = row.get("hard_case")
+    records = [r for r in load_seed_data().records if r["group"] in held_out]
+    predicted = moderator.classifier.predict([r["text"] for r in records],
+                                             [r["article"] for r in records]).category.argmax(axis=1)
+    parts = []
+    for name, foreign in (("English", False), ("other languages (tagged)", True)):
+        rows = [i for i, r in enumerate(records) if (tags.get(r["id"]) == "non_english") == foreign]
+        truth = [CATEGORIES.index(records[i]["category"]) for i in rows]
+        parts.append((name, f1_score(truth, predicted[rows], average="macro"), len(rows)))
+    return parts
 
 
 def all_articles_cv() -> float:
