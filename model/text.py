@@ -40,7 +40,10 @@ SEPARATOR = "\x00"
 
 class _WordCharacters(dict):
     """A ``str.translate`` table, filled as characters are met: letters, marks and digits are kept
-    (those of unspaced scripts padded with spaces), anything else becomes a space."""
+    (those of unspaced scripts padded with spaces), anything else becomes a space. At most
+    ``MAX_REMEMBERED`` characters are remembered, so text made to span all of Unicode cannot grow it."""
+
+    MAX_REMEMBERED = 1 << 16
 
     def __missing__(self, code: int) -> int | str:
         if code in SENTENCE_ENDS:
@@ -51,7 +54,8 @@ class _WordCharacters(dict):
             value = f" {chr(code)} "
         else:
             value = code
-        self[code] = value
+        if len(self) < self.MAX_REMEMBERED:
+            self[code] = value
         return value
 
 
@@ -165,6 +169,7 @@ def split_tokens(normalised_text: str) -> list[bytes]:
 
 
 def _words_only(run: re.Match) -> str:
+    """A run of non-ASCII characters with everything but word characters made spaces."""
     return run.group().translate(WORD_CHARACTERS)
 
 

@@ -39,3 +39,10 @@ def test_sentence_words() -> None:
 ])
 def test_words_of_any_script_are_tokens_and_symbols_are_not(text: str, words: list[list[str]]) -> None:
     assert sentence_words(normalise(text)) == words
+
+
+def test_the_table_of_characters_met_stays_bounded() -> None:
+    from model.text import WORD_CHARACTERS
+    normalise("".join(chr(code) for code in range(0x3400, 0x3400 + 80_000) if not 0xD800 <= code < 0xE000))
+    assert len(WORD_CHARACTERS) <= WORD_CHARACTERS.MAX_REMEMBERED
+    assert sentence_words(normalise("Режим — преступный 👍")) == [["режим", "преступный"]]
