@@ -42,7 +42,7 @@ def main() -> None:
     print(f"held-out macro-F1 on the labelled set (article-grouped): "
           f"{card['metrics']['held_out_category_macro_f1']:.3f}  (target ≥ 0.90)")
 
-    for name, f1, n in held_out_by_language(moderator, args.model):
+    for name, f1, n in held_out_by_language(moderator, card, args.model):
         print(f"  of which {name:<25} n={n:>5}  macro-F1 {f1:.3f}")
 
     texts, labels = whataboutism_twitter()
@@ -69,18 +69,15 @@ def main() -> None:
         print(f"article-grouped 5-fold CV over all articles, seeds 0 and 1: {all_articles_cv():.4f}")
 
 
-def held_out_by_language(moderator, model_dir: Path) -> list[tuple[str, float, int]]:
+def held_out_by_language(moderator, card: dict, model_dir: Path) -> list[tuple[str, float, int]]:
     """Held-out macro-F1 of the comments in English and of those tagged non_english."""
-    import json
     from sklearn.metrics import f1_score
+    from model.corpus import read_jsonl
     from seeds import SEEDS_DIR
     from training.sources import load_seed_data
-    held_out = set(json.loads((model_dir / "metrics.json").read_text())["data"]["test_articles"])
-    tags = {}
-    with open(SEEDS_DIR / "comments.jsonl", encoding="utf-8") as handle:
-        for line in handle:
-            row = json.loads(line)
-            tags[row["id"]] = row.get("hard_case")
+    from training.train import held_out_articles
+    held_out = held_out_articles(card, model_dir) or set()
+    tags = {row["id"]: row.get("hard_case") for _, row in read_jsonl(SEEDS_DIR / "comments.jsonl")}
     records = [r for r in load_seed_data().records if r["group"] in held_out]
     predicted = moderator.classifier.predict([r["text"] for r in records],
                                              [r["article"] for r in records]).category.argmax(axis=1)

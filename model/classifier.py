@@ -156,26 +156,25 @@ class CommentClassifier(BaseEstimator):
     def _fit_sentence_model(self, batch: FeatureBatch, is_abusive: np.ndarray, groups: np.ndarray
                             ) -> np.ndarray:
         """Fit the abuse scorer of single sentences; out-of-fold maxima for the training rows."""
-        scores = np.zeros(len(is_abusive))
-        for train, test in GroupKFold(n_splits=self.n_folds).split(batch.text, is_abusive, groups):
-            coef, intercept = self._fit_sentence_scorer(batch, is_abusive, train)
-            scores[test] = _max_by_owner(batch.sentences @ coef + intercept, batch.sentence_owner,
-                                         len(scores))[0][test]
-        self.sentence_coef_, self.sentence_intercept_ = self._fit_sentence_scorer(
-            batch, is_abusive, np.arange(len(is_abusive)))
-        return scores
-
-    def _fit_sentence_scorer(self, batch: FeatureBatch, is_abusive: np.ndarray, rows: np.ndarray
-                             ) -> tuple[np.ndarray, float]:
-        """Multiple-instance fit: every sentence of a clean comment is a negative; of an abusive
-        comment, only its most abusive sentence (by a whole-comment model) is a positive."""
         content = sp.diags(self._content_columns(batch.text.shape[1]).astype(float))
         text, sentences = batch.text @ content, batch.sentences @ content
+        owners = batch.sentence_owner
+        scores = np.zeros(len(is_abusive))
+        for train, test in GroupKFold(n_splits=self.n_folds).split(batch.text, is_abusive, groups):
+            coef, intercept = self._fit_sentence_scorer(text, sentences, owners, is_abusive, train)
+            scores[test] = _max_by_owner(batch.sentences @ coef + intercept, owners, len(scores))[0][test]
+        self.sentence_coef_, self.sentence_intercept_ = self._fit_sentence_scorer(
+            text, sentences, owners, is_abusive, np.arange(len(is_abusive)))
+        return scores
+
+    def _fit_sentence_scorer(self, text: sp.csr_matrix, sentences: sp.csr_matrix, owners: np.ndarray,
+                             is_abusive: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, float]:
+        """Multiple-instance fit: every sentence of a clean comment is a negative; of an abusive
+        comment, only its most abusive sentence (by a whole-comment model) is a positive."""
         whole = self._sentence_model().fit(text[rows], is_abusive[rows])
         initial = sentences @ whole.coef_[0]
         in_rows = np.zeros(len(is_abusive), dtype=bool)
         in_rows[rows] = True
-        owners = batch.sentence_owner
         negatives = np.flatnonzero(in_rows[owners] & (is_abusive[owners] == 0))
         best_index = _max_by_owner(initial, owners, len(is_abusive))[1]
         positives = best_index[in_rows & (is_abusive == 1) & (best_index >= 0)]
