@@ -49,8 +49,12 @@ class LinearHead(BaseEstimator):
         return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, solver="newton-cg",
                                   random_state=self.random_state)
 
-    def fit(self, X: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, n_classes: int) -> "LinearHead":
-        """Fit the model; fit the temperature on grouped out-of-fold logits."""
+    def fit(self, X: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, n_classes: int,
+            column_scale: np.ndarray | None = None) -> "LinearHead":
+        """Fit the model (on columns multiplied by ``column_scale`` when given, the scale then folded
+        into the coefficients); fit the temperature on grouped out-of-fold logits."""
+        if column_scale is not None:
+            X = X @ sp.diags(column_scale, format="csr")
         out_of_fold = np.zeros((X.shape[0], n_classes))
         for train, test in GroupKFold(n_splits=self.n_folds).split(X, y, groups):
             fold = self._new_model().fit(X[train], y[train])
@@ -58,6 +62,8 @@ class LinearHead(BaseEstimator):
         self.temperature_ = _fit_temperature(out_of_fold, y)
         model = self._new_model().fit(X, y)
         self.coef_, self.intercept_ = _full_parameters(model, n_classes)
+        if column_scale is not None:
+            self.coef_ = self.coef_ * column_scale
         # Column-major copies for fast scoring and explanation (logits divided by temperature).
         self.scaled_coef_t_ = np.ascontiguousarray(self.coef_.T) / self.temperature_
         self.centred_coef_ = (self.coef_ - self.coef_.mean(axis=0)) / self.temperature_
@@ -77,6 +83,21 @@ class LinearHead(BaseEstimator):
         logits = (text @ self.scaled_coef_t_[:n_text] + dense @ self.scaled_coef_t_[n_text:]
                   + self.intercept_ / self.temperature_)
         return _softmax(logits)
+
+
+def evidence_scale(X: sp.csr_matrix, y: np.ndarray, n_classes: int, power: float) -> np.ndarray:
+    """Per column, the largest |log-count ratio| of one class against the rest (NB-weighted
+    logistic regression, Wang and Manning 2012), raised to ``power`` and scaled to mean 1: n-grams
+    that tell the classes apart are penalised less by the regulariser."""
+    present = (X != 0).astype(np.float64)
+    ratios = np.zeros(X.shape[1])
+    for label in range(n_classes):
+        inside = 1.0 + np.asarray(present[y == label].sum(axis=0)).ravel()
+        outside = 1.0 + np.asarray(present[y != label].sum(axis=0)).ravel()
+        ratio = np.abs(np.log(inside / inside.sum()) - np.log(outside / outside.sum()))
+        np.maximum(ratios, ratio, out=ratios)
+    scale = ratios ** power
+    return scale / scale.mean() if scale.mean() > 0 else np.ones(X.shape[1])
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -115,13 +136,14 @@ class CommentClassifier(BaseEstimator):
     """Category (substantive / whataboutism / abusive) and stance of comments, given their article."""
 
     def __init__(self, C_category: float = 4.0, C_stance: float = 2.0, C_sentence: float = 4.0,
-                 min_df: int = 2, dense_weight: float = 1.0, n_folds: int = 5,
-                 random_state: int = 0) -> None:
+                 min_df: int = 2, dense_weight: float = 1.0, evidence_power: float = 0.5,
+                 n_folds: int = 5, random_state: int = 0) -> None:
         self.C_category = C_category
         self.C_stance = C_stance
         self.C_sentence = C_sentence
         self.min_df = min_df
         self.dense_weight = dense_weight
+        self.evidence_power = evidence_power
         self.n_folds = n_folds
         self.random_state = random_state
 
@@ -141,7 +163,8 @@ class CommentClassifier(BaseEstimator):
         self.dense_scale_ = dense.std(axis=0) + 1e-6
         design = self._design(batch.text, dense)
         self.category_head_ = LinearHead(self.C_category, self.n_folds, self.random_state).fit(
-            design, y_category, group_ids, len(CATEGORIES))
+            design, y_category, group_ids, len(CATEGORIES), self._evidence_scale(batch.text, y_category,
+                                                                                 design.shape[1]))
         has_stance = np.array([s is not None for s in stances])
         y_stance = np.array([STANCES.index(s) if s else -1 for s in stances])
         self.stance_head_ = LinearHead(self.C_stance, self.n_folds, self.random_state)
@@ -182,6 +205,15 @@ class CommentClassifier(BaseEstimator):
         labels = np.r_[np.zeros(len(negatives)), np.ones(len(positives))]
         model = self._sentence_model().fit(sentences[selected], labels)
         return model.coef_[0], float(model.intercept_[0])
+
+    def _evidence_scale(self, text: sp.csr_matrix, y: np.ndarray, n_columns: int) -> np.ndarray | None:
+        """Scale of every design column for the category head: n-gram columns by ``evidence_scale``,
+        dense columns left as they are (None when ``evidence_power`` is 0)."""
+        if not self.evidence_power:
+            return None
+        scale = np.ones(n_columns)
+        scale[:text.shape[1]] = evidence_scale(text, y, len(CATEGORIES), self.evidence_power)
+        return scale
 
     def _content_columns(self, n_columns: int) -> np.ndarray:
         """Which n-gram columns hold a content word: a sentence is judged abusive by what it says,

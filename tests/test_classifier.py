@@ -125,3 +125,32 @@ def test_sentence_scorer_ignores_function_words_alone(moderator) -> None:
                                   "The mayor is a former teacher."])
 def test_x_is_a_y_is_not_abusive_by_its_shape(moderator, text: str) -> None:
     assert moderator.moderate_one(text).scores["abusive"] < 0.2
+
+
+def test_evidence_scale_favours_ngrams_that_tell_classes_apart() -> None:
+    import numpy as np
+    import scipy.sparse as sp
+    from model.classifier import evidence_scale
+    y = np.array([0, 0, 1, 1, 2, 2])
+    only_in_class_0 = [1, 1, 0, 0, 0, 0]
+    in_every_class = [1, 1, 1, 1, 1, 1]
+    X = sp.csr_matrix(np.array([only_in_class_0] + [in_every_class] * 4).T.astype(float))
+    scale = evidence_scale(X, y, 3, power=0.5)
+    assert scale[0] > 2 * scale[1]
+    assert scale.mean() == pytest.approx(1.0)
+
+
+def test_a_column_scale_is_folded_into_the_coefficients() -> None:
+    import numpy as np
+    import scipy.sparse as sp
+    from model.classifier import LinearHead
+    rng = np.random.default_rng(0)
+    X = sp.random(120, 12, density=0.4, random_state=1, format="csr")
+    y, groups = rng.integers(0, 3, 120), np.arange(120) % 10
+    scale = rng.uniform(0.2, 3.0, 12)
+    folded = LinearHead(C=2.0).fit(X, y, groups, 3, column_scale=scale)
+    plain = LinearHead(C=2.0).fit(X @ sp.diags(scale), y, groups, 3)
+    no_dense = np.zeros((120, 0))
+    assert np.allclose(folded.predict_proba(X, no_dense), plain.predict_proba(X @ sp.diags(scale), no_dense))
+    assert not np.allclose(folded.predict_proba(X, no_dense), LinearHead(C=2.0).fit(X, y, groups, 3)
+                           .predict_proba(X, no_dense))

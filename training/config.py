@@ -18,6 +18,7 @@ class TrainingConfig:
     C_sentence: float = 4.0
     min_df: int = 3
     dense_weight: float = 1.0
+    evidence_power: float = 0.5
     n_folds: int = 5
     cv_folds: int = 5
     test_fraction: float = 0.2
