@@ -122,11 +122,26 @@ def character_cues(texts: list[str]) -> np.ndarray:
     return cues
 
 
+STEM_PREFIX = "~"  # never part of a token, so a stem cannot collide with a word
+STEM_CHARACTERS = 5
+HANGUL_FIRST, HANGUL_LAST = "\uac00", "\ud7a3"
+
+
 def grams_of(normalised: str) -> list[str]:
-    """Unigrams and within-sentence bigrams of a normalised text."""
+    """Unigrams, within-sentence bigrams and stems of a normalised text."""
     return [gram for words in sentence_words(normalised) for gram in ngrams_of(words)]
 
 
 def ngrams_of(words: list[str]) -> list[str]:
-    """The words of one sentence followed by its bigrams."""
-    return words + list(map(" ".join, zip(words, words[1:])))
+    """The words of one sentence followed by its bigrams and the stems of its long words."""
+    stems = [stem for stem in map(stem_of, words) if stem]
+    return words + list(map(" ".join, zip(words, words[1:]))) + stems
+
+
+def stem_of(word: str) -> str | None:
+    """The stem feature of a long word, shared by its inflections: ``STEM_PREFIX`` and the word's first
+    five characters ("~tortu" for "tortured" and "torturers"), or for a Korean word its first two
+    syllables (particles attach to nouns: "난민들은", "난민충"); None for short words."""
+    if HANGUL_FIRST <= word[:1] <= HANGUL_LAST:
+        return STEM_PREFIX + word[:2] if len(word) > 2 else None
+    return STEM_PREFIX + word[:STEM_CHARACTERS] if len(word) > STEM_CHARACTERS + 1 else None

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator
 from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, DEFLECTION, DEFLECTION_CUES,
                         DENSE_FEATURES, INSULT, PLACE, PROFANITY,
                         SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
-                        character_cues, grams_of, positions_in, tfidf_rows,
+                        STEM_PREFIX, character_cues, grams_of, positions_in, stem_of, tfidf_rows,
                         word_properties)
 from model.features_one_by_one import transform_one_by_one
 from model.text import BREAK_TOKENS, SEPARATOR, Lexicon, normalise, normalise_joined, read_lexicon, split_tokens
@@ -43,12 +43,17 @@ class WordTable(dict):
         self.n_ids = FIRST_WORD
         self.properties = np.zeros(1024, dtype=np.uint8)
         self.columns = np.full(1024, -1, dtype=np.int64)
+        self.stem_columns = np.full(1024, -1, dtype=np.int64)
+        self.stem_vocabulary = {gram: column for gram, column in vocabulary.items()
+                                if gram.startswith(STEM_PREFIX)}
         self.lock = threading.Lock()
         self.articles: OrderedDict[str, ArticleFeatures] = OrderedDict()
         self.word_bits: dict[str, int] = {}
         bigrams: dict[int, list[int]] = {}
         for gram, column in sorted(vocabulary.items()):
             words = gram.split(" ")
+            if gram.startswith(STEM_PREFIX):
+                continue
             if len(words) == 1:
                 word_id = self[gram.encode()]
                 self.columns[word_id] = column
@@ -79,7 +84,10 @@ class WordTable(dict):
             if word_id == len(self.properties):
                 self.properties = np.concatenate([self.properties, np.zeros_like(self.properties)])
                 self.columns = np.concatenate([self.columns, np.full_like(self.columns, -1)])
-            self.properties[word_id] = word_properties(word.decode("utf-8"), self.lexicons)
+                self.stem_columns = np.concatenate([self.stem_columns, np.full_like(self.stem_columns, -1)])
+            text = word.decode("utf-8")
+            self.properties[word_id] = word_properties(text, self.lexicons)
+            self.stem_columns[word_id] = self.stem_vocabulary.get(stem_of(text), -1)
             self.n_ids += 1
             self[word] = word_id
             return word_id
@@ -180,6 +188,7 @@ class CommentFeaturizer(BaseEstimator):
         identities = read_lexicon("identities")
         for text in texts:
             document_frequency.update(set(grams_of(normalise(text))))
+        identities = identities | {stem for stem in map(stem_of, identities) if stem}
         for gram in list(document_frequency):
             if any(word in identities for word in gram.split(" ")):
                 del document_frequency[gram]
@@ -250,13 +259,16 @@ class CommentFeaturizer(BaseEstimator):
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Column, comment row and sentence row of every in-vocabulary unigram and bigram."""
         unigram_columns = table.columns[tokens.words]
+        stem_columns = table.stem_columns[tokens.words]
         pair_index = tokens.pair_index
         pair_columns = np.where(pair_index >= 0, table.bigram_columns[pair_index], -1)
-        kept_words, kept_pairs = unigram_columns >= 0, pair_columns >= 0
-        columns = np.concatenate([unigram_columns[kept_words], pair_columns[kept_pairs]])
-        doc_rows = np.concatenate([tokens.word_comment[kept_words], tokens.pair_comment[kept_pairs]])
+        kept_words, kept_pairs, kept_stems = unigram_columns >= 0, pair_columns >= 0, stem_columns >= 0
+        columns = np.concatenate([unigram_columns[kept_words], pair_columns[kept_pairs],
+                                  stem_columns[kept_stems]])
+        doc_rows = np.concatenate([tokens.word_comment[kept_words], tokens.pair_comment[kept_pairs],
+                                   tokens.word_comment[kept_stems]])
         sentence_rows = np.concatenate([tokens.word_sentence[kept_words],
-                                        tokens.pair_sentence[kept_pairs]])
+                                        tokens.pair_sentence[kept_pairs], tokens.word_sentence[kept_stems]])
         return columns, doc_rows, sentence_rows
 
     def _article(self, table: WordTable, article: str) -> ArticleFeatures:

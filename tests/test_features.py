@@ -15,7 +15,7 @@ from training.sources import load_seed_data
 
 AWKWARD = ["", "   ", "!!!", "F*CK you id10t!!", "Ünïcödé ’quotes’ café\x00x\x07y", "a.b.c", "...",
            "Hello\nWorld. Again? Yes!", "\ud800 lone surrogate", "4ever f*ck", "ＦＵＬＬＷＩＤＴＨ ＊", "e\u0301"]
-TEXT = st.text(alphabet=st.sampled_from(list("abcdefghij ABCXYZ.!?*$@01'\n\x00\x07é’…ÜＡ")), max_size=80)
+TEXT = st.text(alphabet=st.sampled_from(list("abcdefghij ABCXYZ.!?*$@01'\n\x00\x07é’…ÜＡ한국난민")), max_size=80)
 
 
 def assert_same(vectorised, one_by_one) -> None:
@@ -89,3 +89,21 @@ def test_tokens_obfuscated_with_symbols_are_read_as_words() -> None:
 def test_comments_without_words_have_no_sentences(moderator, text: str) -> None:
     batch = moderator.classifier.featurizer_.transform_vectorised([text, "One word."], [None, None])
     assert batch.sentence_owner.tolist() == [1]
+
+
+def test_inflections_share_a_stem_and_short_words_have_none() -> None:
+    from model.cues import stem_of
+    assert stem_of("tortured") == stem_of("torturers") == "~tortu"
+    assert stem_of("tortur") is None and stem_of("hate") is None
+    assert stem_of("난민들은") == stem_of("난민충") == "~난민" and stem_of("난민") is None
+
+
+def test_stems_are_features_but_never_of_a_group_name(moderator) -> None:
+    from model.cues import stem_of
+    from model.text import read_lexicon
+    vocabulary = moderator.classifier.featurizer_.vocabulary_
+    assert "~tortu" in vocabulary
+    group_stems = {stem_of(word) for word in read_lexicon("identities")} - {None}
+    assert group_stems and not group_stems & set(vocabulary)
+    batch = moderator.classifier.featurizer_.transform(["They tortured prisoners."] * 20, [None] * 20)
+    assert batch.text[0, vocabulary["~tortu"]] > 0
