@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from model.artifact import CARD_FILE
+from model.errors import ConfigError
 from service import models
 from training.config import TrainingConfig, resolve_config
 from training.sources import load_seed_data
@@ -99,6 +100,8 @@ def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
         resolve_config(path)
     path.write_text("[training]\nC_category = 2.0\n")
     assert resolve_config(path, seed=7).C_category == 2.0 and resolve_config(path, seed=7).seed == 7
+    with pytest.raises(ConfigError, match="evidence_power"):
+        resolve_config(evidence_power=-0.5)
 
 
 def test_incompatible_shipped_model_is_retrained(trained_dir: Path, tmp_path: Path,

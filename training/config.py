@@ -46,6 +46,8 @@ def resolve_config(path: Path | None = None, **overrides: object) -> TrainingCon
     config = replace(TrainingConfig(), **values)
     if not 0 < config.test_fraction < 1:
         raise ConfigError(f"test_fraction must be between 0 and 1, got {config.test_fraction}")
+    if config.evidence_power < 0:
+        raise ConfigError(f"evidence_power must be 0 (off) or more, got {config.evidence_power}")
     if config.n_folds < 2 or config.cv_folds == 1 or config.cv_folds < 0:
         raise ConfigError("n_folds must be at least 2 and cv_folds 0 (off) or at least 2")
     return config
