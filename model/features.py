@@ -33,8 +33,8 @@ RUNTIME_WORDS = 200_000  # words met at run time that are kept before the table 
 
 
 class WordTable(dict):
-    """Word → id, with each word's property bits and n-gram column; unseen words are added on
-    lookup, so mapping a batch's tokens is one C-level ``map`` over a dict."""
+    """Word → id, with each word's property bits, n-gram column and stem column; unseen words are
+    added on lookup, so mapping a batch's tokens is one C-level ``map`` over a dict."""
 
     def __init__(self, vocabulary: dict[str, int], lexicons: dict[str, Lexicon]) -> None:
         super().__init__({brk: SENTENCE_BREAK for brk in BREAK_TOKENS})
@@ -51,9 +51,9 @@ class WordTable(dict):
         self.word_bits: dict[str, int] = {}
         bigrams: dict[int, list[int]] = {}
         for gram, column in sorted(vocabulary.items()):
-            words = gram.split(" ")
             if gram.startswith(STEM_PREFIX):
                 continue
+            words = gram.split(" ")
             if len(words) == 1:
                 word_id = self[gram.encode()]
                 self.columns[word_id] = column
@@ -188,9 +188,9 @@ class CommentFeaturizer(BaseEstimator):
         identities = read_lexicon("identities")
         for text in texts:
             document_frequency.update(set(grams_of(normalise(text))))
-        identities = identities | {stem for stem in map(stem_of, identities) if stem}
+        masked = identities | {stem for stem in map(stem_of, identities) if stem}
         for gram in list(document_frequency):
-            if any(word in identities for word in gram.split(" ")):
+            if any(word in masked for word in gram.split(" ")):
                 del document_frequency[gram]
         kept = [g for g, n in document_frequency.most_common(self.max_features) if n >= self.min_df]
         kept.sort()
@@ -257,7 +257,7 @@ class CommentFeaturizer(BaseEstimator):
 
     def _ngram_cells(self, table: WordTable, tokens: _Tokens
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Column, comment row and sentence row of every in-vocabulary unigram and bigram."""
+        """Column, comment row and sentence row of every in-vocabulary unigram, bigram and stem."""
         unigram_columns = table.columns[tokens.words]
         stem_columns = table.stem_columns[tokens.words]
         pair_index = tokens.pair_index
