@@ -17,6 +17,7 @@ from model.features import DENSE_FEATURES, CommentFeaturizer, FeatureBatch
 from model.labels import CATEGORIES, STANCES
 
 SENTENCE_FEATURE = "[most abusive sentence]"
+MILD_SENTENCE = "[its worst sentence is mild]"  # the same feature, named for when it counts against abuse
 DENSE_NAMES = [f"[{name}]" for name in DENSE_FEATURES] + [SENTENCE_FEATURE]
 
 
@@ -243,6 +244,14 @@ class CommentClassifier(BaseEstimator):
                            self.stance_head_.predict_proba(batch.text, dense), batch.text, dense,
                            batch, worst_index)
 
+    def _sentence_feature_name(self, predictions: Predictions, row: int) -> str:
+        """The sentence feature's name in an explanation, with the comment's worst sentence: "most
+        abusive" when that sentence scores above the usual, "mild" when it scores below (then it is
+        evidence against abuse, and calling it abusive would mislead a moderator)."""
+        name = SENTENCE_FEATURE if predictions.dense[row, -1] > 0 else MILD_SENTENCE
+        sentence = predictions.worst_sentence(row)
+        return f"{name} {sentence}" if sentence else name
+
     def explain(self, predictions: Predictions, labels: np.ndarray, top: int = 6,
                 decimals: int | None = None) -> list[list[tuple[str, float]]]:
         """For each comment, the features that pushed it toward its category in ``labels`` most, with
@@ -267,8 +276,7 @@ class CommentClassifier(BaseEstimator):
         for row, column, weight in zip(rows[chosen].tolist(), columns[chosen].tolist(), chosen_weights.tolist()):
             name = self.feature_names_[column]
             if name == SENTENCE_FEATURE:
-                sentence = predictions.worst_sentence(row)
-                name = f"{SENTENCE_FEATURE} {sentence}" if sentence else name
+                name = self._sentence_feature_name(predictions, row)
             named[row].append((name, weight))
         return named
 

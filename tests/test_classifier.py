@@ -154,3 +154,15 @@ def test_a_column_scale_is_folded_into_the_coefficients() -> None:
     assert np.allclose(folded.predict_proba(X, no_dense), plain.predict_proba(X @ sp.diags(scale), no_dense))
     assert not np.allclose(folded.predict_proba(X, no_dense), LinearHead(C=2.0).fit(X, y, groups, 3)
                            .predict_proba(X, no_dense))
+
+
+def test_a_mild_worst_sentence_is_not_called_abusive_in_explanations(moderator) -> None:
+    from model.classifier import MILD_SENTENCE, SENTENCE_FEATURE
+    civil = ["Good point.", "Thank you for this article.", "Heartbreaking read. Thank you.",
+             "I disagree with the author, but the figures on the camps are well sourced."]
+    names = [item["feature"] for result in moderator.moderate([CommentInput(t, ARTICLE) for t in civil])
+             for item in result.explanation]
+    assert any(name.startswith(MILD_SENTENCE) for name in names)
+    assert not any(name.startswith(SENTENCE_FEATURE) for name in names)
+    abusive = moderator.moderate_one("You are a brainless idiot and a liar.", ARTICLE).explanation
+    assert any(item["feature"].startswith(SENTENCE_FEATURE) for item in abusive)
