@@ -18,6 +18,14 @@ def require_external() -> Path:
     return EXTERNAL_DIR
 
 
+def non_english_ids() -> set[str]:
+    """Ids of the labelled-set comments tagged non_english (written in another language)."""
+    from model.corpus import read_jsonl
+    from seeds import SEEDS_DIR
+    return {row["id"] for _, row in read_jsonl(SEEDS_DIR / "comments.jsonl")
+            if row.get("hard_case") == "non_english"}
+
+
 def read_csv(path: Path, delimiter: str = ",") -> list[dict]:
     """Rows of a CSV (or TSV) file as dicts."""
     csv.field_size_limit(10**8)

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import davidson, reddit_worse_problems, whataboutism_twitter  # noqa: E402
+from common import davidson, non_english_ids, reddit_worse_problems, whataboutism_twitter  # noqa: E402
 
 from model.artifact import DEFAULT_MODEL_DIR, load_model  # noqa: E402
 from model.labels import CATEGORIES  # noqa: E402
@@ -72,18 +72,16 @@ def main() -> None:
 def held_out_by_language(moderator, card: dict, model_dir: Path) -> list[tuple[str, float, int]]:
     """Held-out macro-F1 of the comments in English and of those tagged non_english."""
     from sklearn.metrics import f1_score
-    from model.corpus import read_jsonl
-    from seeds import SEEDS_DIR
     from training.sources import load_seed_data
     from training.train import held_out_articles
     held_out = held_out_articles(card, model_dir) or set()
-    tags = {row["id"]: row.get("hard_case") for _, row in read_jsonl(SEEDS_DIR / "comments.jsonl")}
+    foreign_ids = non_english_ids()
     records = [r for r in load_seed_data().records if r["group"] in held_out]
     predicted = moderator.classifier.predict([r["text"] for r in records],
                                              [r["article"] for r in records]).category.argmax(axis=1)
     parts = []
     for name, foreign in (("English", False), ("other languages (tagged)", True)):
-        rows = [i for i, r in enumerate(records) if (tags.get(r["id"]) == "non_english") == foreign]
+        rows = [i for i, r in enumerate(records) if (r["id"] in foreign_ids) == foreign]
         truth = [CATEGORIES.index(records[i]["category"]) for i in rows]
         parts.append((name, f1_score(truth, predicted[rows], average="macro"), len(rows)))
     return parts

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import random
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -17,18 +18,20 @@ from model.artifact import DEFAULT_MODEL_DIR, load_model
 from model.moderation import CommentInput
 from training.sources import load_seed_data
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import non_english_ids  # noqa: E402
+
 
 def realistic_comments(n: int, target_chars: int = 400, seed: int = 0, english_only: bool = False
                        ) -> list[str]:
     """Comments of about ``target_chars`` characters, each stitched from labelled-set comments of one
     language group (English, or tagged non_english), the groups drawn in the labelled set's proportions:
     a real comment is not half Korean and half English."""
-    from model.corpus import read_jsonl
-    from seeds import SEEDS_DIR
+    foreign = non_english_ids()
     rng = random.Random(seed)
     pools: dict[bool, list[str]] = {False: [], True: []}
-    for _, row in read_jsonl(SEEDS_DIR / "comments.jsonl"):
-        pools[row.get("hard_case") == "non_english"].append(row["text"])
+    for record in load_seed_data().records:
+        pools[record["id"] in foreign].append(record["text"])
     share_foreign = 0.0 if english_only else len(pools[True]) / (len(pools[True]) + len(pools[False]))
     comments = []
     for _ in range(n):

@@ -91,10 +91,12 @@ def evidence_scale(X: sp.csr_matrix, y: np.ndarray, n_classes: int, power: float
     logistic regression, Wang and Manning 2012), raised to ``power`` and scaled to mean 1: n-grams
     that tell the classes apart are penalised less by the regulariser."""
     present = (X != 0).astype(np.float64)
+    one_hot = sp.csr_matrix((np.ones(len(y)), (y, np.arange(len(y)))), shape=(n_classes, len(y)))
+    per_class = np.asarray((one_hot @ present).todense())  # documents of each class holding each column
+    everywhere = per_class.sum(axis=0)
     ratios = np.zeros(X.shape[1])
-    for label in range(n_classes):
-        inside = 1.0 + np.asarray(present[y == label].sum(axis=0)).ravel()
-        outside = 1.0 + np.asarray(present[y != label].sum(axis=0)).ravel()
+    for in_class in per_class:
+        inside, outside = 1.0 + in_class, 1.0 + (everywhere - in_class)
         ratio = np.abs(np.log(inside / inside.sum()) - np.log(outside / outside.sum()))
         np.maximum(ratios, ratio, out=ratios)
     scale = ratios ** power
