@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from model.languages import qualify_sentences
 from model.text import sentence_words
 
 # Words and word pairs that signal a change of subject to someone else's wrongdoing. Matched as
@@ -129,7 +130,7 @@ HANGUL_FIRST, HANGUL_LAST = "\uac00", "\ud7a3"
 
 def grams_of(normalised: str) -> list[str]:
     """Unigrams, within-sentence bigrams and stems of a normalised text."""
-    return [gram for words in sentence_words(normalised) for gram in ngrams_of(words)]
+    return [gram for words in qualify_sentences(sentence_words(normalised)) for gram in ngrams_of(words)]
 
 
 def ngrams_of(words: list[str]) -> list[str]:

@@ -22,11 +22,14 @@ from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, DEFLECTION, DE
                         STEM_PREFIX, character_cues, grams_of, positions_in, stem_of, tfidf_rows,
                         word_properties)
 from model.features_one_by_one import transform_one_by_one
+from model.languages import (HOMOGRAPHS, LANGUAGES, homograph_bits, languages_of_comments, marker_bits,
+                             qualified)
 from model.text import BREAK_TOKENS, SEPARATOR, Lexicon, normalise, normalise_joined, read_lexicon, split_tokens
 
 
 SENTENCE_BREAK, COMMENT_BREAK, FIRST_WORD = 0, 1, 2
 WORD_BITS = 21  # word ids fit in 21 bits, so a bigram's key (w1 << 21 | w2) fits in 42
+LANGUAGE_BITS = 4  # (word id, language index) pairs packed as word_id << 4 | language
 GROUP_SHIFT = 2 * WORD_BITS  # (group, key) pairs packed into one int64 for a single sorted lookup
 ONE_BY_ONE_UP_TO = 16  # batches up to this size go comment by comment (see features_one_by_one)
 RUNTIME_WORDS = 200_000  # words met at run time that are kept before the table is reset
@@ -44,6 +47,8 @@ class WordTable(dict):
         self.properties = np.zeros(1024, dtype=np.uint8)
         self.columns = np.full(1024, -1, dtype=np.int64)
         self.stem_columns = np.full(1024, -1, dtype=np.int64)
+        self.markers = np.zeros(1024, dtype=np.uint16)
+        self.homographs = np.zeros(1024, dtype=np.uint16)
         self.stem_vocabulary = {gram: column for gram, column in vocabulary.items()
                                 if gram.startswith(STEM_PREFIX)}
         self.lock = threading.Lock()
@@ -65,6 +70,11 @@ class WordTable(dict):
                 bigrams.setdefault(self.key(words), [-1, 0])[1] |= (
                     (DEFLECTION if gram in DEFLECTION_CUES else 0)
                     | (PLACE if gram in lexicons["places"].words else 0))
+        homograph_keys = {self[word.encode()] << LANGUAGE_BITS | index: self[qualified(word, language).encode()]
+                          for index, language in enumerate(LANGUAGES) for word in sorted(HOMOGRAPHS[language])}
+        order = sorted(homograph_keys)
+        self.homograph_index = KeyIndex(np.array(order, dtype=np.int64))
+        self.qualified_ids = np.array([homograph_keys[k] for k in order], dtype=np.int64)
         self.n_base = self.n_ids
         order = sorted(bigrams)
         self.bigram_keys = np.array(order, dtype=np.int64)
@@ -85,8 +95,11 @@ class WordTable(dict):
                 self.properties = np.concatenate([self.properties, np.zeros_like(self.properties)])
                 self.columns = np.concatenate([self.columns, np.full_like(self.columns, -1)])
                 self.stem_columns = np.concatenate([self.stem_columns, np.full_like(self.stem_columns, -1)])
+                self.markers = np.concatenate([self.markers, np.zeros_like(self.markers)])
+                self.homographs = np.concatenate([self.homographs, np.zeros_like(self.homographs)])
             text = word.decode("utf-8")
             self.properties[word_id] = word_properties(text, self.lexicons)
+            self.markers[word_id], self.homographs[word_id] = marker_bits(text), homograph_bits(text)
             self.stem_columns[word_id] = self.stem_vocabulary.get(stem_of(text), -1)
             self.n_ids += 1
             self[word] = word_id
@@ -373,6 +386,7 @@ def _index_tokens(table: WordTable, token_strings: list[str]) -> _Tokens:
     ids = np.fromiter(map(table.__getitem__, token_strings), dtype=np.int64, count=len(token_strings))
     comment_of_token = np.cumsum(ids == COMMENT_BREAK)
     is_word = ids >= FIRST_WORD
+    _qualify_homographs(table, ids, comment_of_token, is_word)
     starts = is_word.copy()
     starts[1:] &= ~is_word[:-1]
     sentence_of_token = np.cumsum(starts) - 1
@@ -386,6 +400,27 @@ def _index_tokens(table: WordTable, token_strings: list[str]) -> _Tokens:
         sentence_owner=comment_of_token[sentence_starts],
         pair_comment=comment_of_token[pairs], pair_sentence=sentence_of_token[pairs],
         pair_keys=pair_keys, pair_index=table.bigram_index.find(pair_keys))
+
+
+def _qualify_homographs(table: WordTable, ids: np.ndarray, comment_of_token: np.ndarray,
+                        is_word: np.ndarray) -> None:
+    """Replace, in place, the ids of homographs in comments of their language by the ids of their
+    qualified forms ("nl:hoe"; see ``model.languages``)."""
+    marker_positions = np.flatnonzero(table.markers[ids])
+    if len(marker_positions) < 2:
+        return
+    n = int(comment_of_token[-1]) + 1
+    n_words = np.bincount(comment_of_token[is_word], minlength=n)
+    language = languages_of_comments(comment_of_token[marker_positions],
+                                     table.markers[ids[marker_positions]], n_words)
+    positions = np.flatnonzero(table.homographs[ids])
+    positions = positions[language[comment_of_token[positions]] >= 0]
+    if not len(positions):
+        return
+    keys = ids[positions] << LANGUAGE_BITS | language[comment_of_token[positions]]
+    found = table.homograph_index.find(keys)
+    positions, found = positions[found >= 0], found[found >= 0]
+    ids[positions] = table.qualified_ids[found]
 
 
 def _gram_hits(tokens: _Tokens, properties: np.ndarray, pair_properties: np.ndarray, bit: int

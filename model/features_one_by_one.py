@@ -10,6 +10,7 @@ import numpy as np
 from model.cues import (CAPITALISED, DEFLECTION_CUES, DENSE_FEATURES, DEHUMANISING, INSULT,
                         PROFANITY, SECOND_PERSON_BIT, STOPWORDS, VIOLENCE, FeatureBatch,
                         character_cues, ngrams_of, positions_in, tfidf_rows)
+from model.languages import qualify_sentences
 from model.text import normalise, sentence_words
 
 COUNTED_BITS = (INSULT, PROFANITY, DEHUMANISING, VIOLENCE, SECOND_PERSON_BIT)
@@ -30,12 +31,13 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
         grams_of_comment: list[str] = []
         bits_of_comment: list[int] = []
         max_insults = 0
-        for words in sentence_words(normalise(text)):
+        sentences = sentence_words(normalise(text))
+        for shown, words in zip(sentences, qualify_sentences(sentences)):
             grams = ngrams_of(words)
             ids = [i for i in map(vocabulary_get, grams) if i is not None]
             owners.append(row)
             sentence_starts.append(len(tokens))
-            tokens.extend(words)
+            tokens.extend(shown)
             tokens.append(".")
             columns.extend(ids)
             doc_rows.extend([row] * len(ids))

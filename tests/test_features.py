@@ -107,3 +107,35 @@ def test_stems_are_features_but_never_of_a_group_name(moderator) -> None:
     assert group_stems and not group_stems & set(vocabulary)
     batch = moderator.classifier.featurizer_.transform(["They tortured prisoners."] * 20, [None] * 20)
     assert batch.text[0, vocabulary["~tortu"]] > 0
+
+
+HOMOGRAPH_WORDS = st.sampled_from("hoe hun die was het een niet und der das nicht con negro los que you the "
+                                  "idiot kill . ? \n".split(" "))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(HOMOGRAPH_WORDS, max_size=14).map(" ".join), min_size=1, max_size=20))
+def test_paths_agree_on_homographs_in_any_language(moderator, texts: list[str]) -> None:
+    featurizer = moderator.classifier.featurizer_
+    articles = [None] * len(texts)
+    assert_same(featurizer.transform_vectorised(texts, articles),
+                transform_one_by_one(featurizer, featurizer._word_table(), texts, articles))
+
+
+def test_a_homograph_is_its_own_feature_in_a_comment_of_its_language() -> None:
+    from model.languages import detect_language, qualify_sentences
+    dutch = "hoe kan het dat niemand hier iets aan doet".split()
+    assert detect_language(dutch) == "nl"
+    assert qualify_sentences([dutch])[0][0] == "nl:hoe"
+    for english in ("shut up you dumb hoe", "die in a fire", "the police in los angeles shot him"):
+        assert qualify_sentences([english.split()]) == [english.split()]
+
+
+def test_a_german_article_is_not_a_violent_word(moderator) -> None:
+    from model.cues import DENSE_FEATURES
+    violent = DENSE_FEATURES.index("violent words")
+    texts = ["Die Regierung muss die Rechte der Gefangenen achten, und das ist nicht verhandelbar.",
+             "They should all die."]
+    for size in (1, 20):  # both featurizer paths
+        batch = moderator.classifier.featurizer_.transform(texts * size, [None] * 2 * size)
+        assert batch.dense[0, violent] == 0 and batch.dense[1, violent] > 0

@@ -1,0 +1,104 @@
+"""Words spelt like English words in other languages ("hoe" is Dutch for how, "die" a German
+article, "negro" Spanish for black), told apart by the language of the comment they are in.
+
+A comment's language is guessed from function words that English does not have ("und", "het",
+"los", "não"): the language with the most of them, at least two and at least a tenth of the
+comment's words. In such a comment that language's homographs become their own features ("nl:hoe",
+"de:die"), so that a Dutch question does not teach the model that an English slur is harmless, and a
+German article is not counted as a violent word.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Function words of each language that are not English words, used to recognise the language.
+_MARKERS = {
+    "de": "und der das nicht ist ein eine einen dem des zu mit auf sich auch es sie wir ihr ich "
+          "sind wird werden wie nur noch aber oder wenn dass nach bei vom zum kein keine schon hier "
+          "diese dieser dieses sehr ganz doch mal jetzt immer ihre unsere",
+    "nl": "het een niet zijn ook maar wel voor naar ik jij wij zij dit deze geen nog heel "
+          "alleen moet wordt worden hebben heeft daar omdat want mensen zou kunnen echt gewoon "
+          "ze onze jullie waarom iets aan niks veel hier niemand",
+    "es": "que los las del por para una pero como esto este esta eso muy porque también "
+          "nos ellos todos está están tiene gobierno más qué cómo sólo mismo ese esa",
+    "pt": "não uma os das dos pra para mas como isso isto esse essa muito porque também tem são "
+          "você vocês ele eles nós mais nao voce ainda pelo pela com já aqui governo",
+    "it": "che non per una della delle degli sono questo questa perché anche molto tutti gli nel "
+          "nella dei hanno essere è cosa loro più del il anzi sempre governo ancora",
+    "fr": "les des une est pas que qui dans pour avec sont mais cette ces leur leurs nous vous très "
+          "aussi ça c'est n'est il elle ils au aux du sur le et ont fait être rien",
+    "tr": "bir bu ve için çok daha gibi değil var yok onlar olan olarak kadar şey "
+          "mı mi ile diye hiç bunu şu",
+    "pl": "nie jest się że jak tak czy już tylko jego ich oni tym tego przez dla być bardzo może "
+          "także który która które ",
+    "hi": "hai hain nahi nahin kya ki ke ka ko se mein aur bhi yeh woh tha thi kuch sab "
+          "tum aap toh bhai",
+}
+# Words of each language that are spelt like an English word with another meaning.
+_HOMOGRAPHS = {
+    "de": "die was will war also man hat rat gift kind arm mist dick hell bad fast bald",
+    "nl": "hoe hun die was door arm kind mist bad dik hel",
+    "es": "con negro negros negra sin son mayor van red come pie once",
+    "pt": "negro negros negra come mas",
+    "it": "negro negri come con male sale dove ora",
+    "fr": "con cons sale pour chat pain bite coin dont",
+    "tr": "kim son ben on at her",
+    "pl": "ale pan co ten to",
+    "hi": "main the par to log hum band bat mar",
+}
+LANGUAGES = tuple(_MARKERS)
+MARKERS = {language: frozenset(words.split()) for language, words in _MARKERS.items()}
+HOMOGRAPHS = {language: frozenset(words.split()) for language, words in _HOMOGRAPHS.items()}
+MIN_MARKERS, MIN_MARKER_SHARE = 2, 0.1
+SEPARATOR = ":"  # never part of a token, so a qualified word cannot collide with one
+
+
+def marker_bits(word: str) -> int:
+    """Bit i set where ``word`` marks language ``LANGUAGES[i]``."""
+    return sum(1 << i for i, language in enumerate(LANGUAGES) if word in MARKERS[language])
+
+
+def homograph_bits(word: str) -> int:
+    """Bit i set where ``word`` is a homograph in language ``LANGUAGES[i]``."""
+    return sum(1 << i for i, language in enumerate(LANGUAGES) if word in HOMOGRAPHS[language])
+
+
+def qualified(word: str, language: str) -> str:
+    """The feature name of a homograph in a comment of ``language``: "nl:hoe"."""
+    return f"{language}{SEPARATOR}{word}"
+
+
+def detect_language(words: list[str]) -> str | None:
+    """The language the comment's words mark most (see the module docstring), or None."""
+    best, best_count = None, 0
+    for language in LANGUAGES:
+        count = sum(word in MARKERS[language] for word in words)
+        if count > best_count:
+            best, best_count = language, count
+    if best_count >= MIN_MARKERS and best_count >= MIN_MARKER_SHARE * len(words):
+        return best
+    return None
+
+
+def qualify_sentences(sentences: list[list[str]]) -> list[list[str]]:
+    """A comment's sentences with the homographs of its language qualified ("hoe" → "nl:hoe")."""
+    language = detect_language([word for words in sentences for word in words])
+    if language is None:
+        return sentences
+    homographs = HOMOGRAPHS[language]
+    return [[qualified(w, language) if w in homographs else w for w in words] for words in sentences]
+
+
+def languages_of_comments(comments: np.ndarray, markers: np.ndarray, n_words: np.ndarray) -> np.ndarray:
+    """The language index of each comment (-1: none) from the comment and marker bits of its marker
+    words, as ``detect_language`` decides it."""
+    n = len(n_words)
+    counts = np.zeros((n, len(LANGUAGES)), dtype=np.int64)
+    for index in range(len(LANGUAGES)):
+        hits = (markers >> index) & 1 > 0
+        counts[:, index] = np.bincount(comments[hits], minlength=n)
+    best = counts.argmax(axis=1)
+    best_count = counts[np.arange(n), best]
+    found = (best_count >= MIN_MARKERS) & (best_count >= MIN_MARKER_SHARE * n_words)
+    return np.where(found, best, -1)
