@@ -22,8 +22,8 @@ from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, DEFLECTION, DE
                         STEM_PREFIX, character_cues, grams_of, positions_in, stem_of, tfidf_rows,
                         word_properties)
 from model.features_one_by_one import transform_one_by_one
-from model.languages import (HOMOGRAPHS, LANGUAGES, homograph_bits, languages_of_comments, marker_bits,
-                             qualified)
+from model.languages import (HOMOGRAPHS, LANGUAGES, MIN_MARKERS, homograph_bits, languages_of_comments,
+                             marker_bits, qualified)
 from model.text import BREAK_TOKENS, SEPARATOR, Lexicon, normalise, normalise_joined, read_lexicon, split_tokens
 
 
@@ -407,20 +407,28 @@ def _qualify_homographs(table: WordTable, ids: np.ndarray, comment_of_token: np.
     """Replace, in place, the ids of homographs in comments of their language by the ids of their
     qualified forms ("nl:hoe"; see ``model.languages``)."""
     marker_positions = np.flatnonzero(table.markers[ids])
-    if len(marker_positions) < 2:
+    if len(marker_positions) < MIN_MARKERS:
         return
-    n = int(comment_of_token[-1]) + 1
-    n_words = np.bincount(comment_of_token[is_word], minlength=n)
-    language = languages_of_comments(comment_of_token[marker_positions],
-                                     table.markers[ids[marker_positions]], n_words)
+    comments, language = languages_of_comments(comment_of_token[marker_positions],
+                                                table.markers[ids[marker_positions]],
+                                                lambda c: _words_in_comments(comment_of_token, is_word, c))
+    if not len(comments):
+        return
+    language_of = np.full(int(comment_of_token[-1]) + 1, -1, dtype=np.int64)
+    language_of[comments] = language
     positions = np.flatnonzero(table.homographs[ids])
-    positions = positions[language[comment_of_token[positions]] >= 0]
-    if not len(positions):
-        return
-    keys = ids[positions] << LANGUAGE_BITS | language[comment_of_token[positions]]
+    positions = positions[language_of[comment_of_token[positions]] >= 0]
+    keys = ids[positions] << LANGUAGE_BITS | language_of[comment_of_token[positions]]
     found = table.homograph_index.find(keys)
-    positions, found = positions[found >= 0], found[found >= 0]
-    ids[positions] = table.qualified_ids[found]
+    ids[positions[found >= 0]] = table.qualified_ids[found[found >= 0]]
+
+
+def _words_in_comments(comment_of_token: np.ndarray, is_word: np.ndarray, comments: np.ndarray
+                       ) -> np.ndarray:
+    """How many words each of the given comments has (found by bisecting the sorted comment index)."""
+    starts = np.searchsorted(comment_of_token, comments, "left")
+    ends = np.searchsorted(comment_of_token, comments, "right")
+    return np.array([np.count_nonzero(is_word[s:e]) for s, e in zip(starts.tolist(), ends.tolist())])
 
 
 def _gram_hits(tokens: _Tokens, properties: np.ndarray, pair_properties: np.ndarray, bit: int

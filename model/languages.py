@@ -10,6 +10,8 @@ German article is not counted as a violent word.
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 # Function words of each language that are not English words, used to recognise the language.
@@ -90,15 +92,19 @@ def qualify_sentences(sentences: list[list[str]]) -> list[list[str]]:
     return [[qualified(w, language) if w in homographs else w for w in words] for words in sentences]
 
 
-def languages_of_comments(comments: np.ndarray, markers: np.ndarray, n_words: np.ndarray) -> np.ndarray:
-    """The language index of each comment (-1: none) from the comment and marker bits of its marker
-    words, as ``detect_language`` decides it."""
-    n = len(n_words)
-    counts = np.zeros((n, len(LANGUAGES)), dtype=np.int64)
+def languages_of_comments(comments: np.ndarray, markers: np.ndarray,
+                          count_words: Callable[[np.ndarray], np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The comments with a language and the index of each one's language, decided as
+    ``detect_language`` does, from the comment and marker bits of every marker word of a batch;
+    ``count_words`` gives the number of words of the comments asked about."""
+    candidates, inverse = np.unique(comments, return_inverse=True)
+    counts = np.zeros((len(candidates), len(LANGUAGES)), dtype=np.int64)
     for index in range(len(LANGUAGES)):
         hits = (markers >> index) & 1 > 0
-        counts[:, index] = np.bincount(comments[hits], minlength=n)
+        counts[:, index] = np.bincount(inverse[hits], minlength=len(candidates))
     best = counts.argmax(axis=1)
-    best_count = counts[np.arange(n), best]
-    found = (best_count >= MIN_MARKERS) & (best_count >= MIN_MARKER_SHARE * n_words)
-    return np.where(found, best, -1)
+    best_count = counts[np.arange(len(candidates)), best]
+    enough = best_count >= MIN_MARKERS
+    candidates, best, best_count = candidates[enough], best[enough], best_count[enough]
+    found = best_count >= MIN_MARKER_SHARE * count_words(candidates) if len(candidates) else enough[:0]
+    return candidates[found], best[found]
