@@ -284,17 +284,17 @@ class CommentClassifier(BaseEstimator):
 
 
 def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the maximum of its sentences' values and that sentence's index (-1 when none)."""
+    """Per row, the maximum of its sentences' values and that sentence's index (the last of equal
+    maxima; -1 when the row has no sentence). ``owners`` is non-decreasing, as featurizers give it."""
     best = np.full(n_rows, -10.0)
     best_index = np.full(n_rows, -1, dtype=np.int64)
     if len(values):
-        order = np.lexsort((values, owners))
-        sorted_owners = owners[order]
-        last = np.ones(len(order), dtype=bool)
-        last[:-1] = sorted_owners[1:] != sorted_owners[:-1]
-        winners = order[last]
-        best[owners[winners]] = values[winners]
-        best_index[owners[winners]] = winners
+        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        maxima = np.maximum.reduceat(values, starts)
+        best[owners[starts]] = maxima
+        hits = np.flatnonzero(values == np.repeat(maxima, np.diff(np.r_[starts, len(values)])))
+        last = np.r_[owners[hits[1:]] != owners[hits[:-1]], True]
+        best_index[owners[hits[last]]] = hits[last]
     return best, best_index
 
 

@@ -32,6 +32,7 @@ WORD_BITS = 21  # word ids fit in 21 bits, so a bigram's key (w1 << 21 | w2) fit
 LANGUAGE_BITS = 4  # (word id, language index) pairs packed as word_id << 4 | language
 GROUP_SHIFT = 2 * WORD_BITS  # (group, key) pairs packed into one int64 for a single sorted lookup
 ONE_BY_ONE_UP_TO = 16  # batches up to this size go comment by comment (see features_one_by_one)
+COUNTED_BITS = INSULT | PROFANITY | DEHUMANISING | VIOLENCE | SECOND_PERSON_BIT
 RUNTIME_WORDS = 200_000  # words met at run time that are kept before the table is reset
 
 
@@ -306,10 +307,13 @@ class CommentFeaturizer(BaseEstimator):
                text_matrix: sp.csr_matrix) -> np.ndarray:
         """The dense cues of every comment of the batch (see ``DENSE_FEATURES``)."""
         n = len(texts)
-        comment, properties = tokens.word_comment, table.properties[tokens.words]
-        n_tokens = np.bincount(comment, minlength=n)
-        count = lambda bit: np.bincount(comment, weights=(properties & bit) > 0, minlength=n)  # noqa: E731
-        insults_per_sentence = np.bincount(tokens.word_sentence, weights=(properties & INSULT) > 0,
+        properties = table.properties[tokens.words]
+        n_tokens = np.bincount(tokens.word_comment, minlength=n)
+        flagged = np.flatnonzero(properties & COUNTED_BITS)  # the few words any count below needs
+        comment, flagged_properties = tokens.word_comment[flagged], properties[flagged]
+        count = lambda bit: np.bincount(comment, weights=(flagged_properties & bit) > 0, minlength=n)  # noqa: E731
+        insults_per_sentence = np.bincount(tokens.word_sentence[flagged],
+                                           weights=(flagged_properties & INSULT) > 0,
                                            minlength=len(tokens.sentence_owner))
         max_insults = np.zeros(n)
         np.maximum.at(max_insults, tokens.sentence_owner, insults_per_sentence)

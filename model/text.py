@@ -17,8 +17,8 @@ LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 # Chinese and Japanese characters, written without spaces, become one word each.
 NEWLINE = b"\x01"
 _TOKEN_BYTES = b"abcdefghijklmnopqrstuvwxyz'.!?\x00"
-TOKEN_TABLE = bytes(c if c in _TOKEN_BYTES or c >= 0x80 else (NEWLINE[0] if c == 10 else 32)
-                    for c in range(256))
+TOKEN_TABLE = bytes(c if c in _TOKEN_BYTES or c >= 0x80 else c + 32 if 65 <= c <= 90 else
+                    NEWLINE[0] if c == 10 else 32 for c in range(256))  # ASCII lower-cased here
 NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 UNSPACED_SCRIPTS = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 SENTENCE_ENDS = {ord("。"): ".", ord("।"): ".", ord("؟"): "?", ord("¿"): " ", ord("¡"): " "}
@@ -26,7 +26,7 @@ BREAK_TOKENS = (b".", b"!", b"?", NEWLINE, b"\x00")
 LONE_APOSTROPHE = re.compile(rb"'(?:(?![a-z])|(?<![a-z]'))")  # not between two letters
 # Where obfuscation may start: a masking symbol, or digits or '!' between letters. The pattern starts
 # with a character set so that the regex engine scans for it quickly.
-SUSPECT = re.compile(r"[*$@0-9!](?:(?<=[*$@])|(?<=[a-z][0-9!])[0-9!]*[a-z])")
+SUSPECT = re.compile(r"[*$@0-9!](?:(?<=[*$@])|(?<=[a-zA-Z][0-9!])[0-9!]*[a-zA-Z])")
 # A token mixing letters with digits or masking symbols: "f*ck", "id10t", "a$$hole", "b!tch".
 OBFUSCATED = re.compile(r"(?<![\w*$@!])(?=[\w*$@!]*[a-z])(?=[\w*$@!]*[*$@!0-9])"
                         r"[a-z0-9*$][a-z0-9*$@!]*[a-z0-9*$](?![\w*$@])")
@@ -104,12 +104,14 @@ def deobfuscate_token(token: str) -> str:
 
 
 def normalise(text: str) -> str:
-    """Lower-cased, NFKC-normalised text with control characters removed and obfuscation undone."""
+    """NFKC-normalised text with control characters removed and obfuscation undone (lower-cased
+    but for ASCII letters, which ``split_tokens`` lower-cases)."""
     return normalise_joined([text])
 
 
 def normalise_joined(texts: list[str]) -> str:
-    """The normalised texts joined by ``SEPARATOR``, each normalised as if on its own."""
+    """The normalised texts joined by ``SEPARATOR``, each normalised as if on its own. ASCII letters
+    outside obfuscated words keep their case: ``split_tokens`` lower-cases them, a byte at a time."""
     joined = SEPARATOR.join(texts)
     if joined.count(SEPARATOR) != len(texts) - 1:
         joined = SEPARATOR.join(text.replace(SEPARATOR, "") for text in texts)
@@ -118,16 +120,15 @@ def normalise_joined(texts: list[str]) -> str:
                                 for part in joined.split(SEPARATOR))
     if CONTROL.search(joined):
         joined = CONTROL.sub("", joined)
-    joined = joined.lower()
     suspects = [match.start() for match in SUSPECT.finditer(joined)]
     return _deobfuscate_around(joined, suspects) if suspects else joined
 
 
 def _normalise_non_ascii(text: str) -> str:
-    """NFKC, a typographic apostrophe made plain, and every character but letters, marks and digits
-    made a space (``WORD_CHARACTERS``)."""
-    text = unicodedata.normalize("NFKC", text).replace("’", "'")
-    return NON_ASCII_RUN.sub(_words_only, text) if not text.isascii() else text
+    """Control characters removed, NFKC, a typographic apostrophe made plain, every character but
+    letters, marks and digits made a space (``WORD_CHARACTERS``), and lower case."""
+    text = unicodedata.normalize("NFKC", CONTROL.sub("", text)).replace("’", "'")
+    return (NON_ASCII_RUN.sub(_words_only, text) if not text.isascii() else text).lower()
 
 
 def _deobfuscate_around(text: str, positions: list[int]) -> str:
@@ -142,7 +143,7 @@ def _deobfuscate_around(text: str, positions: list[int]) -> str:
             start -= 1
         while end < len(text) and _in_run(text[end]):
             end += 1
-        pieces += [text[done:start], OBFUSCATED.sub(_undo_match, text[start:end])]
+        pieces += [text[done:start], OBFUSCATED.sub(_undo_match, text[start:end].lower())]
         done = end
     pieces.append(text[done:])
     return "".join(pieces)

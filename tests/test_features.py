@@ -82,7 +82,9 @@ def test_key_index_finds_exactly_the_stored_keys(stored: set[int], wanted: list[
 
 
 def test_tokens_obfuscated_with_symbols_are_read_as_words() -> None:
-    assert normalise("You F*CK, id10t, 4ever 2014") == "you fuck, idiot, 4ever 2014"
+    from model.text import sentence_words
+    assert normalise("You F*CK, id10t, 4ever 2014") == "You fuck, idiot, 4ever 2014"
+    assert sentence_words(normalise("You F*CK, id10t, 4ever 2014")) == [["you", "fuck", "idiot", "ever"]]
 
 
 @pytest.mark.parametrize("text", ["", "...", "!!!"])
