@@ -125,10 +125,11 @@ def normalise_joined(texts: list[str]) -> str:
 
 
 def _normalise_non_ascii(text: str) -> str:
-    """Control characters removed, NFKC, a typographic apostrophe made plain, every character but
-    letters, marks and digits made a space (``WORD_CHARACTERS``), and lower case."""
-    text = unicodedata.normalize("NFKC", CONTROL.sub("", text)).replace("’", "'")
-    return (NON_ASCII_RUN.sub(_words_only, text) if not text.isascii() else text).lower()
+    """NFKC, a typographic apostrophe made plain, every character but letters, marks and digits made
+    a space (``WORD_CHARACTERS``), control characters removed, and lower case."""
+    text = unicodedata.normalize("NFKC", text).replace("’", "'")
+    text = NON_ASCII_RUN.sub(_words_only, text) if not text.isascii() else text
+    return CONTROL.sub("", text).lower()
 
 
 def _deobfuscate_around(text: str, positions: list[int]) -> str:
