@@ -432,7 +432,8 @@ def _words_in_comments(comment_of_token: np.ndarray, is_word: np.ndarray, commen
     """How many words each of the given comments has (found by bisecting the sorted comment index)."""
     starts = np.searchsorted(comment_of_token, comments, "left")
     ends = np.searchsorted(comment_of_token, comments, "right")
-    return np.array([np.count_nonzero(is_word[s:e]) for s, e in zip(starts.tolist(), ends.tolist())])
+    words_before = np.concatenate([[0], np.cumsum(is_word)])
+    return words_before[ends] - words_before[starts]
 
 
 def _gram_hits(tokens: _Tokens, properties: np.ndarray, pair_properties: np.ndarray, bit: int
