@@ -19,6 +19,9 @@ from model.labels import CATEGORIES, STANCES
 SENTENCE_FEATURE = "[most abusive sentence]"
 MILD_SENTENCE = "[its worst sentence is mild]"  # the same feature, named for when it counts against abuse
 DENSE_NAMES = [f"[{name}]" for name in DENSE_FEATURES] + [SENTENCE_FEATURE]
+# How an explanation names a dense cue whose value is below the training mean (the cue then counts
+# for the comment by its absence: "[question marks]" for a comment without any would mislead).
+ABSENT_NAMES = {"has article": "[no article given]", "addresses the reader (you)": "[does not address the reader]"}
 
 
 @dataclass
@@ -279,8 +282,19 @@ class CommentClassifier(BaseEstimator):
             name = self.feature_names_[column]
             if name == SENTENCE_FEATURE:
                 name = self._sentence_feature_name(predictions, row)
+            elif column >= n_text and dense[row, column - n_text] < 0:
+                name = self._below_usual_name(column - n_text, dense[row, column - n_text])
             named[row].append((name, weight))
         return named
+
+    def _below_usual_name(self, cue: int, scaled: float) -> str:
+        """The name of dense cue ``cue`` where its value is below the training mean: "[no question
+        marks]" where the comment has none, "[question marks: below usual]" otherwise."""
+        name = DENSE_FEATURES[cue]
+        raw = scaled / self.dense_weight * self.dense_scale_[cue] + self.dense_mean_[cue]
+        if abs(raw) > 1e-9:
+            return f"[{name}: below usual]"
+        return ABSENT_NAMES.get(name, f"[no {name}]")
 
 
 def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -166,3 +167,15 @@ def test_a_mild_worst_sentence_is_not_called_abusive_in_explanations(moderator) 
     assert not any(name.startswith(SENTENCE_FEATURE) for name in names)
     abusive = moderator.moderate_one("You are a brainless idiot and a liar.", ARTICLE).explanation
     assert any(item["feature"].startswith(SENTENCE_FEATURE) for item in abusive)
+
+
+def test_a_cue_that_counts_by_its_absence_is_named_absent(moderator) -> None:
+    for size in (1, 20):  # both featurizer paths
+        results = moderator.moderate([CommentInput("Let them dock. They're people.", None)] * size)
+        names = [item["feature"] for item in results[0].explanation]
+        assert not any(name in names for name in (f"[{cue}]" for cue in ("question marks", "length")))
+        assert "[no question marks]" in names or "[length: below usual]" in names
+    classifier = moderator.classifier
+    asking = classifier.predict(["And what about Saudi Arabia? Why? Who pays for this???"], [None])
+    names = [name for name, _ in classifier.explain(asking, np.array([CATEGORIES.index("whataboutism")]))[0]]
+    assert "[question marks]" in names and "[no question marks]" not in names
