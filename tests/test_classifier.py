@@ -170,12 +170,16 @@ def test_a_mild_worst_sentence_is_not_called_abusive_in_explanations(moderator) 
 
 
 def test_a_cue_that_counts_by_its_absence_is_named_absent(moderator) -> None:
-    for size in (1, 20):  # both featurizer paths
-        results = moderator.moderate([CommentInput("Let them dock. They're people.", None)] * size)
-        names = [item["feature"] for item in results[0].explanation]
-        assert not any(name in names for name in (f"[{cue}]" for cue in ("question marks", "length")))
-        assert "[no question marks]" in names or "[length: below usual]" in names
+    from model.cues import DENSE_FEATURES
     classifier = moderator.classifier
-    asking = classifier.predict(["And what about Saudi Arabia? Why? Who pays for this???"], [None])
-    names = [name for name, _ in classifier.explain(asking, np.array([CATEGORIES.index("whataboutism")]))[0]]
-    assert "[question marks]" in names and "[no question marks]" not in names
+    column = classifier.featurizer_.n_text_features + DENSE_FEATURES.index("question marks")
+    coefficients = classifier.category_head_.centred_coef_[:, column]
+    for size in (1, 20):  # both featurizer paths
+        plain = classifier.predict(["They should open the port to the ship today."] * size, [None] * size)
+        names = [name for name, _ in classifier.explain(plain, np.array([np.argmin(coefficients)] * size),
+                                                         top=100)[0]]
+        assert "[no question marks]" in names and "[question marks]" not in names
+        asking = classifier.predict(["Who pays? Why? Who signed this off???"] * size, [None] * size)
+        names = [name for name, _ in classifier.explain(asking, np.array([np.argmax(coefficients)] * size),
+                                                         top=100)[0]]
+        assert "[question marks]" in names and "[no question marks]" not in names
