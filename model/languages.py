@@ -16,41 +16,33 @@ import numpy as np
 
 # Function words of each language that are not English words, used to recognise the language.
 _MARKERS = {
-    "de": "und der das nicht ist ein eine einen dem des zu mit auf sich auch es sie wir ihr ich sind wird "
-          "werden wie nur noch aber oder wenn dass nach bei vom zum kein keine schon hier diese dieser "
-          "dieses sehr ganz doch mal jetzt immer ihre unsere muss müssen soll sollte sollten kann können "
-          "darf dürfen wurde wurden worden gibt gegen über durch ohne für zur beim einem einer eines ihm "
-          "ihn ihnen uns euch mir mich dich dir sein seine seinen ihren dann weil denn warum nichts alles "
-          "alle viele mehr",
-    "nl": "het een niet zijn ook maar wel voor naar ik jij wij zij dit deze geen nog heel alleen moet "
-          "wordt worden hebben heeft daar omdat want mensen zou kunnen echt gewoon ze onze jullie waarom "
-          "iets aan niks veel hier niemand kunnen werd waren geweest uit bij tegen dus toch nooit altijd "
-          "iedereen kan niets doet de",
-    "es": "que los las del por para una pero como esto este esta eso muy porque también nos ellos todos "
-          "está están tiene gobierno más qué cómo sólo mismo ese esa el lo se es fue ser puede tienen hace "
-          "sobre entre desde hasta nunca siempre ahora así de",
-    "pt": "não uma os das dos pra para mas como isso isto esse essa muito porque também tem são você vocês "
-          "ele eles nós mais nao voce ainda pelo pela com já aqui governo é está estão foi ser pode nunca "
-          "sempre agora lhe meu minha seu sua ela elas quem onde então depois de",
-    "it": "che non per una della delle degli sono questo questa perché anche molto tutti gli nel nella dei "
-          "hanno essere è cosa loro più del anzi sempre governo ancora di le uno si questi quello quella "
-          "ancora mai tutto niente qui così poi ci deve devono può fatto",
-    "fr": "les des une est pas que qui dans avec sont mais cette ces leur leurs nous vous très aussi ça "
-          "c'est n'est elle ils au aux du sur le et ont fait être rien je tu ne se ce en ses mes tes votre "
-          "notre comme tout tous toute encore toujours jamais peut faut doit été avoir était même où quand "
-          "parce alors donc ici oui de quel quelle",
-    "tr": "bir bu ve için çok daha gibi değil var yok onlar olan olarak kadar şey mı mi ile diye hiç bunu "
-          "şu",
-    "pl": "nie jest się że jak tak czy już tylko jego ich oni tym tego przez dla być bardzo może także "
-          "który która które",
-    "hi": "hai hain nahi nahin kya ki ke ka ko se mein aur bhi yeh woh tha thi kuch sab tum aap toh bhai",
+    "de": "und der das nicht ist ein eine einen dem des zu mit auf sich auch es sie wir ihr ich "
+          "sind wird werden wie nur noch aber oder wenn dass nach bei vom zum kein keine schon hier "
+          "diese dieser dieses sehr ganz doch mal jetzt immer ihre unsere",
+    "nl": "het een niet zijn ook maar wel voor naar ik jij wij zij dit deze geen nog heel "
+          "alleen moet wordt worden hebben heeft daar omdat want mensen zou kunnen echt gewoon "
+          "ze onze jullie waarom iets aan niks veel hier niemand",
+    "es": "que los las del por para una pero como esto este esta eso muy porque también "
+          "nos ellos todos está están tiene gobierno más qué cómo sólo mismo ese esa",
+    "pt": "não uma os das dos pra para mas como isso isto esse essa muito porque também tem são "
+          "você vocês ele eles nós mais nao voce ainda pelo pela com já aqui governo",
+    "it": "che non per una della delle degli sono questo questa perché anche molto tutti gli nel "
+          "nella dei hanno essere è cosa loro più del il anzi sempre governo ancora",
+    "fr": "les des une est pas que qui dans pour avec sont mais cette ces leur leurs nous vous très "
+          "aussi ça c'est n'est il elle ils au aux du sur le et ont fait être rien",
+    "tr": "bir bu ve için çok daha gibi değil var yok onlar olan olarak kadar şey "
+          "mı mi ile diye hiç bunu şu",
+    "pl": "nie jest się że jak tak czy już tylko jego ich oni tym tego przez dla być bardzo może "
+          "także który która które ",
+    "hi": "hai hain nahi nahin kya ki ke ka ko se mein aur bhi yeh woh tha thi kuch sab "
+          "tum aap toh bhai",
 }
 # Words of each language that are spelt like an English word with another meaning.
 _HOMOGRAPHS = {
     "de": "die was will war also man hat rat gift kind arm mist dick hell bad fast bald",
     "nl": "hoe hun die was door arm kind mist bad dik hel",
     "es": "con negro negros negra sin son mayor van red come pie once",
-    "pt": "negro negros negra come",
+    "pt": "negro negros negra come mas",
     "it": "negro negri come con male sale dove ora",
     "fr": "con cons sale pour chat pain bite coin dont",
     "tr": "kim son ben on at her",

@@ -137,7 +137,7 @@ def test_a_german_article_is_not_a_violent_word(moderator) -> None:
     from model.cues import DENSE_FEATURES
     violent = DENSE_FEATURES.index("violent words")
     texts = ["Die Regierung muss die Rechte der Gefangenen achten, und das ist nicht verhandelbar.",
-             "Die Regierung muss die Rechte der Gefangenen achten.", "They should all die."]
+             "They should all die."]
     for size in (1, 20):  # both featurizer paths
-        batch = moderator.classifier.featurizer_.transform(texts * size, [None] * 3 * size)
-        assert batch.dense[0, violent] == batch.dense[1, violent] == 0 and batch.dense[2, violent] > 0
+        batch = moderator.classifier.featurizer_.transform(texts * size, [None] * 2 * size)
+        assert batch.dense[0, violent] == 0 and batch.dense[1, violent] > 0
