@@ -7,6 +7,8 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 # Tokens are found with byte operations, not a regex: every byte but a-z, apostrophes, sentence ends
 # and the batch separator becomes a space (a newline becomes NEWLINE, which is not whitespace), each
@@ -19,7 +21,6 @@ NEWLINE = b"\x01"
 _TOKEN_BYTES = b"abcdefghijklmnopqrstuvwxyz'.!?\x00"
 TOKEN_TABLE = bytes(c if c in _TOKEN_BYTES or c >= 0x80 else c + 32 if 65 <= c <= 90 else
                     NEWLINE[0] if c == 10 else 32 for c in range(256))  # ASCII lower-cased here
-NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
 UNSPACED_SCRIPTS = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 SENTENCE_ENDS = {ord("。"): ".", ord("।"): ".", ord("؟"): "?", ord("¿"): " ", ord("¡"): " "}
 BREAK_TOKENS = (b".", b"!", b"?", NEWLINE, b"\x00")
@@ -116,20 +117,61 @@ def normalise_joined(texts: list[str]) -> str:
     if joined.count(SEPARATOR) != len(texts) - 1:
         joined = SEPARATOR.join(text.replace(SEPARATOR, "") for text in texts)
     if not joined.isascii():
-        joined = SEPARATOR.join(part if part.isascii() else _normalise_non_ascii(part)
-                                for part in joined.split(SEPARATOR))
+        parts = joined.split(SEPARATOR)
+        foreign = [i for i, part in enumerate(parts) if not part.isascii()]
+        for i, part in zip(foreign, _normalise_non_ascii([parts[i] for i in foreign])):
+            parts[i] = part
+        joined = SEPARATOR.join(parts)
     if CONTROL.search(joined):
         joined = CONTROL.sub("", joined)
     suspects = [match.start() for match in SUSPECT.finditer(joined)]
     return _deobfuscate_around(joined, suspects) if suspects else joined
 
 
-def _normalise_non_ascii(text: str) -> str:
-    """NFKC, a typographic apostrophe made plain, every character but letters, marks and digits made
-    a space (``WORD_CHARACTERS``), control characters removed, and lower case."""
-    text = unicodedata.normalize("NFKC", text).replace("’", "'")
-    text = NON_ASCII_RUN.sub(_words_only, text) if not text.isascii() else text
-    return CONTROL.sub("", text).lower()
+def _normalise_non_ascii(texts: list[str]) -> list[str]:
+    """Each text with NFKC, a typographic apostrophe made plain, every character but letters, marks
+    and digits made a space (``WORD_CHARACTERS``), control characters removed, and lower case; all
+    texts in one pass of each operation."""
+    joined = SEPARATOR.join([unicodedata.normalize("NFKC", text) for text in texts]).replace("’", "'")
+    return CONTROL.sub("", _words_only(joined)).lower().split(SEPARATOR)
+
+
+def _words_only(text: str) -> str:
+    """The text with ``WORD_CHARACTERS`` applied to its non-ASCII characters, as code point arrays."""
+    points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    wide = np.flatnonzero(points >= 0x80)
+    if not len(wide):
+        return text
+    kinds = _character_kinds(points[wide])
+    replacement = _REPLACEMENTS[kinds].copy()  # three code points per character, 0 where unused
+    replacement[kinds == KEEP, 0] = points[wide][kinds == KEEP]
+    replacement[kinds == PAD, 1] = points[wide][kinds == PAD]
+    lengths = np.ones(len(points), dtype=np.int64)
+    lengths[wide] = (replacement > 0).sum(axis=1)
+    out = np.repeat(points, lengths)
+    starts = (np.cumsum(lengths) - lengths)[wide]
+    for k in range(3):
+        used = replacement[:, k] > 0
+        out[starts[used] + k] = replacement[used, k]
+    return out.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+
+
+KEEP, SPACE, PAD, PERIOD, QUESTION = 1, 2, 3, 4, 5
+_REPLACEMENTS = np.array([[0, 0, 0], [0, 0, 0], [32, 0, 0], [32, 0, 32], [46, 0, 0], [63, 0, 0]],
+                         dtype=np.uint32)
+_KINDS = np.zeros(0x110000, dtype=np.uint8)  # kind of each code point, filled as they are met
+
+
+def _character_kinds(points: np.ndarray) -> np.ndarray:
+    """What ``WORD_CHARACTERS`` does to each code point: keep it, make it a space, pad it with spaces,
+    or make it a full stop or a question mark."""
+    kinds = _KINDS[points]
+    unknown = np.unique(points[kinds == 0]).tolist()
+    for point in unknown:
+        value = WORD_CHARACTERS[point]
+        _KINDS[point] = (KEEP if value == point else SPACE if value in (32, " ") else
+                         PERIOD if value == "." else QUESTION if value == "?" else PAD)
+    return _KINDS[points] if unknown else kinds
 
 
 def _deobfuscate_around(text: str, positions: list[int]) -> str:
@@ -168,11 +210,6 @@ def split_tokens(normalised_text: str) -> list[bytes]:
         if mark in data:
             data = data.replace(mark, b" " + mark + b" ")
     return data.split()
-
-
-def _words_only(run: re.Match) -> str:
-    """A run of non-ASCII characters with everything but word characters made spaces."""
-    return run.group().translate(WORD_CHARACTERS)
 
 
 def sentence_words(normalised_text: str) -> list[list[str]]:

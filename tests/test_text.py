@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from model.text import deobfuscate_token, normalise, sentence_words
 
@@ -46,3 +48,11 @@ def test_the_table_of_characters_met_stays_bounded() -> None:
     normalise("".join(chr(code) for code in range(0x3400, 0x3400 + 80_000) if not 0xD800 <= code < 0xE000))
     assert len(WORD_CHARACTERS) <= WORD_CHARACTERS.MAX_REMEMBERED
     assert sentence_words(normalise("Режим — преступный 👍")) == [["режим", "преступный"]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab .?'\x00\x07éÜＡ한국日本。।؟¿¡😀—“”\u0301\u093f\ud800ΣİßŉǄ")), max_size=60))
+def test_non_ascii_characters_are_mapped_as_the_character_table_says(text: str) -> None:
+    from model.text import WORD_CHARACTERS, _words_only
+    expected = "".join(ch if ord(ch) < 0x80 else ch.translate(WORD_CHARACTERS) for ch in text)
+    assert _words_only(text) == expected
