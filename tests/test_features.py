@@ -141,3 +141,12 @@ def test_a_german_article_is_not_a_violent_word(moderator) -> None:
     for size in (1, 20):  # both featurizer paths
         batch = moderator.classifier.featurizer_.transform(texts * size, [None] * 2 * size)
         assert batch.dense[0, violent] == 0 and batch.dense[1, violent] > 0
+
+
+def test_naming_gypsy_and_traveller_people_is_not_an_insult(moderator) -> None:
+    from model.cues import DENSE_FEATURES
+    insults = DENSE_FEATURES.index("insults")
+    texts = ["Gypsy and Traveller children already have the highest dropout rates.", "You gypsy scum."]
+    batch = moderator.classifier.featurizer_.transform(texts, [None, None])
+    assert batch.dense[0, insults] == 0 and batch.dense[1, insults] > 0
+    assert not any("gypsy" in name for name in moderator.classifier.featurizer_.vocabulary_)

@@ -6,7 +6,8 @@ from model.moderation import CommentInput, Moderator
 
 GROUPS = ("Christians", "Muslims", "Jews", "Koreans", "North Koreans", "Chinese people", "Black people",
           "gay people", "women", "refugees", "migrants", "Buddhists", "Hindus", "atheists",
-          "Americans", "Russians", "Palestinians", "Israelis", "trans people", "immigrants")
+          "Americans", "Russians", "Palestinians", "Israelis", "trans people", "immigrants", "Gypsies",
+          "Travellers", "Roma people")
 TEMPLATES = (
     "I have many friends who are {group}.",
     "{group} deserve the same rights as everyone else.",
