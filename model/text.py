@@ -61,6 +61,12 @@ class _WordCharacters(dict):
 
 
 WORD_CHARACTERS = _WordCharacters()
+# What WORD_CHARACTERS does to a code point, for whole-batch array work: each kind's replacement as up
+# to three code points (0: unused; a kept character, and the middle of a padded one, is the character).
+KEEP, SPACE, PAD, PERIOD, QUESTION = 1, 2, 3, 4, 5
+_REPLACEMENTS = np.array([[0, 0, 0], [0, 0, 0], [32, 0, 0], [32, 0, 32], [46, 0, 0], [63, 0, 0]],
+                         dtype=np.uint32)
+_KINDS = np.zeros(0x110000, dtype=np.uint8)  # kind of each code point, filled as they are met
 
 
 def read_lexicon(name: str) -> frozenset[str]:
@@ -154,12 +160,6 @@ def _words_only(text: str) -> str:
         used = replacement[:, k] > 0
         out[starts[used] + k] = replacement[used, k]
     return out.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
-
-
-KEEP, SPACE, PAD, PERIOD, QUESTION = 1, 2, 3, 4, 5
-_REPLACEMENTS = np.array([[0, 0, 0], [0, 0, 0], [32, 0, 0], [32, 0, 32], [46, 0, 0], [63, 0, 0]],
-                         dtype=np.uint32)
-_KINDS = np.zeros(0x110000, dtype=np.uint8)  # kind of each code point, filled as they are met
 
 
 def _character_kinds(points: np.ndarray) -> np.ndarray:
