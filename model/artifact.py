@@ -29,6 +29,7 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default"
 CARD_FIELDS = ("model_version", "created_at", "versions", "labels", "decision_policy",
                "training_config", "training_data", "metrics", "artifact")
 PINNED_LIBRARIES = ("scikit-learn", "numpy", "joblib")
+LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 
 
 def library_versions() -> dict[str, str]:
@@ -40,6 +41,11 @@ def library_versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     return versions
+
+
+def lexicon_hashes() -> dict[str, str]:
+    """sha256 of each lexicon file the features read at run time, by file name."""
+    return {path.name: sha256_of(path) for path in sorted(LEXICON_DIR.glob("*.txt"))}
 
 
 def sha256_of(path: Path) -> str:
@@ -62,6 +68,7 @@ def save_model(moderator: Moderator, directory: Path, *, training_config: dict,
         "model_version": moderator.version,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(),
+        "lexicons": lexicon_hashes(),
         "labels": {"category": list(CATEGORIES), "stance": list(STANCES), "decision": list(DECISIONS)},
         "decision_policy": moderator.policy.to_dict(),
         "training_config": training_config,
@@ -114,13 +121,21 @@ class IncompatibleArtifactError(ArtifactError):
 
 
 def check_versions(card: dict) -> None:
-    """Fail when a pinned library differs from the one the artifact was trained with."""
+    """Fail when a pinned library, or a lexicon file the features read, differs from the one the
+    artifact was trained with (cards written before lexicons were recorded are not checked for them)."""
     installed = library_versions()
     for name in PINNED_LIBRARIES:
         trained = card["versions"].get(name)
         if trained != installed[name]:
             raise IncompatibleArtifactError(
                 f"model trained with {name} {trained}, installed {installed[name]}: run `moderate train`")
+    trained_lexicons, installed_lexicons = card.get("lexicons"), lexicon_hashes()
+    if trained_lexicons is not None and trained_lexicons != installed_lexicons:
+        changed = sorted(name for name in set(trained_lexicons) | set(installed_lexicons)
+                         if trained_lexicons.get(name) != installed_lexicons.get(name))
+        raise IncompatibleArtifactError(
+            f"model trained with other lexicons than {LEXICON_DIR} holds now (changed: {', '.join(changed)}): "
+            "run `moderate train`")
 
 
 def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:

@@ -73,6 +73,12 @@ def test_library_version_mismatch_says_what_to_do(model_copy: Path) -> None:
         load_model(model_copy)
 
 
+def test_lexicon_changed_since_training_says_which_and_what_to_do(model_copy: Path) -> None:
+    edit_card(model_copy, lambda card: card["lexicons"].update({"insults.txt": "0" * 64}))
+    with pytest.raises(IncompatibleArtifactError, match=r"other lexicons .*changed: insults\.txt.*moderate train"):
+        load_model(model_copy)
+
+
 def test_label_mismatch(model_copy: Path) -> None:
     edit_card(model_copy, lambda card: card["labels"].update({"category": ["good", "bad"]}))
     with pytest.raises(ArtifactError, match="category labels are"):
