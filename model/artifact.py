@@ -22,6 +22,7 @@ from model.errors import ArtifactError
 from model.labels import CATEGORIES, DECISIONS, STANCES
 from model.moderation import Moderator
 from model.policy import DecisionPolicy
+from model.text import LEXICON_DIR
 
 ARTIFACT_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
@@ -29,7 +30,6 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default"
 CARD_FIELDS = ("model_version", "created_at", "versions", "labels", "decision_policy",
                "training_config", "training_data", "metrics", "artifact")
 PINNED_LIBRARIES = ("scikit-learn", "numpy", "joblib")
-LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 
 
 def library_versions() -> dict[str, str]:

@@ -46,6 +46,7 @@ DENSE_FEATURES = (
 # Word property bits, one byte per word of the word table.
 INSULT, PROFANITY, DEHUMANISING, VIOLENCE, SECOND_PERSON_BIT, CONTENT, PLACE, DEFLECTION = (
     1, 2, 4, 8, 16, 32, 64, 128)
+COUNTED_BITS = (INSULT, PROFANITY, DEHUMANISING, VIOLENCE, SECOND_PERSON_BIT)  # the word counts of the dense cues
 ASCII_UPPER = bytes(range(ord("A"), ord("Z") + 1))
 ASCII_LETTERS = ASCII_UPPER + ASCII_UPPER.lower()
 ARTICLE_CACHE_SIZE = 4096

@@ -16,14 +16,14 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, DEFLECTION, DEFLECTION_CUES,
+from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_BITS, DEFLECTION, DEFLECTION_CUES,
                         DENSE_FEATURES, INSULT, PLACE, PROFANITY,
                         SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
                         STEM_PREFIX, character_cues, grams_of, positions_in, stem_of, tfidf_rows,
                         word_properties)
 from model.features_one_by_one import transform_one_by_one
-from model.languages import (HOMOGRAPHS, LANGUAGES, MIN_MARKERS, homograph_bits, languages_of_comments,
-                             marker_bits, qualified)
+from model.languages import (HOMOGRAPHS, LANGUAGES, MARKERS, MIN_MARKERS, language_bits,
+                             languages_of_comments, qualified)
 from model.text import BREAK_TOKENS, SEPARATOR, Lexicon, normalise, normalise_joined, read_lexicon, split_tokens
 
 
@@ -32,7 +32,7 @@ WORD_BITS = 21  # word ids fit in 21 bits, so a bigram's key (w1 << 21 | w2) fit
 LANGUAGE_BITS = 4  # (word id, language index) pairs packed as word_id << 4 | language
 GROUP_SHIFT = 2 * WORD_BITS  # (group, key) pairs packed into one int64 for a single sorted lookup
 ONE_BY_ONE_UP_TO = 16  # batches up to this size go comment by comment (see features_one_by_one)
-COUNTED_BITS = INSULT | PROFANITY | DEHUMANISING | VIOLENCE | SECOND_PERSON_BIT
+COUNTED_MASK = sum(COUNTED_BITS)  # any of the bits the dense cues count
 RUNTIME_WORDS = 200_000  # words met at run time that are kept before the table is reset
 
 
@@ -100,7 +100,8 @@ class WordTable(dict):
                 self.homographs = np.concatenate([self.homographs, np.zeros_like(self.homographs)])
             text = word.decode("utf-8")
             self.properties[word_id] = word_properties(text, self.lexicons)
-            self.markers[word_id], self.homographs[word_id] = marker_bits(text), homograph_bits(text)
+            self.markers[word_id] = language_bits(text, MARKERS)
+            self.homographs[word_id] = language_bits(text, HOMOGRAPHS)
             self.stem_columns[word_id] = self.stem_vocabulary.get(stem_of(text), -1)
             self.n_ids += 1
             self[word] = word_id
@@ -309,7 +310,7 @@ class CommentFeaturizer(BaseEstimator):
         n = len(texts)
         properties = table.properties[tokens.words]
         n_tokens = np.bincount(tokens.word_comment, minlength=n)
-        flagged = np.flatnonzero(properties & COUNTED_BITS)  # the few words any count below needs
+        flagged = np.flatnonzero(properties & COUNTED_MASK)  # the few words any count below needs
         comment, flagged_properties = tokens.word_comment[flagged], properties[flagged]
         count = lambda bit: np.bincount(comment, weights=(flagged_properties & bit) > 0, minlength=n)  # noqa: E731
         insults_per_sentence = np.bincount(tokens.word_sentence[flagged],
@@ -421,8 +422,9 @@ def _qualify_homographs(table: WordTable, ids: np.ndarray, comment_of_token: np.
     language_of = np.full(int(comment_of_token[-1]) + 1, -1, dtype=np.int64)
     language_of[comments] = language
     positions = np.flatnonzero(table.homographs[ids])
-    positions = positions[language_of[comment_of_token[positions]] >= 0]
-    keys = ids[positions] << LANGUAGE_BITS | language_of[comment_of_token[positions]]
+    languages = language_of[comment_of_token[positions]]
+    positions, languages = positions[languages >= 0], languages[languages >= 0]
+    keys = ids[positions] << LANGUAGE_BITS | languages
     found = table.homograph_index.find(keys)
     ids[positions[found >= 0]] = table.qualified_ids[found[found >= 0]]
 

@@ -7,13 +7,12 @@ import math
 
 import numpy as np
 
-from model.cues import (CAPITALISED, DEFLECTION_CUES, DENSE_FEATURES, DEHUMANISING, INSULT,
+from model.cues import (CAPITALISED, COUNTED_BITS, DEFLECTION_CUES, DENSE_FEATURES, DEHUMANISING, INSULT,
                         PROFANITY, SECOND_PERSON_BIT, STOPWORDS, VIOLENCE, FeatureBatch,
                         character_cues, ngrams_of, positions_in, tfidf_rows)
 from model.languages import qualify_sentences
 from model.text import normalise, sentence_words
 
-COUNTED_BITS = (INSULT, PROFANITY, DEHUMANISING, VIOLENCE, SECOND_PERSON_BIT)
 
 
 def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str | None]) -> FeatureBatch:

@@ -56,14 +56,10 @@ MIN_MARKERS, MIN_MARKER_SHARE = 2, 0.1
 SEPARATOR = ":"  # never part of a token, so a qualified word cannot collide with one
 
 
-def marker_bits(word: str) -> int:
-    """Bit i set where ``word`` marks language ``LANGUAGES[i]``."""
-    return sum(1 << i for i, language in enumerate(LANGUAGES) if word in MARKERS[language])
-
-
-def homograph_bits(word: str) -> int:
-    """Bit i set where ``word`` is a homograph in language ``LANGUAGES[i]``."""
-    return sum(1 << i for i, language in enumerate(LANGUAGES) if word in HOMOGRAPHS[language])
+def language_bits(word: str, lists: dict[str, frozenset[str]]) -> int:
+    """Bit i set where ``word`` is in the list of language ``LANGUAGES[i]`` (``MARKERS`` or
+    ``HOMOGRAPHS``)."""
+    return sum(1 << i for i, language in enumerate(LANGUAGES) if word in lists[language])
 
 
 def qualified(word: str, language: str) -> str:

@@ -136,8 +136,8 @@ def normalise_joined(texts: list[str]) -> str:
 
 def _normalise_non_ascii(texts: list[str]) -> list[str]:
     """Each text with NFKC, a typographic apostrophe made plain, every character but letters, marks
-    and digits made a space (``WORD_CHARACTERS``), control characters removed, and lower case; all
-    texts in one pass of each operation."""
+    and digits made a space (``WORD_CHARACTERS``), control characters removed, and lower case. NFKC
+    runs per text (it returns an already normal text at once); the rest runs once over them all."""
     joined = SEPARATOR.join([unicodedata.normalize("NFKC", text) for text in texts]).replace("’", "'")
     return CONTROL.sub("", _words_only(joined)).lower().split(SEPARATOR)
 
