@@ -4,6 +4,7 @@ the vectorised and the one-comment-at-a-time featurizer share."""
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,7 +73,7 @@ class FeatureBatch:
     sentences: sp.csr_matrix
     sentence_owner: np.ndarray
     dense: np.ndarray
-    tokens: list[str]
+    tokens: Sequence  # str tokens, or bytes ones (model.features.ByteTokens)
     sentence_starts: np.ndarray
     sentence_lengths: np.ndarray
 

@@ -24,7 +24,8 @@ from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_BITS, 
 from model.features_one_by_one import transform_one_by_one
 from model.languages import (HOMOGRAPHS, LANGUAGES, MARKERS, MIN_MARKERS, language_bits,
                              languages_of_comments, qualified)
-from model.text import BREAK_TOKENS, SEPARATOR, Lexicon, normalise, normalise_joined, read_lexicon, split_tokens
+from model.text import (BREAK_TOKENS, SEPARATOR, Lexicon, normalise, normalise_joined, read_lexicon, span_hashes,
+                        token_spans)
 
 
 SENTENCE_BREAK, COMMENT_BREAK, FIRST_WORD = 0, 1, 2
@@ -34,6 +35,10 @@ GROUP_SHIFT = 2 * WORD_BITS  # (group, key) pairs packed into one int64 for a si
 ONE_BY_ONE_UP_TO = 16  # batches up to this size go comment by comment (see features_one_by_one)
 COUNTED_MASK = sum(COUNTED_BITS)  # any of the bits the dense cues count
 RUNTIME_WORDS = 200_000  # words met at run time that are kept before the table is reset
+# Words are found by a hash of their bytes; longer ones by the bytes themselves, since polynomial
+# hashes of long made-up strings can be made to collide.
+MAX_HASHED_BYTES = 64
+REINDEX_AFTER = 4096  # words added by hash before the index is rebuilt (or a quarter of the index, if more)
 
 
 class WordTable(dict):
@@ -82,6 +87,47 @@ class WordTable(dict):
         self.bigram_index = KeyIndex(self.bigram_keys)
         self.bigram_columns = np.array([bigrams[k][0] for k in order], dtype=np.int64)
         self.bigram_properties = np.array([bigrams[k][1] for k in order], dtype=np.uint8)
+        self._index_hashes()
+
+    def _index_hashes(self) -> None:
+        """Index every word of the table by the hash of its bytes (under ``lock`` once shared)."""
+        words = [word for word in self if len(word) <= MAX_HASHED_BYTES]
+        lengths = np.array([len(word) for word in words], dtype=np.int64)
+        ends = np.cumsum(lengths + 1) - 1
+        hashes = span_hashes(b" ".join(words), ends - lengths, ends)
+        self.hashed = (KeyIndex(hashes), np.fromiter(map(self.__getitem__, words), np.int64, len(words)))
+        self.recent: dict[int, int] = {}  # words added since, by hash
+
+    def word_ids(self, data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        """Ids of the words at these byte spans of ``data``, found by hash; unseen words are added."""
+        index, known = self.hashed
+        hashes = span_hashes(data, starts, ends)
+        found = index.find(hashes)
+        ids = known[found]
+        missing = np.flatnonzero((found < 0) | (ends - starts > MAX_HASHED_BYTES))
+        if len(missing):
+            ids[missing] = self._ids_not_indexed(data, starts[missing], ends[missing], hashes[missing])
+        return ids
+
+    def _ids_not_indexed(self, data: bytes, starts: np.ndarray, ends: np.ndarray, hashes: np.ndarray
+                         ) -> np.ndarray:
+        """Ids of words the hash index lacks: recent additions by hash, others (and long words) by
+        their bytes, new ones added to the table and to ``recent``."""
+        short = ends - starts <= MAX_HASHED_BYTES
+        recent = self.recent
+        ids = np.array([recent.get(h, -1) if s else -1 for h, s in zip(hashes.tolist(), short.tolist())],
+                       dtype=np.int64)
+        added: dict[int, int] = {}
+        for i in np.flatnonzero(ids < 0).tolist():
+            ids[i] = self[data[starts[i]:ends[i]]]
+            if short[i]:
+                added[int(hashes[i])] = int(ids[i])
+        if added:
+            with self.lock:
+                self.recent.update(added)
+                if len(self.recent) > max(REINDEX_AFTER, len(self.hashed[1]) // 4):
+                    self._index_hashes()
+        return ids
 
     def key(self, words: list[str]) -> int:
         """The key of a word pair."""
@@ -134,14 +180,18 @@ class KeyIndex:
         self.bits = max(4, int(len(keys) * 4).bit_length())
         self.slots = np.full(1 << self.bits, -1, dtype=np.int64)
         self.positions = np.full(1 << self.bits, -1, dtype=np.int64)
-        self.max_probes = 0
+        self.max_probes = -1
         mask = (1 << self.bits) - 1
-        for position, (key, slot) in enumerate(zip(keys.tolist(), self._slots(keys).tolist())):
-            probes = 0
-            while self.slots[slot] != -1:
-                slot, probes = (slot + 1) & mask, probes + 1
-            self.slots[slot], self.positions[slot] = key, position
-            self.max_probes = max(self.max_probes, probes)
+        positions, slots = np.arange(len(keys)), self._slots(keys)
+        while len(positions):  # each round, one key takes each free slot; the others probe the next
+            free = np.flatnonzero(self.slots[slots] == -1)
+            taken = free[np.unique(slots[free], return_index=True)[1]]
+            self.slots[slots[taken]], self.positions[slots[taken]] = keys[positions[taken]], positions[taken]
+            waiting = np.ones(len(positions), dtype=bool)
+            waiting[taken] = False
+            positions, slots = positions[waiting], (slots[waiting] + 1) & mask
+            self.max_probes += 1
+        self.max_probes = max(self.max_probes, 0)
 
     def _slots(self, keys: np.ndarray) -> np.ndarray:
         """Home slot of each key (Fibonacci hashing)."""
@@ -173,6 +223,19 @@ class ArticleFeatures:
     values: np.ndarray
     gram_keys: np.ndarray
     words: frozenset[str]
+
+
+class ByteTokens:
+    """A batch's tokens as spans of its token bytes; a slice gives the tokens as bytes."""
+
+    def __init__(self, data: bytes, starts: np.ndarray, ends: np.ndarray) -> None:
+        self.data, self.starts, self.ends = data, starts, ends
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def __getitem__(self, span: slice) -> list[bytes]:
+        return [self.data[s:e] for s, e in zip(self.starts[span].tolist(), self.ends[span].tolist())]
 
 
 @dataclass
@@ -259,8 +322,7 @@ class CommentFeaturizer(BaseEstimator):
         """Features of a batch through whole-batch array operations (any batch size)."""
         if table is None:
             table = self._word_table()
-        token_strings = split_tokens(normalise_joined(list(texts)))
-        tokens = _index_tokens(table, token_strings)
+        token_bytes, tokens = _index_tokens(table, normalise_joined(list(texts)))
         n = len(texts)
         doc_columns, doc_rows, sentence_rows = self._ngram_cells(table, tokens)
         text_matrix = tfidf_rows(doc_rows, doc_columns, n, self.idf_)
@@ -268,7 +330,7 @@ class CommentFeaturizer(BaseEstimator):
         dense = self._dense(table, tokens, texts, articles, text_matrix)
         lengths = np.bincount(tokens.word_sentence, minlength=len(tokens.sentence_owner))
         return FeatureBatch(text_matrix, sentence_matrix, tokens.sentence_owner, dense,
-                            token_strings, tokens.sentence_starts, lengths)
+                            token_bytes, tokens.sentence_starts, lengths)
 
     def _ngram_cells(self, table: WordTable, tokens: _Tokens
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -296,7 +358,7 @@ class CommentFeaturizer(BaseEstimator):
         grams = grams_of(normalised)
         columns = [c for c in map(self.vocabulary_.get, grams) if c is not None]
         vector = tfidf_rows(np.zeros(len(columns)), columns, 1, self.idf_)
-        tokens = _index_tokens(table, split_tokens(normalised))
+        tokens = _index_tokens(table, normalised)[1]
         keys = np.unique(np.concatenate([tokens.words, tokens.pair_keys]))
         entry = ArticleFeatures(vector.indices.astype(np.int64), vector.data, keys, frozenset(grams))
         table.articles[article] = entry
@@ -386,9 +448,14 @@ class _Groups:
         return found
 
 
-def _index_tokens(table: WordTable, token_strings: list[str]) -> _Tokens:
+def _index_tokens(table: WordTable, normalised_text: str) -> tuple[ByteTokens, _Tokens]:
     """Word ids of a batch's tokens, with the comment and sentence each word and word pair is in."""
-    ids = np.fromiter(map(table.__getitem__, token_strings), dtype=np.int64, count=len(token_strings))
+    token_bytes = ByteTokens(*token_spans(normalised_text))
+    data, begins, ends = token_bytes.data, token_bytes.starts, token_bytes.ends
+    first_byte = np.frombuffer(data, dtype=np.uint8)[begins]
+    words = np.flatnonzero(first_byte >= 97)  # a word starts with a-z or a byte >= 0x80 (token_spans)
+    ids = np.where(first_byte == 0, COMMENT_BREAK, SENTENCE_BREAK)
+    ids[words] = table.word_ids(data, begins[words], ends[words])
     comment_of_token = np.cumsum(ids == COMMENT_BREAK)
     is_word = ids >= FIRST_WORD
     _qualify_homographs(table, ids, comment_of_token, is_word)
@@ -399,7 +466,7 @@ def _index_tokens(table: WordTable, token_strings: list[str]) -> _Tokens:
     word_positions = np.flatnonzero(is_word)
     pairs = np.flatnonzero(is_word[:-1] & is_word[1:])
     pair_keys = ids[pairs] << WORD_BITS | ids[pairs + 1]
-    return _Tokens(
+    return token_bytes, _Tokens(
         words=ids[word_positions], word_comment=comment_of_token[word_positions],
         word_sentence=sentence_of_token[word_positions], sentence_starts=sentence_starts,
         sentence_owner=comment_of_token[sentence_starts],

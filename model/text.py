@@ -24,6 +24,11 @@ TOKEN_TABLE = bytes(c if c in _TOKEN_BYTES or c >= 0x80 else c + 32 if 65 <= c <
 UNSPACED_SCRIPTS = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 SENTENCE_ENDS = {ord("。"): ".", ord("।"): ".", ord("؟"): "?", ord("¿"): " ", ord("¡"): " "}
 BREAK_TOKENS = (b".", b"!", b"?", NEWLINE, b"\x00")
+# Words are found in the word table by a hash of their bytes (``span_hashes``): an odd base, so that it
+# has an inverse modulo 2**64.
+HASH_BASE = 0x100000001B3
+_HASH_INVERSE = pow(HASH_BASE, -1, 1 << 64)
+_POWERS = _INVERSE_POWERS = np.zeros(0, dtype=np.uint64)
 LONE_APOSTROPHE = re.compile(rb"'(?:(?![a-z])|(?<![a-z]'))")  # not between two letters
 # Where obfuscation may start: a masking symbol, or digits or '!' between letters. The pattern starts
 # with a character set so that the regex engine scans for it quickly.
@@ -210,6 +215,46 @@ def split_tokens(normalised_text: str) -> list[bytes]:
         if mark in data:
             data = data.replace(mark, b" " + mark + b" ")
     return data.split()
+
+
+def token_spans(normalised_text: str) -> tuple[bytes, np.ndarray, np.ndarray]:
+    """The bytes ``split_tokens`` splits, with the start and end of each of its tokens: the same tokens,
+    found with array operations instead of Python objects."""
+    data = normalised_text.encode("utf-8", "surrogatepass").translate(TOKEN_TABLE)
+    codes = np.frombuffer(data, dtype=np.uint8)
+    in_word = (codes >= 97) | (codes == 39)  # after TOKEN_TABLE: a-z, bytes >= 0x80, apostrophes
+    apostrophes = np.flatnonzero(codes == 39)
+    if len(apostrophes):
+        letters = np.zeros(len(codes) + 2, dtype=bool)  # padded by one byte either side
+        letters[1:-1] = (codes - 97) < 26
+        in_word[apostrophes[~(letters[apostrophes] & letters[apostrophes + 2])]] = False
+    edges = np.diff(in_word.view(np.int8), prepend=np.int8(0), append=np.int8(0))
+    is_break = (codes < 97) & (codes != 32) & (codes != 39)  # . ! ? NEWLINE SEPARATOR
+    starts = np.flatnonzero((edges[:-1] == 1) | is_break)
+    ends = starts + 1
+    ends[~is_break[starts]] = np.flatnonzero(edges == -1)
+    return data, starts, ends
+
+
+def span_hashes(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """A 63-bit polynomial hash of the bytes of each span, as non-negative int64 (the same bytes give
+    the same hash wherever they are)."""
+    powers, inverses = _hash_powers(len(data) + 1)
+    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
+    np.cumsum(np.frombuffer(data, dtype=np.uint8) * powers[:len(data)], out=prefix[1:])
+    hashes = (prefix[ends] - prefix[starts]) * inverses[starts]  # wraps modulo 2**64, as intended
+    return (hashes & np.uint64((1 << 63) - 1)).view(np.int64)
+
+
+def _hash_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """HASH_BASE ** i and its inverse ** i modulo 2**64 for i < n (at least), kept between calls."""
+    global _POWERS, _INVERSE_POWERS
+    if len(_POWERS) < n:
+        size = max(n, 2 * len(_POWERS))
+        _POWERS, _INVERSE_POWERS = (np.concatenate([[np.uint64(1)], np.cumprod(np.full(size - 1, base,
+                                                                                    dtype=np.uint64))])
+                                    for base in (HASH_BASE, _HASH_INVERSE))
+    return _POWERS, _INVERSE_POWERS
 
 
 def sentence_words(normalised_text: str) -> list[list[str]]:

@@ -81,6 +81,25 @@ def test_key_index_finds_exactly_the_stored_keys(stored: set[int], wanted: list[
     assert found.tolist() == expected
 
 
+def test_words_found_by_hash_have_the_ids_of_their_bytes(moderator, monkeypatch) -> None:
+    table = features.WordTable(moderator.classifier.featurizer_.vocabulary_, moderator.classifier.featurizer_._lexicons)
+    long_words = [b"x" * (features.MAX_HASHED_BYTES + 1), b"y" * (features.MAX_HASHED_BYTES + 1)]
+    words = [b"camps", b"the", b"zzqa", b"zzqb", b"zzqa"] + long_words + [b"x" * features.MAX_HASHED_BYTES]
+    data = b" ".join(words)
+    ends = np.cumsum([len(w) + 1 for w in words]) - 1
+    starts = ends - [len(w) for w in words]
+    known = table[b"camps"]
+    first = table.word_ids(data, starts, ends)
+    assert first.tolist() == [table[w] for w in words] and first[0] == known
+    assert first[2] == first[4] != first[3] and first[5] != first[6]
+    assert set(table.recent.values()) == {first[2], first[3], first[7]}  # new, and short enough to hash
+    monkeypatch.setattr(features, "REINDEX_AFTER", 1)
+    the = features.span_hashes(b"the", np.array([0]), np.array([3]))
+    table.hashed = (KeyIndex(the), np.array([first[1]]))  # an index that has forgotten all but "the"
+    assert table.word_ids(data, starts, ends).tolist() == first.tolist()
+    assert table.recent == {} and (table.hashed[0].find(features.span_hashes(data, starts, ends)) >= 0).sum() == 6
+
+
 def test_tokens_obfuscated_with_symbols_are_read_as_words() -> None:
     from model.text import sentence_words
     assert normalise("You F*CK, id10t, 4ever 2014") == "You fuck, idiot, 4ever 2014"

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.text import deobfuscate_token, normalise, sentence_words
+from model.text import deobfuscate_token, normalise, sentence_words, span_hashes, split_tokens, token_spans
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -56,3 +56,19 @@ def test_non_ascii_characters_are_mapped_as_the_character_table_says(text: str) 
     from model.text import WORD_CHARACTERS, _words_only
     expected = "".join(ch if ord(ch) < 0x80 else ch.translate(WORD_CHARACTERS) for ch in text)
     assert _words_only(text) == expected
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abZ '.!?\n\x00\x07*$1éÜ한日😀’…")), max_size=60))
+def test_token_spans_are_the_tokens_split_tokens_finds(text: str) -> None:
+    data, starts, ends = token_spans(normalise(text))
+    assert [data[s:e] for s, e in zip(starts.tolist(), ends.tolist())] == split_tokens(normalise(text))
+
+
+def test_span_hashes_depend_on_the_bytes_only() -> None:
+    import numpy as np
+    data = b"the she t u the tu ut"
+    starts, ends = np.array([0, 4, 8, 10, 12, 16, 19]), np.array([3, 7, 9, 11, 15, 18, 21])
+    hashes = span_hashes(data, starts, ends).tolist()
+    assert hashes[0] == hashes[4] == span_hashes(b"the", np.array([0]), np.array([3]))[0]
+    assert len({hashes[i] for i in (0, 1, 2, 3, 5, 6)}) == 6 and min(hashes) >= 0
