@@ -97,6 +97,7 @@ class WordTable(dict):
         hashes = span_hashes(b" ".join(words), ends - lengths, ends)
         self.hashed = (KeyIndex(hashes), np.fromiter(map(self.__getitem__, words), np.int64, len(words)))
         self.recent: dict[int, int] = {}  # words added since, by hash
+        self.answered_by_recent = 0  # once it passes the index's size, rebuilding is the cheaper
 
     def word_ids(self, data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         """Ids of the words at these byte spans of ``data``, found by hash; unseen words are added."""
@@ -118,15 +119,17 @@ class WordTable(dict):
         ids = np.array([recent.get(h, -1) if s else -1 for h, s in zip(hashes.tolist(), short.tolist())],
                        dtype=np.int64)
         added: dict[int, int] = {}
+        answered = int((ids >= 0).sum())
         for i in np.flatnonzero(ids < 0).tolist():
             ids[i] = self[data[starts[i]:ends[i]]]
             if short[i]:
                 added[int(hashes[i])] = int(ids[i])
-        if added:
-            with self.lock:
-                self.recent.update(added)
-                if len(self.recent) > max(REINDEX_AFTER, len(self.hashed[1]) // 4):
-                    self._index_hashes()
+        with self.lock:
+            self.recent.update(added)
+            self.answered_by_recent += answered
+            if (len(self.recent) > max(REINDEX_AFTER, len(self.hashed[1]) // 4)
+                    or self.answered_by_recent > len(self.hashed[1])):
+                self._index_hashes()
         return ids
 
     def key(self, words: list[str]) -> int:
@@ -200,18 +203,20 @@ class KeyIndex:
 
     def find(self, keys: np.ndarray) -> np.ndarray:
         """Position of each key in the array the index was built from, or -1."""
-        found = np.full(len(keys), -1, dtype=np.int64)
-        pending = np.arange(len(keys))
         slots = self._slots(keys)
-        mask = (1 << self.bits) - 1
-        for _ in range(self.max_probes + 1):
+        stored = self.slots[slots]
+        found = np.where(stored == keys, self.positions[slots], -1)
+        pending = np.flatnonzero((found < 0) & (stored != -1))  # the few keys met another at home
+        slots, mask = slots[pending], (1 << self.bits) - 1
+        for _ in range(self.max_probes):
+            if not len(pending):
+                break
+            slots = (slots + 1) & mask
             stored = self.slots[slots]
             hit = stored == keys[pending]
             found[pending[hit]] = self.positions[slots[hit]]
             more = ~hit & (stored != -1)
-            pending, slots = pending[more], (slots[more] + 1) & mask
-            if not len(pending):
-                break
+            pending, slots = pending[more], slots[more]
         return found
 
 
