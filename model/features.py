@@ -24,8 +24,8 @@ from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_BITS, 
 from model.features_one_by_one import transform_one_by_one
 from model.languages import (HOMOGRAPHS, LANGUAGES, MARKERS, MIN_MARKERS, language_bits,
                              languages_of_comments, qualified)
-from model.text import (BREAK_TOKENS, SEPARATOR, Lexicon, normalise, normalise_joined, read_lexicon, span_hashes,
-                        token_spans)
+from model.text import (BREAK_TOKENS, MAX_HASHED_BYTES, SEPARATOR, Lexicon, normalise, normalise_joined,
+                        read_lexicon, span_hashes, token_spans)
 
 
 SENTENCE_BREAK, COMMENT_BREAK, FIRST_WORD = 0, 1, 2
@@ -35,9 +35,6 @@ GROUP_SHIFT = 2 * WORD_BITS  # (group, key) pairs packed into one int64 for a si
 ONE_BY_ONE_UP_TO = 16  # batches up to this size go comment by comment (see features_one_by_one)
 COUNTED_MASK = sum(COUNTED_BITS)  # any of the bits the dense cues count
 RUNTIME_WORDS = 200_000  # words met at run time that are kept before the table is reset
-# Words are found by a hash of their bytes; longer ones by the bytes themselves, since polynomial
-# hashes of long made-up strings can be made to collide.
-MAX_HASHED_BYTES = 64
 REINDEX_AFTER = 4096  # words added by hash before the index is rebuilt (or a quarter of the index, if more)
 
 

@@ -29,6 +29,8 @@ BREAK_TOKENS = (b".", b"!", b"?", NEWLINE, b"\x00")
 HASH_BASE = 0x100000001B3
 _HASH_INVERSE = pow(HASH_BASE, -1, 1 << 64)
 _POWERS = _INVERSE_POWERS = np.zeros(0, dtype=np.uint64)
+MAX_HASHED_BYTES = 64  # longer words are looked up by their bytes: long made-up strings can collide
+HASH_SLICE = 1 << 18  # bytes of spans hashed at a time
 LONE_APOSTROPHE = re.compile(rb"'(?:(?![a-z])|(?<![a-z]'))")  # not between two letters
 # Where obfuscation may start: a masking symbol, or digits or '!' between letters. The pattern starts
 # with a character set so that the regex engine scans for it quickly.
@@ -237,12 +239,26 @@ def token_spans(normalised_text: str) -> tuple[bytes, np.ndarray, np.ndarray]:
 
 
 def span_hashes(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """A 63-bit polynomial hash of the bytes of each span, as non-negative int64 (the same bytes give
-    the same hash wherever they are)."""
-    powers, inverses = _hash_powers(len(data) + 1)
-    prefix = np.zeros(len(data) + 1, dtype=np.uint64)
-    np.cumsum(np.frombuffer(data, dtype=np.uint8) * powers[:len(data)], out=prefix[1:])
-    hashes = (prefix[ends] - prefix[starts]) * inverses[starts]  # wraps modulo 2**64, as intended
+    """A 63-bit polynomial hash of the bytes of each span (spans in order of their starts), as
+    non-negative int64: the same bytes give the same hash wherever they are. A span longer than ``MAX_HASHED_BYTES`` is hashed by its first
+    ``MAX_HASHED_BYTES + 1`` bytes only: look such spans up by their bytes."""
+    ends = np.minimum(ends, starts + MAX_HASHED_BYTES + 1)
+    hashes = np.empty(len(starts), dtype=np.int64)
+    bounds = np.searchsorted(starts, np.arange(0, len(data) + HASH_SLICE, HASH_SLICE))
+    for first, last in zip(bounds[:-1].tolist(), bounds[1:].tolist()):  # bounded memory per slice
+        if first < last:
+            hashes[first:last] = _slice_hashes(data, starts[first:last], ends[first:last])
+    return hashes
+
+
+def _slice_hashes(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """``span_hashes`` of spans lying between the first start and the last end."""
+    low, high = int(starts[0]), int(ends[-1])
+    powers, inverses = _hash_powers(high - low + 1)
+    prefix = np.zeros(high - low + 1, dtype=np.uint64)
+    np.cumsum(np.frombuffer(data, dtype=np.uint8, count=high - low, offset=low) * powers[:high - low],
+              out=prefix[1:])
+    hashes = (prefix[ends - low] - prefix[starts - low]) * inverses[starts - low]  # wraps mod 2**64
     return (hashes & np.uint64((1 << 63) - 1)).view(np.int64)
 
 

@@ -65,10 +65,16 @@ def test_token_spans_are_the_tokens_split_tokens_finds(text: str) -> None:
     assert [data[s:e] for s, e in zip(starts.tolist(), ends.tolist())] == split_tokens(normalise(text))
 
 
-def test_span_hashes_depend_on_the_bytes_only() -> None:
+@pytest.mark.parametrize("slice_bytes", [1 << 18, 3])
+def test_span_hashes_depend_on_the_bytes_only(slice_bytes: int, monkeypatch) -> None:
     import numpy as np
+    from model import text
+    monkeypatch.setattr(text, "HASH_SLICE", slice_bytes)  # hashed a few bytes at a time, or all at once
     data = b"the she t u the tu ut"
     starts, ends = np.array([0, 4, 8, 10, 12, 16, 19]), np.array([3, 7, 9, 11, 15, 18, 21])
     hashes = span_hashes(data, starts, ends).tolist()
     assert hashes[0] == hashes[4] == span_hashes(b"the", np.array([0]), np.array([3]))[0]
     assert len({hashes[i] for i in (0, 1, 2, 3, 5, 6)}) == 6 and min(hashes) >= 0
+    long = b"a" * (text.MAX_HASHED_BYTES + 9)  # hashed by its first MAX_HASHED_BYTES + 1 bytes
+    assert span_hashes(long, np.array([0]), np.array([len(long)]))[0] == span_hashes(
+        long, np.array([0]), np.array([text.MAX_HASHED_BYTES + 1]))[0]
