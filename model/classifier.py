@@ -303,11 +303,14 @@ def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[
     best = np.full(n_rows, -10.0)
     best_index = np.full(n_rows, -1, dtype=np.int64)
     if len(values):
-        starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+        new_owner = np.ones(len(values), dtype=bool)
+        np.not_equal(owners[1:], owners[:-1], out=new_owner[1:])
+        starts = np.flatnonzero(new_owner)
         maxima = np.maximum.reduceat(values, starts)
         best[owners[starts]] = maxima
-        hits = np.flatnonzero(values == np.repeat(maxima, np.diff(np.r_[starts, len(values)])))
-        last = np.r_[owners[hits[1:]] != owners[hits[:-1]], True]
+        hits = np.flatnonzero(values == np.repeat(maxima, np.diff(starts, append=len(values))))
+        last = np.ones(len(hits), dtype=bool)
+        np.not_equal(owners[hits[1:]], owners[hits[:-1]], out=last[:-1])
         best_index[owners[hits[last]]] = hits[last]
     return best, best_index
 

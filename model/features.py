@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_BITS, DEFLECTION, DEFLECTION_CUES,
+from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_MASK, DEFLECTION, DEFLECTION_CUES,
                         DENSE_FEATURES, INSULT, PLACE, PROFANITY,
                         SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
                         STEM_PREFIX, character_cues, grams_of, positions_in, stem_of, tfidf_rows,
@@ -33,7 +33,6 @@ WORD_BITS = 21  # word ids fit in 21 bits, so a bigram's key (w1 << 21 | w2) fit
 LANGUAGE_BITS = 4  # (word id, language index) pairs packed as word_id << 4 | language
 GROUP_SHIFT = 2 * WORD_BITS  # (group, key) pairs packed into one int64 for a single sorted lookup
 ONE_BY_ONE_UP_TO = 16  # batches up to this size go comment by comment (see features_one_by_one)
-COUNTED_MASK = sum(COUNTED_BITS)  # any of the bits the dense cues count
 RUNTIME_WORDS = 200_000  # words met at run time that are kept before the table is reset
 REINDEX_AFTER = 4096  # words added by hash before the index is rebuilt (or a quarter of the index, if more)
 

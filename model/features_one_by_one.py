@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from model.cues import (CAPITALISED, COUNTED_BITS, DEFLECTION_CUES, DENSE_FEATURES, DEHUMANISING, INSULT,
+from model.cues import (CAPITALISED, COUNTED_BITS, COUNTED_MASK, DEFLECTION_CUES, DENSE_FEATURES, DEHUMANISING, INSULT,
                         PROFANITY, SECOND_PERSON_BIT, STOPWORDS, VIOLENCE, FeatureBatch,
                         character_cues, ngrams_of, positions_in, tfidf_rows)
 from model.languages import qualify_sentences
@@ -45,7 +45,7 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
             grams_of_comment.extend(grams)
             bits = table.bits_of(words)
             bits_of_comment.extend(bits)
-            max_insults = max(max_insults, sum(bool(b & INSULT) for b in bits))
+            max_insults = max(max_insults, sum(1 for b in bits if b & INSULT))
         dense[row] = _dense(featurizer, table, text, words_of_comment, grams_of_comment,
                             bits_of_comment, max_insults, articles[row])
     idf = featurizer.idf_
@@ -71,7 +71,8 @@ def _similarity(text_matrix, row: int, article) -> float:
 def _dense(featurizer, table, text: str, words: list[str], grams: list[str], bits: list[int],
            max_insults: int, article: str | None) -> list[float]:
     """The dense cues of one comment (similarity and character cues filled in by the caller)."""
-    counts = {bit: sum(bool(b & bit) for b in bits) for bit in COUNTED_BITS}
+    flagged = [b for b in bits if b & COUNTED_MASK]  # the few words any count needs
+    counts = {bit: sum(1 for b in flagged if b & bit) for bit in COUNTED_BITS}
     places = featurizer._lexicons["places"].words.intersection(grams)
     has_article, overlap, absent_subjects, absent_places = 0.0, 0.0, 0.0, 0.0
     if article:

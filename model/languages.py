@@ -62,6 +62,9 @@ def language_bits(word: str, lists: dict[str, frozenset[str]]) -> int:
     return sum(1 << i for i, language in enumerate(LANGUAGES) if word in lists[language])
 
 
+_MARKER_BITS = {word: language_bits(word, MARKERS) for words in MARKERS.values() for word in words}
+
+
 def qualified(word: str, language: str) -> str:
     """The feature name of a homograph in a comment of ``language``: "nl:hoe"."""
     return f"{language}{SEPARATOR}{word}"
@@ -69,13 +72,13 @@ def qualified(word: str, language: str) -> str:
 
 def detect_language(words: list[str]) -> str | None:
     """The language the comment's words mark most (see the module docstring), or None."""
-    best, best_count = None, 0
-    for language in LANGUAGES:
-        count = sum(word in MARKERS[language] for word in words)
-        if count > best_count:
-            best, best_count = language, count
+    hits = [bits for bits in map(_MARKER_BITS.get, words) if bits]
+    if len(hits) < MIN_MARKERS:
+        return None
+    counts = [sum(bits >> index & 1 for bits in hits) for index in range(len(LANGUAGES))]
+    best_count = max(counts)
     if best_count >= MIN_MARKERS and best_count >= MIN_MARKER_SHARE * len(words):
-        return best
+        return LANGUAGES[counts.index(best_count)]  # the first of the languages marked most
     return None
 
 

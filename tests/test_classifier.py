@@ -183,3 +183,17 @@ def test_a_cue_that_counts_by_its_absence_is_named_absent(moderator) -> None:
         names = [name for name, _ in classifier.explain(asking, np.array([np.argmax(coefficients)] * size),
                                                          top=100)[0]]
         assert "[question marks]" in names and "[no question marks]" not in names
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([-1.0, 0.0, 0.5, 2.0])), max_size=30))
+def test_each_rows_worst_sentence_is_its_last_highest(sentences: list[tuple[int, float]]) -> None:
+    from model.classifier import _max_by_owner
+    sentences = sorted(sentences, key=lambda s: s[0])  # owners non-decreasing, ties in values likely
+    owners = np.array([o for o, _ in sentences], dtype=np.int64)
+    values = np.array([v for _, v in sentences])
+    best, index = _max_by_owner(values, owners, 7)
+    for row in range(7):
+        mine = [i for i, o in enumerate(owners) if o == row]
+        top = max((values[i] for i in mine), default=-10.0)
+        assert best[row] == top and index[row] == max((i for i in mine if values[i] == top), default=-1)
