@@ -129,11 +129,33 @@ def character_cues(texts: list[str]) -> np.ndarray:
 STEM_PREFIX = "~"  # never part of a token, so a stem cannot collide with a word
 STEM_CHARACTERS = 5
 HANGUL_FIRST, HANGUL_LAST = "\uac00", "\ud7a3"
+ARABIC_FIRST, ARABIC_LAST = "\u0600", "\u06ff"
+# Light stemming of Arabic (after Larkey et al.'s "light10"): the conjunction and article clitics and the
+# common suffixes come off, and the spellings of alef, yeh and teh marbuta that writers mix are unified.
+ARABIC_ARTICLES = ("وال", "بال", "كال", "فال", "لل", "ال")
+ARABIC_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ية", "ه", "ة", "ي")
+ARABIC_SPELLINGS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"})
 
 
 def grams_of(normalised: str) -> list[str]:
     """Unigrams, within-sentence bigrams and stems of a normalised text."""
     return [gram for words in qualify_sentences(sentence_words(normalised)) for gram in ngrams_of(words)]
+
+
+def _arabic_stem(word: str) -> str | None:
+    """The light stem of an Arabic word ("والمعتقلين" and "معتقل" share "~معتقل"); None if under 3 letters."""
+    if len(word) < 3:
+        return None
+    if word.startswith("و") and len(word) > 3:
+        word = word[1:]
+    for article in ARABIC_ARTICLES:
+        if word.startswith(article) and len(word) - len(article) > 1:
+            word = word[len(article):]
+            break
+    for suffix in ARABIC_SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) > 1:
+            word = word[:-len(suffix)]
+    return STEM_PREFIX + word.translate(ARABIC_SPELLINGS)[:STEM_CHARACTERS]
 
 
 def ngrams_of(words: list[str]) -> list[str]:
@@ -148,4 +170,6 @@ def stem_of(word: str) -> str | None:
     syllables (particles attach to nouns: "난민들은", "난민충"); None for short words."""
     if HANGUL_FIRST <= word[:1] <= HANGUL_LAST:
         return STEM_PREFIX + word[:2] if len(word) > 2 else None
+    if ARABIC_FIRST <= word[:1] <= ARABIC_LAST:
+        return _arabic_stem(word)
     return STEM_PREFIX + word[:STEM_CHARACTERS] if len(word) > STEM_CHARACTERS + 1 else None

@@ -117,6 +117,9 @@ def test_inflections_share_a_stem_and_short_words_have_none() -> None:
     assert stem_of("tortured") == stem_of("torturers") == "~tortu"
     assert stem_of("tortur") is None and stem_of("hate") is None
     assert stem_of("난민들은") == stem_of("난민충") == "~난민" and stem_of("난민") is None
+    # Arabic: clitics and suffixes come off, alef spellings are unified; "في" (in) is too short
+    assert stem_of("والمعتقلين") == stem_of("المعتقلون") == stem_of("معتقل") == "~معتقل"
+    assert stem_of("أمريكا") == stem_of("امريكا") and stem_of("في") is None
 
 
 def test_stems_are_features_but_never_of_a_group_name(moderator) -> None:
