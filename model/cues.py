@@ -130,6 +130,11 @@ STEM_PREFIX = "~"  # never part of a token, so a stem cannot collide with a word
 STEM_CHARACTERS = 5
 HANGUL_FIRST, HANGUL_LAST = "\uac00", "\ud7a3"
 ARABIC_FIRST, ARABIC_LAST = "\u0600", "\u06ff"
+CYRILLIC_FIRST, CYRILLIC_LAST = "\u0400", "\u04ff"
+CYRILLIC_ENDINGS = tuple(sorted(set(  # longest first
+    "ами ями ого его ому ему ыми ими ией ий ый ой ей ая яя ое ее ые ие ую юю ом ем ам ям ах ях ов ев ых их ым им "
+    "ть ти ться ет ут ют ит ат ят ишь ешь ете ите ла ло ли ся сь а я ы и у ю е о ь й є і ї".split()),
+    key=len, reverse=True))
 # Light stemming of Arabic (after Larkey et al.'s "light10"): the conjunction and article clitics and the
 # common suffixes come off, and the spellings of alef, yeh and teh marbuta that writers mix are unified.
 ARABIC_ARTICLES = ("وال", "بال", "كال", "فال", "لل", "ال")
@@ -158,6 +163,18 @@ def _arabic_stem(word: str) -> str | None:
     return STEM_PREFIX + word.translate(ARABIC_SPELLINGS)[:STEM_CHARACTERS]
 
 
+def _cyrillic_stem(word: str) -> str | None:
+    """The stem of a Russian or Ukrainian word: its longest common inflectional ending off, at least
+    three letters kept ("суки", "суками" -> "~сук"); None if under 4 letters."""
+    if len(word) < 4:
+        return None
+    for ending in CYRILLIC_ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 3:
+            word = word[:-len(ending)]
+            break
+    return STEM_PREFIX + word[:STEM_CHARACTERS]
+
+
 def ngrams_of(words: list[str]) -> list[str]:
     """The words of one sentence followed by its bigrams and the stems of its long words."""
     stems = [stem for stem in map(stem_of, words) if stem]
@@ -172,4 +189,6 @@ def stem_of(word: str) -> str | None:
         return STEM_PREFIX + word[:2] if len(word) > 2 else None
     if ARABIC_FIRST <= word[:1] <= ARABIC_LAST:
         return _arabic_stem(word)
+    if CYRILLIC_FIRST <= word[:1] <= CYRILLIC_LAST:
+        return _cyrillic_stem(word)
     return STEM_PREFIX + word[:STEM_CHARACTERS] if len(word) > STEM_CHARACTERS + 1 else None

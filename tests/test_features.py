@@ -120,6 +120,9 @@ def test_inflections_share_a_stem_and_short_words_have_none() -> None:
     # Arabic: clitics and suffixes come off, alef spellings are unified; "في" (in) is too short
     assert stem_of("والمعتقلين") == stem_of("المعتقلون") == stem_of("معتقل") == "~معتقل"
     assert stem_of("أمريكا") == stem_of("امريكا") and stem_of("في") is None
+    # Russian and Ukrainian: one inflectional ending comes off
+    assert stem_of("суки") == stem_of("суками") == "~сук" and stem_of("путина") == stem_of("путину")
+    assert stem_of("бля") is None
 
 
 def test_stems_are_features_but_never_of_a_group_name(moderator) -> None:
