@@ -7,10 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from model.corpus import load_articles
 from model.labels import CATEGORIES, STANCES
 from model.moderation import CommentInput
 from seeds import SEEDS_DIR
-from model.corpus import load_articles
 
 ARTICLE = load_articles(SEEDS_DIR / "articles.jsonl")["003_2d5113ef618b1c85"].text
 
@@ -131,6 +131,7 @@ def test_x_is_a_y_is_not_abusive_by_its_shape(moderator, text: str) -> None:
 def test_evidence_scale_favours_ngrams_that_tell_classes_apart() -> None:
     import numpy as np
     import scipy.sparse as sp
+
     from model.classifier import evidence_scale
     y = np.array([0, 0, 1, 1, 2, 2])
     only_in_class_0 = [1, 1, 0, 0, 0, 0]
@@ -144,6 +145,7 @@ def test_evidence_scale_favours_ngrams_that_tell_classes_apart() -> None:
 def test_a_column_scale_is_folded_into_the_coefficients() -> None:
     import numpy as np
     import scipy.sparse as sp
+
     from model.classifier import LinearHead
     rng = np.random.default_rng(0)
     X = sp.random(120, 12, density=0.4, random_state=1, format="csr")

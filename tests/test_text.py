@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model.text import deobfuscate_token, normalise, sentence_words, span_hashes, split_tokens, token_spans
+from model.text import (
+    deobfuscate_token,
+    normalise,
+    sentence_words,
+    span_hashes,
+    split_tokens,
+    token_spans,
+)
 
 
 @pytest.mark.parametrize("raw, expected", [
@@ -68,6 +75,7 @@ def test_token_spans_are_the_tokens_split_tokens_finds(text: str) -> None:
 @pytest.mark.parametrize("slice_bytes", [1 << 18, 3])
 def test_span_hashes_depend_on_the_bytes_only(slice_bytes: int, monkeypatch) -> None:
     import numpy as np
+
     from model import text
     monkeypatch.setattr(text, "HASH_SLICE", slice_bytes)  # hashed a few bytes at a time, or all at once
     data = b"the she t u the tu ut"
