@@ -100,6 +100,26 @@ def test_words_found_by_hash_have_the_ids_of_their_bytes(moderator, monkeypatch)
     assert table.recent == {} and (table.hashed[0].find(features.span_hashes(data, starts, ends)) >= 0).sum() == 6
 
 
+def test_threads_sharing_the_word_table_get_the_features_of_the_reference_path(moderator, monkeypatch) -> None:
+    import random
+    from concurrent.futures import ThreadPoolExecutor
+    featurizer = moderator.classifier.featurizer_
+    table = featurizer._word_table()
+    rng = random.Random(0)
+    known = sorted(w for w in featurizer.vocabulary_ if " " not in w and not w.startswith("~"))[:3000]
+    words = known + [f"zqx{i}" for i in range(600)] + ["ñandú", "난민들", "دولة"]
+    batches = [[" ".join(rng.choice(words) for _ in range(rng.randint(1, 15))) + rng.choice([".", "!", ""])
+                for _ in range(20)] for _ in range(24)]
+    the = features.span_hashes(b"the", np.array([0]), np.array([3]))
+    table.hashed = (KeyIndex(the), np.array([table[b"the"]]))  # so that threads rebuild it while others read
+    monkeypatch.setattr(features, "REINDEX_AFTER", 8)
+    with ThreadPoolExecutor(4) as pool:
+        results = list(pool.map(lambda b: featurizer.transform_vectorised(b, [None] * len(b), table), batches))
+    for batch, got in zip(batches, results):
+        assert_same(got, transform_one_by_one(featurizer, table, batch, [None] * len(batch)))
+    assert len(table.hashed[1]) > 1  # the index was rebuilt
+
+
 def test_tokens_obfuscated_with_symbols_are_read_as_words() -> None:
     from model.text import sentence_words
     assert normalise("You F*CK, id10t, 4ever 2014") == "You fuck, idiot, 4ever 2014"
