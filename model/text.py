@@ -28,7 +28,7 @@ BREAK_TOKENS = (b".", b"!", b"?", NEWLINE, b"\x00")
 # has an inverse modulo 2**64.
 HASH_BASE = 0x100000001B3
 _HASH_INVERSE = pow(HASH_BASE, -1, 1 << 64)
-_POWERS = _INVERSE_POWERS = np.zeros(0, dtype=np.uint64)
+_HASH_POWERS = (np.zeros(0, dtype=np.uint64),) * 2  # one tuple, so threads never see half an update
 MAX_HASHED_BYTES = 64  # longer words are looked up by their bytes: long made-up strings can collide
 HASH_SLICE = 1 << 18  # bytes of spans hashed at a time
 LONE_APOSTROPHE = re.compile(rb"'(?:(?![a-z])|(?<![a-z]'))")  # not between two letters
@@ -264,13 +264,14 @@ def _slice_hashes(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarr
 
 def _hash_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
     """HASH_BASE ** i and its inverse ** i modulo 2**64 for i < n (at least), kept between calls."""
-    global _POWERS, _INVERSE_POWERS
-    if len(_POWERS) < n:
-        size = max(n, 2 * len(_POWERS))
-        _POWERS, _INVERSE_POWERS = (np.concatenate([[np.uint64(1)], np.cumprod(np.full(size - 1, base,
-                                                                                    dtype=np.uint64))])
-                                    for base in (HASH_BASE, _HASH_INVERSE))
-    return _POWERS, _INVERSE_POWERS
+    global _HASH_POWERS
+    powers = _HASH_POWERS
+    if len(powers[0]) < n:
+        size = max(n, 2 * len(powers[0]))
+        powers = tuple(np.concatenate([[np.uint64(1)], np.cumprod(np.full(size - 1, base, dtype=np.uint64))])
+                       for base in (HASH_BASE, _HASH_INVERSE))
+        _HASH_POWERS = powers
+    return powers
 
 
 def sentence_words(normalised_text: str) -> list[list[str]]:
