@@ -7,12 +7,11 @@ import math
 
 import numpy as np
 
-from model.cues import (CAPITALISED, COUNTED_BITS, COUNTED_MASK, DEFLECTION_CUES, DENSE_FEATURES, DEHUMANISING, INSULT,
-                        PROFANITY, SECOND_PERSON_BIT, STOPWORDS, VIOLENCE, FeatureBatch,
+from model.cues import (CAPITALISED, COUNTED_BITS, COUNTED_MASK, DEFLECTION_CUES, DENSE_FEATURES,
+                        DEHUMANISING, INSULT, PROFANITY, SECOND_PERSON_BIT, STOPWORDS, VIOLENCE, FeatureBatch,
                         character_cues, ngrams_of, positions_in, tfidf_rows)
 from model.languages import qualify_sentences
 from model.text import normalise, sentence_words
-
 
 
 def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str | None]) -> FeatureBatch:

@@ -239,9 +239,10 @@ def token_spans(normalised_text: str) -> tuple[bytes, np.ndarray, np.ndarray]:
 
 
 def span_hashes(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """A 63-bit polynomial hash of the bytes of each span (spans in order of their starts), as
-    non-negative int64: the same bytes give the same hash wherever they are. A span longer than ``MAX_HASHED_BYTES`` is hashed by its first
-    ``MAX_HASHED_BYTES + 1`` bytes only: look such spans up by their bytes."""
+    """A 63-bit polynomial hash of the bytes of each span (spans not overlapping, in order), as
+    non-negative int64: the same bytes give the same hash wherever they are. A span longer than
+    ``MAX_HASHED_BYTES`` is hashed by its first ``MAX_HASHED_BYTES + 1`` bytes only: look such spans
+    up by their bytes."""
     ends = np.minimum(ends, starts + MAX_HASHED_BYTES + 1)
     hashes = np.empty(len(starts), dtype=np.int64)
     bounds = np.searchsorted(starts, np.arange(0, len(data) + HASH_SLICE, HASH_SLICE))

@@ -82,7 +82,8 @@ def test_key_index_finds_exactly_the_stored_keys(stored: set[int], wanted: list[
 
 
 def test_words_found_by_hash_have_the_ids_of_their_bytes(moderator, monkeypatch) -> None:
-    table = features.WordTable(moderator.classifier.featurizer_.vocabulary_, moderator.classifier.featurizer_._lexicons)
+    featurizer = moderator.classifier.featurizer_
+    table = features.WordTable(featurizer.vocabulary_, featurizer._lexicons)
     long_words = [b"x" * (features.MAX_HASHED_BYTES + 1), b"y" * (features.MAX_HASHED_BYTES + 1)]
     words = [b"camps", b"the", b"zzqa", b"zzqb", b"zzqa"] + long_words + [b"x" * features.MAX_HASHED_BYTES]
     data = b" ".join(words)
