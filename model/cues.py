@@ -11,26 +11,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from model.languages import qualify_sentences
-from model.text import sentence_words
+from model.text import read_lexicon, sentence_words
 
-# Words and word pairs that signal a change of subject to someone else's wrongdoing. Matched as
-# n-grams of the comment (a set intersection), which keeps this cue cheap on long comments.
-DEFLECTION_CUES = frozenset("""
-what about|how about|what of|whatabout|whataboutism|hypocrite|hypocrites|hypocrisy|hypocritical
-kettle|glass houses|own backyard|own house|own doorstep|own country|own government|own crimes
-your own|their own|clean up|the outrage|your outrage|outrage when|nobody talks|nobody cares
-nobody mentions|no one|funny how|interesting how|strange how|curious how|double standard
-double standards|selective outrage|pales|pale next|in comparison|compared to|meanwhile|the mirror
-who are|lecture|lecturing|lectures|sanctimonious|you forget|we forget|forget about|remember when
-remember iraq|remember vietnam|remember libya|and the|but the|and america|and israel|and china
-and russia|the west|never hear|never see|why not|why don't|why doesn't|why didn't|did it|do it too
-says the|coming from|where were|bigger problems|bigger problem|real problem|real problems
-more important|worse problems|worse things|this news|who cares|must be nice|are dying|are starving
-instead of|your party|your side|your guy|your president|your candidate|your team|your church
-your country|started it|started this|the other|both sides|the same|themselves|same thing
-it worse|worse off|worse shape|worse than|bigger things|better things|worry about|worried about
-priorities|priority|first world|least important|more pressing|pressing issues|real issues|bigger fish
-""".replace("\n", "|").strip("|").split("|"))
+# Words and word pairs that signal a change of subject to someone else's wrongdoing, in English and
+# the labelled set's other languages. Matched as n-grams of the comment (a set intersection), which
+# keeps this cue cheap on long comments.
+DEFLECTION_CUES = read_lexicon("deflection")
 STOPWORDS = frozenset("""a an the and or but if of to in on at by for with from as is are was were be been
 being it its this that these those i you he she we they me him her us them my your his our their
 not no so do does did have has had will would can could should just than then there here what which

@@ -146,6 +146,7 @@ def _normalise_non_ascii(texts: list[str]) -> list[str]:
     and digits made a space (``WORD_CHARACTERS``), control characters removed, and lower case. NFKC
     runs per text (it returns an already normal text at once); the rest runs once over them all."""
     joined = SEPARATOR.join([unicodedata.normalize("NFKC", text) for text in texts]).replace("’", "'")
+    joined = joined.replace("İ", "I")  # Turkish capital İ lower-cases to "i" plus a combining dot
     return CONTROL.sub("", _words_only(joined)).lower().split(SEPARATOR)
 
 

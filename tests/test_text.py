@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from model.text import (
     deobfuscate_token,
     normalise,
+    read_lexicon,
     sentence_words,
     span_hashes,
     split_tokens,
@@ -45,6 +46,7 @@ def test_sentence_words() -> None:
     ("人权问题很严重。我同意", [["人", "权", "问", "题", "很", "严", "重"], ["我", "同", "意"]]),
     ("¿Qué pasa? “Nada” — está bien", [["qué", "pasa"], ["nada", "está", "bien"]]),
     ("lone \ud800 surrogate", [["lone", "surrogate"]]),
+    ("İkiyüzlüler İSTANBUL'da", [["ikiyüzlüler", "istanbul'da"]]),  # not "i" plus a combining dot
 ])
 def test_words_of_any_script_are_tokens_and_symbols_are_not(text: str, words: list[list[str]]) -> None:
     assert sentence_words(normalise(text)) == words
@@ -86,3 +88,13 @@ def test_span_hashes_depend_on_the_bytes_only(slice_bytes: int, monkeypatch) -> 
     long = b"a" * (text.MAX_HASHED_BYTES + 9)  # hashed by its first MAX_HASHED_BYTES + 1 bytes
     assert span_hashes(long, np.array([0]), np.array([len(long)]))[0] == span_hashes(
         long, np.array([0]), np.array([text.MAX_HASHED_BYTES + 1]))[0]
+
+
+@pytest.mark.parametrize("name", ["deflection", "places"])
+def test_every_cue_is_a_word_or_word_pair_as_normalised(name: str) -> None:
+    from model.languages import HOMOGRAPHS
+    homographs = set().union(*HOMOGRAPHS.values()) - {"the", "to", "once"}  # qualified only in hi, es
+    for cue in read_lexicon(name):
+        words = [word for sentence in sentence_words(normalise(cue)) for word in sentence]
+        assert " ".join(words) == cue and len(words) <= 2, cue  # else it can never match
+        assert not set(words) & homographs, cue  # a homograph is renamed in its language's comments
