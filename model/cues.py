@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -43,8 +44,11 @@ LEXICON_BITS = ((INSULT, "insults"), (PROFANITY, "profanity"), (DEHUMANISING, "d
 
 
 def word_properties(word: str, lexicons: dict) -> int:
-    """The property bits of one word (lexicons by name: insults, profanity, ..., places)."""
-    bits = sum(bit for bit, name in LEXICON_BITS if word in lexicons[name])
+    """The property bits of one word (lexicons by name: insults, profanity, ..., places). An Arabic
+    word is also looked up by its light stem, since clitics attach to it ("والكلاب", "كلاب")."""
+    stem = _arabic_stem(word) if ARABIC_FIRST <= word[:1] <= ARABIC_LAST else None
+    bits = sum(bit for bit, name in LEXICON_BITS
+               if word in lexicons[name] or (stem is not None and stem in _arabic_stems(name)))
     bits |= SECOND_PERSON_BIT if word in SECOND_PERSON else 0
     bits |= CONTENT if word not in STOPWORDS and len(word) > 2 else 0
     bits |= PLACE if word in lexicons["places"].words else 0
@@ -126,6 +130,13 @@ CYRILLIC_ENDINGS = tuple(sorted(set(  # longest first
 ARABIC_ARTICLES = ("وال", "بال", "كال", "فال", "لل", "ال")
 ARABIC_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ية", "ه", "ة", "ي")
 ARABIC_SPELLINGS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"})
+
+
+@lru_cache(maxsize=None)
+def _arabic_stems(lexicon_name: str) -> frozenset[str]:
+    """The light stems of a lexicon's Arabic terms."""
+    terms = (term for term in read_lexicon(lexicon_name) if ARABIC_FIRST <= term[:1] <= ARABIC_LAST)
+    return frozenset(stem for stem in map(_arabic_stem, terms) if stem is not None)
 
 
 def grams_of(normalised: str) -> list[str]:

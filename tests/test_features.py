@@ -196,3 +196,14 @@ def test_naming_gypsy_and_traveller_people_is_not_an_insult(moderator) -> None:
     batch = moderator.classifier.featurizer_.transform(texts, [None, None])
     assert batch.dense[0, insults] == 0 and batch.dense[1, insults] > 0
     assert not any("gypsy" in name for name in moderator.classifier.featurizer_.vocabulary_)
+
+
+@pytest.mark.parametrize("word, bit_name", [
+    ("كلاب", "INSULT"), ("والكلاب", "INSULT"), ("للصراصير", "DEHUMANISING"), ("وحشرات", "DEHUMANISING"),
+    ("ciapaci", "INSULT"), ("कुत्ते", "INSULT"), ("idam", "VIOLENCE")])
+def test_lexicons_of_other_languages_find_their_words_and_arabic_ones_with_clitics(word: str, bit_name: str) -> None:
+    from model import cues
+    from model.text import Lexicon
+    lexicons = {name: Lexicon(name) for name in ("insults", "profanity", "dehumanising", "violence", "places")}
+    assert cues.word_properties(word, lexicons) & getattr(cues, bit_name)
+    assert not cues.word_properties("والمعتقلين", lexicons) & cues.COUNTED_MASK  # "and the detainees"
