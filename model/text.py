@@ -77,9 +77,10 @@ _KINDS = np.zeros(0x110000, dtype=np.uint8)  # kind of each code point, filled a
 
 
 def read_lexicon(name: str) -> frozenset[str]:
-    """Terms of a lexicon file in ``model/lexicons`` (comments and blank lines skipped)."""
+    """Terms of a lexicon file in ``model/lexicons``, NFKC-normalised (comments and blank lines skipped)."""
     lines = (LEXICON_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines()
-    return frozenset(line.strip() for line in lines if line.strip() and not line.startswith("#"))
+    return frozenset(unicodedata.normalize("NFKC", line.strip())  # as comments are: "ㅅㅂ" -> "ᄉᄇ"
+                     for line in lines if line.strip() and not line.startswith("#"))
 
 
 class Lexicon:
