@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import scipy.sparse as sp
@@ -132,7 +132,7 @@ ARABIC_SUFFIXES = ("ها", "ان", "ات", "ون", "ين", "يه", "ية", "ه",
 ARABIC_SPELLINGS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي", "ة": "ه"})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _arabic_stems(lexicon_name: str) -> frozenset[str]:
     """The light stems of a lexicon's Arabic terms."""
     terms = (term for term in read_lexicon(lexicon_name) if ARABIC_FIRST <= term[:1] <= ARABIC_LAST)
