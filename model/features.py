@@ -391,7 +391,7 @@ class CommentFeaturizer(BaseEstimator):
         for column, bit in ((7, INSULT), (8, PROFANITY), (9, DEHUMANISING), (10, VIOLENCE)):
             dense[:, column] = np.log1p(count(bit))
         dense[:, 11] = np.log1p(max_insults)
-        dense[:, 12] = count(SECOND_PERSON_BIT) / np.maximum(n_tokens, 1)
+        dense[:, 12] = np.log1p(count(SECOND_PERSON_BIT))
         dense[:, 13] = np.log1p(n_tokens)
         dense[:, 14:] = _character_cues_joined(texts)
         if any(articles):

@@ -88,5 +88,5 @@ def _dense(featurizer, table, text: str, words: list[str], grams: list[str], bit
         math.log1p(len(places)), math.log1p(len(DEFLECTION_CUES.intersection(grams))),
         math.log1p(counts[INSULT]), math.log1p(counts[PROFANITY]),
         math.log1p(counts[DEHUMANISING]), math.log1p(counts[VIOLENCE]), math.log1p(max_insults),
-        counts[SECOND_PERSON_BIT] / n_words if n_words else 0.0, math.log1p(n_words), 0.0, 0.0, 0.0,
+        math.log1p(counts[SECOND_PERSON_BIT]), math.log1p(n_words), 0.0, 0.0, 0.0,
     ]
