@@ -48,7 +48,7 @@ def word_properties(word: str, lexicons: dict) -> int:
     word is also looked up by its light stem, since clitics attach to it ("والكلاب", "كلاب")."""
     stem = _arabic_stem(word) if ARABIC_FIRST <= word[:1] <= ARABIC_LAST else None
     bits = sum(bit for bit, name in LEXICON_BITS
-               if word in lexicons[name] or (stem is not None and stem in _arabic_stems(name)))
+               if word in lexicons[name] or (stem is not None and stem in _arabic_stems(lexicons[name].words)))
     bits |= SECOND_PERSON_BIT if word in SECOND_PERSON else 0
     bits |= CONTENT if word not in STOPWORDS and len(word) > 2 else 0
     bits |= PLACE if word in lexicons["places"].words else 0
@@ -133,10 +133,10 @@ ARABIC_SPELLINGS = str.maketrans({"أ": "ا", "إ": "ا", "آ": "ا", "ى": "ي"
 
 
 @cache
-def _arabic_stems(lexicon_name: str) -> frozenset[str]:
+def _arabic_stems(terms: frozenset[str]) -> frozenset[str]:
     """The light stems of a lexicon's Arabic terms."""
-    terms = (term for term in read_lexicon(lexicon_name) if ARABIC_FIRST <= term[:1] <= ARABIC_LAST)
-    return frozenset(stem for stem in map(_arabic_stem, terms) if stem is not None)
+    arabic = (term for term in terms if ARABIC_FIRST <= term[:1] <= ARABIC_LAST)
+    return frozenset(stem for stem in map(_arabic_stem, arabic) if stem is not None)
 
 
 def grams_of(normalised: str) -> list[str]:
