@@ -16,6 +16,7 @@ from importlib import metadata
 from pathlib import Path
 
 import joblib
+import numpy as np
 
 from model.classifier import CommentClassifier
 from model.errors import ArtifactError
@@ -30,6 +31,26 @@ DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default"
 CARD_FIELDS = ("model_version", "created_at", "versions", "labels", "decision_policy",
                "training_config", "training_data", "metrics", "artifact")
 PINNED_LIBRARIES = ("scikit-learn", "numpy", "joblib")
+# Comments a new artifact scores into its card, and scores again when loaded: features computed by
+# other code than the artifact was trained with show up here as other probabilities. They touch the
+# article cues, the sentence scorer, the lexicons and homographs, and scripts other than Latin.
+REFERENCE_COMMENTS = (
+    ("This article is biased nonsense, and the author knows it.", None),
+    ("What about the torture camps the US ran? Fix your own house first.",
+     "North Korea's prison camps. A UN inquiry documented forced labour and starvation in the camps."),
+    ("A thoughtful piece. The inquiry's findings match what defectors have said for years.",
+     "North Korea's prison camps. A UN inquiry documented forced labour and starvation in the camps."),
+    ("You are a moron. Go back to your cave, you filthy rat.", None),
+    ("Die Welt schaut weg, und das ist eine Schande.", None),
+    ("Hoe kan dit nog steeds gebeuren?", None),
+    ("Ці люди — тварини, їх треба знищити.", None),
+    ("ازدواجية المعايير، ماذا عن سجون أمريكا؟", None),
+    ("북한 인권 문제는 정말 심각하다. 내로남불은 그만.", None),
+    ("这篇文章说得很对。", None),
+    ("I HOPE you recover soon!!! 🙏", None),
+    ("", None),
+)
+REFERENCE_TOLERANCE = 1e-6
 
 
 def library_versions() -> dict[str, str]:
@@ -74,6 +95,7 @@ def save_model(moderator: Moderator, directory: Path, *, training_config: dict,
         "training_config": training_config,
         "training_data": training_data,
         "metrics": metrics,
+        "reference_scores": reference_scores(moderator.classifier),
         "artifact": {"file": ARTIFACT_FILE, "sha256": sha256_of(artifact_path),
                      "bytes": artifact_path.stat().st_size},
     }
@@ -138,6 +160,35 @@ def check_versions(card: dict) -> None:
             "run `moderate train`")
 
 
+def reference_scores(classifier: CommentClassifier) -> list[dict]:
+    """The category and stance probabilities of ``REFERENCE_COMMENTS``, as a card records them."""
+    texts, articles = [text for text, _ in REFERENCE_COMMENTS], [article for _, article in REFERENCE_COMMENTS]
+    predictions = classifier.predict(texts, articles)
+    return [{"text": text, "article": article, "category": category, "stance": stance}
+            for text, article, category, stance in zip(texts, articles, predictions.category.tolist(),
+                                                       predictions.stance.tolist())]
+
+
+def check_reference_scores(classifier: CommentClassifier, card: dict) -> None:
+    """Fail when the classifier scores the card's reference comments otherwise than when it was
+    trained: the feature code changed since (cards without reference scores are not checked)."""
+    recorded = card.get("reference_scores")
+    if not recorded:
+        return
+    predictions = classifier.predict([entry["text"] for entry in recorded],
+                                     [entry["article"] for entry in recorded])
+    for head in ("category", "stance"):
+        expected = np.array([entry[head] for entry in recorded])
+        actual = getattr(predictions, head)
+        difference = np.abs(actual - expected).max(axis=1)
+        worst = int(difference.argmax())
+        if difference[worst] > REFERENCE_TOLERANCE:
+            raise IncompatibleArtifactError(
+                f"model scores its reference comment {recorded[worst]['text']!r} otherwise than when it "
+                f"was trained ({head} probabilities differ by up to {difference[worst]:.3g}): the "
+                "feature code has changed since; run `moderate train`")
+
+
 def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
     """Load an artifact after validating its card, hash and library versions."""
     directory = Path(directory)
@@ -163,7 +214,8 @@ def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
     try:
         moderator.moderate_one("A smoke test of the loaded model.", "An article.")
     except Exception as error:  # an artifact from other code versions fails here, not mid-request
-        raise ArtifactError(f"{artifact_path}: loads but cannot score ({type(error).__name__}: {error}); "
-                            "it was probably written by another version of this code: run `moderate train`"
-                            ) from None
+        raise IncompatibleArtifactError(
+            f"{artifact_path}: loads but cannot score ({type(error).__name__}: {error}); it was "
+            "probably written by another version of this code: run `moderate train`") from None
+    check_reference_scores(classifier, card)
     return moderator, card

@@ -17,7 +17,8 @@ def fallback_model_dir(data_dir: Path) -> Path:
 
 
 def load_serving_model(model_dir: Path, data_dir: Path) -> tuple[Moderator, dict]:
-    """Load ``model_dir``; if it is the shipped default and its library versions differ, retrain it."""
+    """Load ``model_dir``; if it is the shipped default and cannot be used here (other library
+    versions, or other feature code than it was trained with), retrain it."""
     try:
         return load_model(model_dir)
     except IncompatibleArtifactError as error:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from model.artifact import (ARTIFACT_FILE, CARD_FIELDS, CARD_FILE, DEFAULT_MODEL_DIR,
+from model import cues
+from model.artifact import (ARTIFACT_FILE, CARD_FIELDS, CARD_FILE, DEFAULT_MODEL_DIR, REFERENCE_COMMENTS,
                             IncompatibleArtifactError, load_model, read_card)
+from model.labels import CATEGORIES
 from model.errors import ArtifactError
 
 
@@ -77,6 +79,36 @@ def test_lexicon_changed_since_training_says_which_and_what_to_do(model_copy: Pa
     edit_card(model_copy, lambda card: card["lexicons"].update({"insults.txt": "0" * 64}))
     with pytest.raises(IncompatibleArtifactError, match=r"other lexicons .*changed: insults\.txt.*moderate train"):
         load_model(model_copy)
+
+
+def test_card_records_reference_scores_that_the_loaded_model_reproduces(card: dict) -> None:
+    recorded = card["reference_scores"]
+    assert [entry["text"] for entry in recorded] == [text for text, _ in REFERENCE_COMMENTS]
+    assert all(abs(sum(entry["category"]) - 1) < 1e-9 and len(entry["stance"]) == 3 for entry in recorded)
+    abusive = CATEGORIES.index("abusive")
+    by_text = {entry["text"]: entry["category"] for entry in recorded}
+    assert by_text["You are a moron. Go back to your cave, you filthy rat."][abusive] > 0.5
+
+
+def test_feature_code_changed_since_training_is_refused(model_copy: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    load_model(model_copy)
+    monkeypatch.setattr(cues, "SECOND_PERSON", frozenset())  # as if the code no longer counted "you"
+    with pytest.raises(IncompatibleArtifactError,
+                       match=r"reference comment '.*you.*' otherwise than when it was trained "
+                             r"\(category probabilities differ by up to .*run `moderate train`"):
+        load_model(model_copy)
+
+
+def test_edited_reference_score_is_refused(model_copy: Path) -> None:
+    edit_card(model_copy, lambda card: card["reference_scores"][3]["stance"].reverse())
+    with pytest.raises(IncompatibleArtifactError, match=r"'You are a moron.*stance probabilities differ"):
+        load_model(model_copy)
+
+
+def test_card_without_reference_scores_still_loads(model_copy: Path) -> None:
+    edit_card(model_copy, lambda card: card.pop("reference_scores"))
+    assert load_model(model_copy)[0].moderate_one("You are a moron.").category == "abusive"
 
 
 def test_label_mismatch(model_copy: Path) -> None:

@@ -104,12 +104,21 @@ def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
         resolve_config(evidence_power=-0.5)
 
 
-def test_incompatible_shipped_model_is_retrained(trained_dir: Path, tmp_path: Path,
+def _old_library(card: dict) -> None:
+    card["versions"]["scikit-learn"] = "0.0.1"
+
+
+def _other_feature_code(card: dict) -> None:
+    card["reference_scores"][0]["category"] = [1.0, 0.0, 0.0]
+
+
+@pytest.mark.parametrize("break_card", [_old_library, _other_feature_code])
+def test_incompatible_shipped_model_is_retrained(trained_dir: Path, tmp_path: Path, break_card,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     shipped = tmp_path / "shipped"
     shutil.copytree(trained_dir, shipped)
     card = json.loads((shipped / CARD_FILE).read_text())
-    card["versions"]["scikit-learn"] = "0.0.1"
+    break_card(card)
     (shipped / CARD_FILE).write_text(json.dumps(card))
     monkeypatch.setattr(models, "DEFAULT_MODEL_DIR", shipped)
     moderator, loaded_card = models.load_serving_model(shipped, tmp_path / "data")
