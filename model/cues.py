@@ -12,6 +12,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from model.languages import qualify_sentences
+from model.spelling import SpellingTerms
 from model.text import read_lexicon, sentence_words
 
 # Words and word pairs that signal a change of subject to someone else's wrongdoing, in English and
@@ -67,6 +68,8 @@ class FeatureBatch:
     tokens: Sequence  # str tokens, or bytes ones (model.features.ByteTokens)
     sentence_starts: np.ndarray
     sentence_lengths: np.ndarray
+    spelling: np.ndarray | None = None  # per comment, its words' spelling's share of each logit
+    spelling_terms: SpellingTerms | None = None  # the same, word by word, for explanations
 
     def sentence_text(self, index: int) -> str:
         """The words of sentence ``index``, space-separated."""

@@ -24,8 +24,9 @@ from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_MASK, 
 from model.features_one_by_one import transform_one_by_one
 from model.languages import (HOMOGRAPHS, LANGUAGES, MARKERS, MIN_MARKERS, language_bits,
                              languages_of_comments, qualified)
+from model.spelling import SpellingVocabulary, WordScores, spelling_logits
 from model.text import (BREAK_TOKENS, MAX_HASHED_BYTES, SEPARATOR, Lexicon, normalise, normalise_joined,
-                        read_lexicon, span_hashes, token_spans)
+                        read_lexicon, sentence_words, span_hashes, token_spans)
 
 
 SENTENCE_BREAK, COMMENT_BREAK, FIRST_WORD = 0, 1, 2
@@ -41,10 +42,13 @@ class WordTable(dict):
     """Word → id, with each word's property bits, n-gram column and stem column; unseen words are
     added on lookup, so mapping a batch's tokens is one C-level ``map`` over a dict."""
 
-    def __init__(self, vocabulary: dict[str, int], lexicons: dict[str, Lexicon]) -> None:
+    def __init__(self, vocabulary: dict[str, int], lexicons: dict[str, Lexicon],
+                 spelling: WordScores | None = None) -> None:
         super().__init__({brk: SENTENCE_BREAK for brk in BREAK_TOKENS})
         self[SEPARATOR.encode()] = COMMENT_BREAK
         self.lexicons = lexicons
+        self.spelling = spelling
+        self.word_list: list[bytes] = [b"", b""]  # by id; ids below FIRST_WORD are breaks
         self.n_ids = FIRST_WORD
         self.properties = np.zeros(1024, dtype=np.uint8)
         self.columns = np.full(1024, -1, dtype=np.int64)
@@ -149,8 +153,13 @@ class WordTable(dict):
             self.homographs[word_id] = language_bits(text, HOMOGRAPHS)
             self.stem_columns[word_id] = self.stem_vocabulary.get(stem_of(text), -1)
             self.n_ids += 1
+            self.word_list.append(word)
             self[word] = word_id
             return word_id
+
+    def word_of(self, word_id: int) -> str:
+        """The word with id ``word_id``."""
+        return self.word_list[word_id].decode("utf-8")
 
     def bits_of(self, words: list[str]) -> list[int]:
         """The property bits of each word (through a plain dict, for the one-by-one path)."""
@@ -265,9 +274,14 @@ class CommentFeaturizer(BaseEstimator):
         """Learn the n-gram vocabulary and IDF weights from comment texts."""
         document_frequency: Counter = Counter()
         identities = read_lexicon("identities")
+        words_of_comments = []
         for text in texts:
-            document_frequency.update(set(grams_of(normalise(text))))
+            normalised = normalise(text)
+            document_frequency.update(set(grams_of(normalised)))
+            words_of_comments.append([word for words in sentence_words(normalised) for word in words])
         masked = identities | {stem for stem in map(stem_of, identities) if stem}
+        self.spelling_ = SpellingVocabulary().fit(words_of_comments, frozenset(masked))
+        self.spelling_weights_ = None
         for gram in list(document_frequency):
             if any(word in masked for word in gram.split(" ")):
                 del document_frequency[gram]
@@ -285,8 +299,25 @@ class CommentFeaturizer(BaseEstimator):
         """Lexicons and the word table (rebuilt after unpickling, never pickled)."""
         self._lexicons = {name: Lexicon(name) for name in
                           ("insults", "profanity", "dehumanising", "violence", "places")}
-        self._table = WordTable(self.vocabulary_, self._lexicons)
+        self._table = self._new_table()
         self._table_lock = threading.Lock()
+
+    def _new_table(self) -> WordTable:
+        """An empty word table, scoring words' spelling once the heads' spelling weights are set."""
+        spelling = None
+        if getattr(self, "spelling_weights_", None) is not None:
+            spelling = WordScores(self.spelling_, self.spelling_weights_)
+        return WordTable(self.vocabulary_, self._lexicons, spelling)
+
+    def set_spelling_weights(self, weights: np.ndarray) -> None:
+        """Score spelling with these weights (n-grams × logits, temperature applied) from now on."""
+        self.spelling_weights_ = weights
+        self._table = self._new_table()
+
+    def spelling_matrix(self, texts: list[str]) -> sp.csr_matrix:
+        """The spelling vectors of comments (see ``model.spelling``), for training the heads."""
+        return self.spelling_.comments_matrix(
+            [[word for words in sentence_words(normalise(text)) for word in words] for text in texts])
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -308,7 +339,7 @@ class CommentFeaturizer(BaseEstimator):
         """The word table, replaced by a fresh one once run-time words have filled it."""
         with self._table_lock:
             if self._table.full:
-                self._table = WordTable(self.vocabulary_, self._lexicons)
+                self._table = self._new_table()
             return self._table
 
     def transform(self, texts: list[str], articles: list[str | None]) -> FeatureBatch:
@@ -330,8 +361,12 @@ class CommentFeaturizer(BaseEstimator):
         sentence_matrix = tfidf_rows(sentence_rows, doc_columns, len(tokens.sentence_owner), self.idf_)
         dense = self._dense(table, tokens, texts, articles, text_matrix)
         lengths = np.bincount(tokens.word_sentence, minlength=len(tokens.sentence_owner))
-        return FeatureBatch(text_matrix, sentence_matrix, tokens.sentence_owner, dense,
-                            token_bytes, tokens.sentence_starts, lengths)
+        batch = FeatureBatch(text_matrix, sentence_matrix, tokens.sentence_owner, dense,
+                             token_bytes, tokens.sentence_starts, lengths)
+        if table.spelling is not None:
+            batch.spelling, batch.spelling_terms = spelling_logits(
+                table.spelling, tokens.words, tokens.word_comment, n, table.word_of)
+        return batch
 
     def _ngram_cells(self, table: WordTable, tokens: _Tokens
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

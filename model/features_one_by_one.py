@@ -11,6 +11,7 @@ from model.cues import (CAPITALISED, COUNTED_BITS, COUNTED_MASK, DEFLECTION_CUES
                         DEHUMANISING, INSULT, PROFANITY, SECOND_PERSON_BIT, STOPWORDS, VIOLENCE, FeatureBatch,
                         character_cues, ngrams_of, positions_in, tfidf_rows)
 from model.languages import qualify_sentences
+from model.spelling import spelling_logits
 from model.text import normalise, sentence_words
 
 
@@ -24,6 +25,8 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
     tokens: list[str] = []
     sentence_starts: list[int] = []
     dense = np.zeros((len(texts), len(DENSE_FEATURES)))
+    word_ids: list[int] = []
+    word_comments: list[int] = []
     for row, text in enumerate(texts):
         words_of_comment: list[str] = []
         grams_of_comment: list[str] = []
@@ -42,6 +45,9 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
             sentence_rows.extend([len(owners) - 1] * len(ids))
             words_of_comment.extend(words)
             grams_of_comment.extend(grams)
+            if table.spelling is not None:
+                word_ids.extend(table[word.encode()] for word in words)
+                word_comments.extend([row] * len(words))
             bits = table.bits_of(words)
             bits_of_comment.extend(bits)
             max_insults = max(max_insults, sum(1 for b in bits if b & INSULT))
@@ -55,8 +61,13 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
     dense[:, 14:] = character_cues(texts)
     starts = np.array(sentence_starts, dtype=np.int64)
     lengths = np.diff(np.append(starts, len(tokens))) - 1  # each sentence is followed by a "." token
-    return FeatureBatch(text_matrix, tfidf_rows(sentence_rows, columns, len(owners), idf),
-                        np.array(owners, dtype=np.int64), dense, tokens, starts, lengths)
+    batch = FeatureBatch(text_matrix, tfidf_rows(sentence_rows, columns, len(owners), idf),
+                         np.array(owners, dtype=np.int64), dense, tokens, starts, lengths)
+    if table.spelling is not None:
+        batch.spelling, batch.spelling_terms = spelling_logits(
+            table.spelling, np.array(word_ids, dtype=np.int64), np.array(word_comments, dtype=np.int64),
+            len(texts), table.word_of)
+    return batch
 
 
 def _similarity(text_matrix, row: int, article) -> float:

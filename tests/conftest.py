@@ -9,7 +9,15 @@ import pytest
 from model.artifact import load_model
 from training.config import TrainingConfig
 from training.sources import load_seed_data
-from training.train import train
+from training.train import LabelledData, train
+
+
+def small_seed_data(n_articles: int = 12) -> LabelledData:
+    """The labelled set's comments on its first ``n_articles`` articles: for tests of what training
+    does (writes, compares, reproduces, falls back to), which need not wait for a full model."""
+    data = load_seed_data()
+    articles = sorted({r["group"] for r in data.records})[:n_articles]
+    return LabelledData([r for r in data.records if r["group"] in articles], data.sources)
 
 
 @pytest.fixture(scope="session")

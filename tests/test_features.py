@@ -26,6 +26,7 @@ def assert_same(vectorised, one_by_one) -> None:
     np.testing.assert_allclose(vectorised.dense, one_by_one.dense, rtol=0, atol=1e-12)
     assert [vectorised.sentence_text(i) for i in range(len(vectorised.sentence_owner))] == \
         [one_by_one.sentence_text(i) for i in range(len(one_by_one.sentence_owner))]
+    np.testing.assert_allclose(vectorised.spelling, one_by_one.spelling, rtol=0, atol=1e-12)
 
 
 def test_paths_agree_on_the_labelled_set_with_mixed_articles(moderator) -> None:
@@ -207,3 +208,12 @@ def test_lexicons_of_other_languages_find_their_words_and_arabic_ones_with_cliti
     lexicons = {name: Lexicon(name) for name in ("insults", "profanity", "dehumanising", "violence", "places")}
     assert cues.word_properties(word, lexicons) & getattr(cues, bit_name)
     assert not cues.word_properties("والمعتقلين", lexicons) & cues.COUNTED_MASK  # "and the detainees"
+
+
+def test_spelling_served_word_by_word_equals_the_training_vectors(moderator) -> None:
+    featurizer = moderator.classifier.featurizer_
+    texts = [r["text"] for r in load_seed_data().records[::7]] + AWKWARD
+    served = featurizer.transform_vectorised(texts, [None] * len(texts)).spelling
+    trained = featurizer.spelling_matrix(texts) @ featurizer.spelling_weights_
+    np.testing.assert_allclose(served, trained, rtol=0, atol=1e-9)
+    assert np.abs(served).max() > 0.1

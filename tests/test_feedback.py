@@ -268,10 +268,12 @@ def test_export_reports_an_unreachable_database_in_one_line() -> None:
 
 
 def test_train_with_feedback_lets_decisions_win_and_reports_conflicts(tmp_path: Path, monkeypatch) -> None:
-    from training.sources import load_seed_data
+    from conftest import small_seed_data
+    from training import sources
 
     monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
-    seed = next(r for r in load_seed_data().records if r["category"] == "substantive")
+    monkeypatch.setattr(sources, "load_seed_data", small_seed_data)  # merging is the point, not the model
+    seed = next(r for r in small_seed_data().records if r["category"] == "substantive")
     store = FeedbackStore(database_url(None, tmp_path / "data"))
     store.record(Decision(seed["id"], seed["text"], "abusive", "ana", seed["group"], "disputes"))
     store.record(Decision("new-1", "Go back to your country, you vermin.", "abusive", "ana"))
