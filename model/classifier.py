@@ -293,7 +293,8 @@ class CommentClassifier(BaseEstimator):
         columns = np.concatenate([text.indices, np.tile(n_text + np.arange(dense.shape[1]), n)])
         weights = np.concatenate([text.data * centred[labels[text_rows], text.indices],
                                   (dense * centred[labels, n_text:]).ravel()])
-        spelt_rows, spelt_weights, spelt_words = self._spelling_weights(predictions.batch.spelling_terms, labels)
+        terms = predictions.batch.spelling_terms
+        spelt_rows, spelt_weights, spelt_words = self._spelling_weights(terms, labels)
         rows = np.concatenate([rows, spelt_rows])
         columns = np.concatenate([columns, len(self.feature_names_) + np.arange(len(spelt_rows))])
         weights = np.concatenate([weights, spelt_weights])
@@ -307,7 +308,8 @@ class CommentClassifier(BaseEstimator):
         named: list[list[tuple[str, float]]] = [[] for _ in range(n)]
         for row, column, weight in zip(rows[chosen].tolist(), columns[chosen].tolist(), chosen_weights.tolist()):
             if column >= len(self.feature_names_):
-                named[row].append((SPELLING_PREFIX + spelt_words[column - len(self.feature_names_)], weight))
+                word = terms.word_of(int(spelt_words[column - len(self.feature_names_)]))
+                named[row].append((SPELLING_PREFIX + shown_word(word), weight))
                 continue
             name = self.feature_names_[column]
             if name == SENTENCE_FEATURE:
@@ -319,18 +321,17 @@ class CommentClassifier(BaseEstimator):
 
     @staticmethod
     def _spelling_weights(terms: SpellingTerms | None, labels: np.ndarray
-                          ) -> tuple[np.ndarray, np.ndarray, list[str]]:
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Per comment and distinct word, how much its spelling pushed the comment toward its
-        label (centred over the categories, as the heads' weights are), with the word."""
+        label (centred over the categories, as the heads' weights are), with the word's id."""
         if terms is None or not len(terms.comments):
-            return np.zeros(0, dtype=np.int64), np.zeros(0), []
+            return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64)
         shares = terms.contributions[:, :len(CATEGORIES)]
         centred = shares - shares.mean(axis=1, keepdims=True)
         per_word = centred[np.arange(len(centred)), labels[terms.comments]]
         keys, inverse = np.unique(terms.comments << 32 | terms.word_ids, return_inverse=True)
         weights = np.bincount(inverse.reshape(-1), weights=per_word, minlength=len(keys))
-        words = [shown_word(terms.word_of(i)) for i in (keys & 0xFFFFFFFF).tolist()]
-        return keys >> 32, weights, words
+        return keys >> 32, weights, keys & 0xFFFFFFFF
 
     def _below_usual_name(self, cue: int, scaled: float) -> str:
         """The name of dense cue ``cue`` where its value is below the training mean: "[no question

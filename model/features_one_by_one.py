@@ -46,7 +46,7 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
             words_of_comment.extend(words)
             grams_of_comment.extend(grams)
             if table.spelling is not None:
-                word_ids.extend(table[word.encode()] for word in words)
+                word_ids.extend(map(table.__getitem__, map(str.encode, words)))
                 word_comments.extend([row] * len(words))
             bits = table.bits_of(words)
             bits_of_comment.extend(bits)

@@ -15,6 +15,7 @@ import math
 import threading
 from collections import Counter
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Callable
 
 import numpy as np
@@ -59,7 +60,9 @@ class SpellingVocabulary:
         """Columns and IDF-weighted counts of one word's n-grams (none for a masked word)."""
         if shown_word(word) in self.masked_:
             return [], []
-        counts = Counter(column for column in map(self.vocabulary_.get, word_grams(word)) if column is not None)
+        found = list(map(self.vocabulary_.get, word_grams(word)))
+        counts = Counter(found)
+        counts.pop(None, None)
         columns = sorted(counts)
         return columns, [counts[column] * self.idf_[column] for column in columns]
 
@@ -93,7 +96,7 @@ class WordScores:
 
     def __init__(self, vocabulary: SpellingVocabulary, weights: np.ndarray) -> None:
         self.vocabulary = vocabulary
-        self.weights = weights  # n-grams × logits
+        self.weights = np.ascontiguousarray(weights)  # n-grams × logits
         self.rows = np.full((1024, weights.shape[1] + 1), np.nan)
         self.lock = threading.Lock()
 
@@ -105,10 +108,7 @@ class WordScores:
         if not new.any():
             return rows
         new_ids = np.unique(ids[new])
-        vectors = self.vocabulary.words_matrix([word_of(i) for i in new_ids.tolist()])
-        scored = np.empty((len(new_ids), known.shape[1]))
-        scored[:, :-1] = vectors @ self.weights
-        scored[:, -1] = np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel()
+        scored = self._score([word_of(i) for i in new_ids.tolist()])
         with self.lock:
             if new_ids[-1] >= len(self.rows):
                 grown = np.full((max(len(self.rows) * 2, int(new_ids[-1]) + 1), known.shape[1]), np.nan)
@@ -118,23 +118,52 @@ class WordScores:
         rows[new] = scored[np.searchsorted(new_ids, ids[new])]
         return rows
 
+    def _score(self, words: list[str]) -> np.ndarray:
+        """Per word, its contribution to each logit and its squared norm, for all words at once."""
+        vocabulary, masked = self.vocabulary.vocabulary_, self.vocabulary.masked_
+        grams: list[str] = []
+        lengths = []
+        for word in words:
+            word_grams_ = word_grams(word) if shown_word(word) not in masked else []
+            grams.extend(word_grams_)
+            lengths.append(len(word_grams_))
+        columns = np.fromiter(map(vocabulary.get, grams, repeat(-1, len(grams))), np.int64, len(grams))
+        owners = np.repeat(np.arange(len(words)), lengths)
+        found = columns >= 0
+        cells, counts = np.unique(owners[found] * len(vocabulary) + columns[found], return_counts=True)
+        owners, columns = cells // len(vocabulary), cells % len(vocabulary)
+        values = counts * self.vocabulary.idf_[columns]
+        products = self.weights[columns] * values[:, None]
+        scored = np.empty((len(words), self.weights.shape[1] + 1))
+        for logit in range(self.weights.shape[1]):
+            scored[:, logit] = np.bincount(owners, weights=products[:, logit], minlength=len(words))
+        scored[:, -1] = np.bincount(owners, weights=values * values, minlength=len(words))
+        return scored
+
 
 @dataclass
 class SpellingTerms:
-    """Each word of a batch with the comment it is in and its spelling's share of each logit."""
+    """Each word of a batch with the comment it is in, for explanations."""
 
     comments: np.ndarray
     word_ids: np.ndarray
-    contributions: np.ndarray  # words × logits, already divided by their comment's norm
+    rows: np.ndarray  # per word, its logit contributions and squared norm (``WordScores``)
+    norms: np.ndarray  # per comment, the root of its words' summed squared norms
     word_of: Callable[[int], str]
+
+    @property
+    def contributions(self) -> np.ndarray:
+        """Per word, its share of each logit of its comment."""
+        return self.rows[:, :-1] / np.maximum(self.norms, 1e-12)[self.comments, None]
 
 
 def spelling_logits(scores: WordScores, word_ids: np.ndarray, comments: np.ndarray, n_comments: int,
                     word_of: Callable[[int], str]) -> tuple[np.ndarray, SpellingTerms]:
-    """Per comment, its words' spelling contributions to each logit, and the words' own shares."""
+    """Per comment, its words' spelling contributions to each logit, and the words themselves."""
     rows = scores.of_ids(word_ids, word_of)
-    norms = np.sqrt(np.bincount(comments, weights=rows[:, -1], minlength=n_comments))
-    contributions = rows[:, :-1] / np.maximum(norms, 1e-12)[comments, None]
-    logits = np.zeros((n_comments, contributions.shape[1]))
-    np.add.at(logits, comments, contributions)
-    return logits, SpellingTerms(comments, word_ids, contributions, word_of)
+    width = rows.shape[1]
+    cells = (comments[:, None] * width + np.arange(width)).ravel()
+    sums = np.bincount(cells, weights=rows.ravel(), minlength=n_comments * width).reshape(n_comments, width)
+    norms = np.sqrt(sums[:, -1])
+    logits = sums[:, :-1] / np.maximum(norms, 1e-12)[:, None]
+    return logits, SpellingTerms(comments, word_ids, rows, norms, word_of)
