@@ -88,6 +88,8 @@ class WordTable(dict):
         self.bigram_columns = np.array([bigrams[k][0] for k in order], dtype=np.int64)
         self.bigram_properties = np.array([bigrams[k][1] for k in order], dtype=np.uint8)
         self._index_hashes()
+        if spelling is not None:  # score the vocabulary's words now, not one comment at a time later
+            spelling.of_ids(np.arange(FIRST_WORD, self.n_ids), self.word_of)
 
     def _index_hashes(self) -> None:
         """Index every word of the table by the hash of its bytes (under ``lock`` once shared)."""
