@@ -14,9 +14,9 @@ from __future__ import annotations
 import math
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import repeat
-from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,7 +45,7 @@ class SpellingVocabulary:
         self.min_df = min_df
         self.max_features = max_features
 
-    def fit(self, comments: list[list[str]], masked: frozenset[str]) -> "SpellingVocabulary":
+    def fit(self, comments: list[list[str]], masked: frozenset[str]) -> SpellingVocabulary:
         """Learn n-grams from each comment's words (``masked`` words have no spelling)."""
         self.masked_ = masked
         frequency: Counter = Counter()
