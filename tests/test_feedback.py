@@ -269,6 +269,7 @@ def test_export_reports_an_unreachable_database_in_one_line() -> None:
 
 def test_train_with_feedback_lets_decisions_win_and_reports_conflicts(tmp_path: Path, monkeypatch) -> None:
     from conftest import small_seed_data
+
     from training import sources
 
     monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
