@@ -20,11 +20,11 @@ from model.spelling import SPELLING_PREFIX, SpellingTerms, shown_word
 SENTENCE_FEATURE = "[most abusive sentence]"
 MILD_SENTENCE = "[its worst sentence is mild]"  # the same feature, named for when it counts against abuse
 DENSE_NAMES = [f"[{name}]" for name in DENSE_FEATURES] + [SENTENCE_FEATURE]
-# How an explanation names a dense cue whose value is below the training mean (the cue then counts
-# for the comment by its absence: "[question marks]" for a comment without any would mislead).
 # Newton-CG's tolerance for the heads: 1e-3 gives the held-out F1 of the default 1e-4 (within 0.001,
 # on a split of the labelled set) in two thirds of the time, now that spelling makes the design wide.
 HEAD_TOLERANCE = 1e-3
+# How an explanation names a dense cue whose value is below the training mean (the cue then counts
+# for the comment by its absence: "[question marks]" for a comment without any would mislead).
 ABSENT_NAMES = {"has article": "[no article given]", "addresses the reader (you)": "[does not address the reader]"}
 
 

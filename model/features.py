@@ -280,7 +280,7 @@ class CommentFeaturizer(BaseEstimator):
         for text in texts:
             normalised = normalise(text)
             document_frequency.update(set(grams_of(normalised)))
-            words_of_comments.append([word for words in sentence_words(normalised) for word in words])
+            words_of_comments.append(_words_of(normalised))
         masked = identities | {stem for stem in map(stem_of, identities) if stem}
         self.spelling_ = SpellingVocabulary().fit(words_of_comments, frozenset(masked))
         self.spelling_weights_ = None
@@ -318,8 +318,7 @@ class CommentFeaturizer(BaseEstimator):
 
     def spelling_matrix(self, texts: list[str]) -> sp.csr_matrix:
         """The spelling vectors of comments (see ``model.spelling``), for training the heads."""
-        return self.spelling_.comments_matrix(
-            [[word for words in sentence_words(normalise(text)) for word in words] for text in texts])
+        return self.spelling_.comments_matrix([_words_of(normalise(text)) for text in texts])
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
@@ -464,6 +463,11 @@ class CommentFeaturizer(BaseEstimator):
         for row in np.flatnonzero(has_article):
             subjects = {w.lower() for w in CAPITALISED.findall(texts[row])} - STOPWORDS
             dense[row, 3] = math.log1p(len(subjects - features[article_of[row]].words))
+
+
+def _words_of(normalised_text: str) -> list[str]:
+    """The words of a normalised comment, sentence after sentence."""
+    return [word for words in sentence_words(normalised_text) for word in words]
 
 
 class _Groups:

@@ -56,26 +56,27 @@ class SpellingVocabulary:
         self.idf_ = np.array([math.log((1 + len(comments)) / (1 + frequency[g])) + 1 for g in kept])
         return self
 
-    def word_vector(self, word: str) -> tuple[list[int], list[float]]:
-        """Columns and IDF-weighted counts of one word's n-grams (none for a masked word)."""
-        if shown_word(word) in self.masked_:
-            return [], []
-        found = list(map(self.vocabulary_.get, word_grams(word)))
-        counts = Counter(found)
-        counts.pop(None, None)
-        columns = sorted(counts)
-        return columns, [counts[column] * self.idf_[column] for column in columns]
+    def cells(self, words: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Word index, n-gram column and IDF-weighted count of every n-gram the words hold, sorted
+        by word, then column (a masked word holds none)."""
+        grams: list[str] = []
+        lengths = []
+        for word in words:
+            held = word_grams(word) if shown_word(word) not in self.masked_ else []
+            grams.extend(held)
+            lengths.append(len(held))
+        columns = np.fromiter(map(self.vocabulary_.get, grams, repeat(-1, len(grams))), np.int64, len(grams))
+        owners = np.repeat(np.arange(len(words)), lengths)
+        found = columns >= 0
+        width = max(len(self.vocabulary_), 1)
+        cells, counts = np.unique(owners[found] * width + columns[found], return_counts=True)
+        columns = cells % width
+        return cells // width, columns, counts * self.idf_[columns]
 
     def words_matrix(self, words: list[str]) -> sp.csr_matrix:
         """One row per word: its IDF-weighted n-gram counts."""
-        indptr, indices, data = [0], [], []
-        for word in words:
-            columns, values = self.word_vector(word)
-            indices.extend(columns)
-            data.extend(values)
-            indptr.append(len(indices))
-        return sp.csr_matrix((np.array(data, dtype=np.float64), np.array(indices, dtype=np.int64), indptr),
-                             shape=(len(words), len(self.vocabulary_)))
+        owners, columns, values = self.cells(words)
+        return sp.csr_matrix((values, (owners, columns)), shape=(len(words), len(self.vocabulary_)))
 
     def comments_matrix(self, comments: list[list[str]]) -> sp.csr_matrix:
         """One row per comment: the sum of its words' vectors over the root of their squared norms."""
@@ -120,19 +121,7 @@ class WordScores:
 
     def _score(self, words: list[str]) -> np.ndarray:
         """Per word, its contribution to each logit and its squared norm, for all words at once."""
-        vocabulary, masked = self.vocabulary.vocabulary_, self.vocabulary.masked_
-        grams: list[str] = []
-        lengths = []
-        for word in words:
-            word_grams_ = word_grams(word) if shown_word(word) not in masked else []
-            grams.extend(word_grams_)
-            lengths.append(len(word_grams_))
-        columns = np.fromiter(map(vocabulary.get, grams, repeat(-1, len(grams))), np.int64, len(grams))
-        owners = np.repeat(np.arange(len(words)), lengths)
-        found = columns >= 0
-        cells, counts = np.unique(owners[found] * len(vocabulary) + columns[found], return_counts=True)
-        owners, columns = cells // len(vocabulary), cells % len(vocabulary)
-        values = counts * self.vocabulary.idf_[columns]
+        owners, columns, values = self.vocabulary.cells(words)
         products = self.weights[columns] * values[:, None]
         scored = np.empty((len(words), self.weights.shape[1] + 1))
         for logit in range(self.weights.shape[1]):
