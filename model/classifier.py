@@ -15,7 +15,7 @@ from sklearn.model_selection import GroupKFold
 from model.cues import STOPWORDS
 from model.features import DENSE_FEATURES, CommentFeaturizer, FeatureBatch
 from model.labels import CATEGORIES, STANCES
-from model.spelling import SPELLING_PREFIX, SpellingTerms, shown_word
+from model.spelling import SPELLING_PREFIX, SpellingTerms, run_starts, shown_word
 
 SENTENCE_FEATURE = "[most abusive sentence]"
 MILD_SENTENCE = "[its worst sentence is mild]"  # the same feature, named for when it counts against abuse
@@ -94,17 +94,6 @@ class LinearHead(BaseEstimator):
         self.centred_coef_ = (self.coef_ - self.coef_.mean(axis=0)) / self.temperature_
         return removed
 
-    def predict_proba(self, text: sp.csr_matrix, dense: np.ndarray, logits: np.ndarray | None = None
-                      ) -> np.ndarray:
-        """Calibrated probabilities from n-gram and dense columns (plus ``logits`` computed
-        elsewhere, temperature applied), rows summing to 1."""
-        n_text = text.shape[1]
-        total = (text @ self.scaled_coef_t_[:n_text] + dense @ self.scaled_coef_t_[n_text:]
-                 + self.intercept_ / self.temperature_)
-        if logits is not None:
-            total += logits
-        return _softmax(total)
-
 
 def evidence_scale(X: sp.csr_matrix, y: np.ndarray, n_classes: int, power: float) -> np.ndarray:
     """Per column, the largest |log-count ratio| of one class against the rest (NB-weighted
@@ -173,6 +162,7 @@ class CommentClassifier(BaseEstimator):
     def fit(self, texts: list[str], articles: list[str | None], categories: list[str],
             stances: list[str | None], groups: list[str]) -> "CommentClassifier":
         """Fit on comments with their article text; each is also seen without its article."""
+        self.__dict__.pop("_joint", None)
         texts, articles, categories, stances, groups = _with_articleless_copies(
             texts, articles, categories, stances, groups)
         self.featurizer_ = CommentFeaturizer(min_df=self.min_df).fit(texts)
@@ -266,11 +256,28 @@ class CommentClassifier(BaseEstimator):
         per_sentence = batch.sentences @ self.sentence_coef_ + self.sentence_intercept_
         worst_scores, worst_index = _max_by_owner(per_sentence, batch.sentence_owner, len(texts))
         dense = self._scale(np.hstack([batch.dense, worst_scores[:, None]]))
-        n_categories = len(CATEGORIES)
-        spelling = batch.spelling if batch.spelling is not None else np.zeros((len(texts), n_categories + len(STANCES)))
-        return Predictions(self.category_head_.predict_proba(batch.text, dense, spelling[:, :n_categories]),
-                           self.stance_head_.predict_proba(batch.text, dense, spelling[:, n_categories:]),
+        coef_t, intercept = self._joint_parameters()
+        n_text, n_categories = batch.text.shape[1], len(CATEGORIES)
+        logits = batch.text @ coef_t[:n_text] + dense @ coef_t[n_text:] + intercept
+        if batch.spelling is not None:
+            logits += batch.spelling
+        return Predictions(_softmax(logits[:, :n_categories]), _softmax(logits[:, n_categories:]),
                            batch.text, dense, batch, worst_index)
+
+    def _joint_parameters(self) -> tuple[np.ndarray, np.ndarray]:
+        """Both heads' coefficients side by side (category columns, then stance ones) and
+        intercepts, temperature applied: one product scores both (built at the first prediction)."""
+        joint = self.__dict__.get("_joint")
+        if joint is None:
+            heads = (self.category_head_, self.stance_head_)
+            joint = self._joint = (np.hstack([head.scaled_coef_t_ for head in heads]),
+                                   np.concatenate([head.intercept_ / head.temperature_ for head in heads]))
+        return joint
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__ itself
+        state.pop("_joint", None)  # derived from the heads: rebuilt after loading
+        return state
 
     def _sentence_feature_name(self, predictions: Predictions, row: int) -> str:
         """The sentence feature's name in an explanation, with the comment's worst sentence: "most
@@ -298,12 +305,13 @@ class CommentClassifier(BaseEstimator):
         rows = np.concatenate([rows, spelt_rows])
         columns = np.concatenate([columns, len(self.feature_names_) + np.arange(len(spelt_rows))])
         weights = np.concatenate([weights, spelt_weights])
-        positive = weights > 0
-        rows, columns, weights = rows[positive], columns[positive], weights[positive]
-        order = np.lexsort((-weights, rows))
-        rows, columns, weights = rows[order], columns[order], weights[order]
-        rank = np.arange(len(rows)) - np.searchsorted(rows, rows)
-        chosen = np.flatnonzero(rank < top)
+        positive = np.flatnonzero(weights > 0)
+        if n == 1:  # one comment: no grouping by row needed
+            chosen = positive[np.argsort(-weights[positive], kind="stable")[:top]]
+        else:
+            order = positive[np.lexsort((-weights[positive], rows[positive]))]
+            rank = np.arange(len(order)) - np.searchsorted(rows[order], rows[order])
+            chosen = order[rank < top]
         chosen_weights = weights[chosen] if decimals is None else weights[chosen].round(decimals)
         named: list[list[tuple[str, float]]] = [[] for _ in range(n)]
         for row, column, weight in zip(rows[chosen].tolist(), columns[chosen].tolist(), chosen_weights.tolist()):
@@ -326,11 +334,16 @@ class CommentClassifier(BaseEstimator):
         label (centred over the categories, as the heads' weights are), with the word's id."""
         if terms is None or not len(terms.comments):
             return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64)
-        shares = terms.contributions[:, :len(CATEGORIES)]
-        centred = shares - shares.mean(axis=1, keepdims=True)
-        per_word = centred[np.arange(len(centred)), labels[terms.comments]]
-        keys, inverse = np.unique(terms.comments << 32 | terms.word_ids, return_inverse=True)
-        weights = np.bincount(inverse.reshape(-1), weights=per_word, minlength=len(keys))
+        shares = terms.rows[:, :len(CATEGORIES)]
+        picked = shares[np.arange(len(shares)), labels[terms.comments]]
+        centred = picked - np.add.reduce(shares, axis=1) / len(CATEGORIES)
+        per_word = centred / np.maximum(terms.norms, 1e-12)[terms.comments]
+        keys = terms.comments << 32 | terms.word_ids
+        order = np.argsort(keys, kind="stable")
+        keys = keys[order]
+        starts = run_starts(keys)
+        weights = np.add.reduceat(per_word[order], starts)
+        keys = keys[starts]
         return keys >> 32, weights, keys & 0xFFFFFFFF
 
     def _below_usual_name(self, cue: int, scaled: float) -> str:
@@ -346,6 +359,9 @@ class CommentClassifier(BaseEstimator):
 def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the maximum of its sentences' values and that sentence's index (the last of equal
     maxima; -1 when the row has no sentence). ``owners`` is non-decreasing, as featurizers give it."""
+    if n_rows == 1 and len(values):  # one comment: no grouping needed
+        maximum = values.max()
+        return np.array([maximum]), np.flatnonzero(values == maximum)[-1:]
     best = np.full(n_rows, -10.0)
     best_index = np.full(n_rows, -1, dtype=np.int64)
     if len(values):

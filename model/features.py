@@ -22,7 +22,7 @@ from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_MASK, 
                         STEM_PREFIX, character_cues, grams_of, positions_in, stem_of, tfidf_rows,
                         word_properties)
 from model.features_one_by_one import transform_one_by_one
-from model.languages import (HOMOGRAPHS, LANGUAGES, MARKERS, MIN_MARKERS, language_bits,
+from model.languages import (HOMOGRAPH_BITS, HOMOGRAPHS, LANGUAGES, MARKER_BITS, MIN_MARKERS,
                              languages_of_comments, qualified)
 from model.spelling import SpellingVocabulary, WordScores, spelling_logits
 from model.text import (BREAK_TOKENS, MAX_HASHED_BYTES, SEPARATOR, Lexicon, normalise, normalise_joined,
@@ -59,7 +59,6 @@ class WordTable(dict):
                                 if gram.startswith(STEM_PREFIX)}
         self.lock = threading.Lock()
         self.articles: OrderedDict[str, ArticleFeatures] = OrderedDict()
-        self.word_bits: dict[str, int] = {}
         bigrams: dict[int, list[int]] = {}
         for gram, column in sorted(vocabulary.items()):
             if gram.startswith(STEM_PREFIX):
@@ -151,8 +150,8 @@ class WordTable(dict):
                 self.homographs = np.concatenate([self.homographs, np.zeros_like(self.homographs)])
             text = word.decode("utf-8")
             self.properties[word_id] = word_properties(text, self.lexicons)
-            self.markers[word_id] = language_bits(text, MARKERS)
-            self.homographs[word_id] = language_bits(text, HOMOGRAPHS)
+            self.markers[word_id] = MARKER_BITS.get(text, 0)
+            self.homographs[word_id] = HOMOGRAPH_BITS.get(text, 0)
             self.stem_columns[word_id] = self.stem_vocabulary.get(stem_of(text), -1)
             self.n_ids += 1
             self.word_list.append(word)
@@ -162,18 +161,6 @@ class WordTable(dict):
     def word_of(self, word_id: int) -> str:
         """The word with id ``word_id``."""
         return self.word_list[word_id].decode("utf-8")
-
-    def bits_of(self, words: list[str]) -> list[int]:
-        """The property bits of each word (through a plain dict, for the one-by-one path)."""
-        get = self.word_bits.get
-        bits = [get(word) for word in words]
-        if None in bits:
-            bits = [self._word_bits(word) if b is None else b for b, word in zip(bits, words)]
-        return bits
-
-    def _word_bits(self, word: str) -> int:
-        bits = self.word_bits[word] = word_properties(word, self.lexicons)
-        return bits
 
     @property
     def full(self) -> bool:

@@ -24,6 +24,7 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
     owners: list[int] = []
     tokens: list[str] = []
     sentence_starts: list[int] = []
+    sentence_lengths: list[int] = []
     dense = np.zeros((len(texts), len(DENSE_FEATURES)))
     word_ids: list[int] = []
     word_comments: list[int] = []
@@ -38,6 +39,7 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
             ids = [i for i in map(vocabulary_get, grams) if i is not None]
             owners.append(row)
             sentence_starts.append(len(tokens))
+            sentence_lengths.append(len(shown))
             tokens.extend(shown)
             tokens.append(".")
             columns.extend(ids)
@@ -45,10 +47,10 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
             sentence_rows.extend([len(owners) - 1] * len(ids))
             words_of_comment.extend(words)
             grams_of_comment.extend(grams)
-            if table.spelling is not None:
-                word_ids.extend(map(table.__getitem__, map(str.encode, words)))
-                word_comments.extend([row] * len(words))
-            bits = table.bits_of(words)
+            ids_of_words = list(map(table.__getitem__, map(str.encode, words)))
+            word_ids.extend(ids_of_words)
+            word_comments.extend([row] * len(words))
+            bits = table.properties[ids_of_words].tolist()
             bits_of_comment.extend(bits)
             max_insults = max(max_insults, sum(1 for b in bits if b & INSULT))
         dense[row] = _dense(featurizer, table, text, words_of_comment, grams_of_comment,
@@ -59,10 +61,9 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
         if article:
             dense[row, 1] = _similarity(text_matrix, row, featurizer._article(table, article))
     dense[:, 14:] = character_cues(texts)
-    starts = np.array(sentence_starts, dtype=np.int64)
-    lengths = np.diff(np.append(starts, len(tokens))) - 1  # each sentence is followed by a "." token
     batch = FeatureBatch(text_matrix, tfidf_rows(sentence_rows, columns, len(owners), idf),
-                         np.array(owners, dtype=np.int64), dense, tokens, starts, lengths)
+                         np.array(owners, dtype=np.int64), dense, tokens,
+                         np.array(sentence_starts, dtype=np.int64), np.array(sentence_lengths, dtype=np.int64))
     if table.spelling is not None:
         batch.spelling, batch.spelling_terms = spelling_logits(
             table.spelling, np.array(word_ids, dtype=np.int64), np.array(word_comments, dtype=np.int64),

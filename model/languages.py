@@ -62,7 +62,9 @@ def language_bits(word: str, lists: dict[str, frozenset[str]]) -> int:
     return sum(1 << i for i, language in enumerate(LANGUAGES) if word in lists[language])
 
 
-_MARKER_BITS = {word: language_bits(word, MARKERS) for words in MARKERS.values() for word in words}
+# Each marker's and each homograph's language bits, looked up for every word met.
+MARKER_BITS = {word: language_bits(word, MARKERS) for words in MARKERS.values() for word in words}
+HOMOGRAPH_BITS = {word: language_bits(word, HOMOGRAPHS) for words in HOMOGRAPHS.values() for word in words}
 
 
 def qualified(word: str, language: str) -> str:
@@ -72,7 +74,7 @@ def qualified(word: str, language: str) -> str:
 
 def detect_language(words: list[str]) -> str | None:
     """The language the comment's words mark most (see the module docstring), or None."""
-    hits = [bits for bits in map(_MARKER_BITS.get, words) if bits]
+    hits = [bits for bits in map(MARKER_BITS.get, words) if bits]
     if len(hits) < MIN_MARKERS:
         return None
     counts = [sum(bits >> index & 1 for bits in hits) for index in range(len(LANGUAGES))]

@@ -146,17 +146,19 @@ def test_a_column_scale_is_folded_into_the_coefficients() -> None:
     import numpy as np
     import scipy.sparse as sp
 
-    from model.classifier import LinearHead
+    from model.classifier import LinearHead, _softmax
     rng = np.random.default_rng(0)
     X = sp.random(120, 12, density=0.4, random_state=1, format="csr")
     y, groups = rng.integers(0, 3, 120), np.arange(120) % 10
     scale = rng.uniform(0.2, 3.0, 12)
+
+    def probabilities(head: LinearHead, design: sp.csr_matrix) -> np.ndarray:
+        return _softmax(design @ head.scaled_coef_t_ + head.intercept_ / head.temperature_)
+
     folded = LinearHead(C=2.0).fit(X, y, groups, 3, column_scale=scale)
     plain = LinearHead(C=2.0).fit(X @ sp.diags(scale), y, groups, 3)
-    no_dense = np.zeros((120, 0))
-    assert np.allclose(folded.predict_proba(X, no_dense), plain.predict_proba(X @ sp.diags(scale), no_dense))
-    assert not np.allclose(folded.predict_proba(X, no_dense), LinearHead(C=2.0).fit(X, y, groups, 3)
-                           .predict_proba(X, no_dense))
+    assert np.allclose(probabilities(folded, X), probabilities(plain, X @ sp.diags(scale)))
+    assert not np.allclose(probabilities(folded, X), probabilities(LinearHead(C=2.0).fit(X, y, groups, 3), X))
 
 
 def test_a_mild_worst_sentence_is_not_called_abusive_in_explanations(moderator) -> None:
@@ -199,3 +201,26 @@ def test_each_rows_worst_sentence_is_its_last_highest(sentences: list[tuple[int,
         mine = [i for i, o in enumerate(owners) if o == row]
         top = max((values[i] for i in mine), default=-10.0)
         assert best[row] == top and index[row] == max((i for i in mine if values[i] == top), default=-1)
+
+
+def test_one_comment_is_explained_as_in_a_batch(moderator) -> None:
+    texts = ["Great article, thank you. The camps must close.", "And what about Iraq?",
+             "You are a f*cking idiot. Go away.", "Nobody cares when the US does it."]
+    batch = moderator.moderate([CommentInput(t, ARTICLE) for t in texts])
+    for text, in_batch in zip(texts, batch):
+        alone = moderator.moderate_one(text, ARTICLE)
+        assert alone.explanation == in_batch.explanation
+        assert alone.scores == pytest.approx(in_batch.scores, abs=1e-9)
+
+
+def test_joint_parameters_are_left_out_of_the_pickle_but_kept_in_use(moderator) -> None:
+    classifier = moderator.classifier
+    classifier.predict(["A comment."], [None])
+    assert "_joint" not in classifier.__getstate__()
+    assert "_joint" in classifier.__dict__  # the live object keeps them
+
+
+def test_one_rows_worst_sentence_is_its_last_highest() -> None:
+    from model.classifier import _max_by_owner
+    best, index = _max_by_owner(np.array([0.5, 2.0, -1.0, 2.0, 0.0]), np.zeros(5, dtype=np.int64), 1)
+    assert best.tolist() == [2.0] and index.tolist() == [3]

@@ -30,3 +30,20 @@ def test_explanations_name_the_words_whose_spelling_counted(moderator) -> None:
              if item["feature"].startswith(SPELLING_PREFIX)]
     assert spelt, result.explanation
     assert set(spelt) <= {"those", "torturers", "and", "their", "torturings", "deserve", "a", "tribunal"}
+
+
+def test_cells_count_each_words_grams_as_a_direct_count_does() -> None:
+    from collections import Counter
+    comments = [["lalala", "la", "정말", "𠀀𠀁x", "koreans", "nl:hoe", "hoe"], ["lala", "𠀀𠀁y", "정말로", "a"],
+                ["𠀀𠀁x", "lalala", "hoe", "x"]]
+    vocabulary = SpellingVocabulary(min_df=1).fit(comments, frozenset({"koreans"}))
+    words = ["lalala", "koreans", "", "정말", "𠀀𠀁x", "nl:hoe", "unseen", "a", "lalala"]
+    owners, columns, values = vocabulary.cells(words)
+    expected = sorted((i, vocabulary.vocabulary_[gram], count) for i, word in enumerate(words)
+                      if word != "koreans"
+                      for gram, count in Counter(word_grams(word)).items() if gram in vocabulary.vocabulary_)
+    assert list(zip(owners.tolist(), columns.tolist())) == [(i, c) for i, c, _ in expected]
+    np.testing.assert_allclose(values, [n * vocabulary.idf_[c] for _, c, n in expected])
+    assert (columns[owners == 0] == vocabulary.vocabulary_["la"]).any()  # "la" three times in "lalala"
+    assert values[(owners == 0) & (columns == vocabulary.vocabulary_["la"])][0] == \
+        3 * vocabulary.idf_[vocabulary.vocabulary_["la"]]
