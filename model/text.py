@@ -73,6 +73,7 @@ WORD_CHARACTERS = _WordCharacters()
 KEEP, SPACE, PAD, PERIOD, QUESTION = 1, 2, 3, 4, 5
 _REPLACEMENTS = np.array([[0, 0, 0], [0, 0, 0], [32, 0, 0], [32, 0, 32], [46, 0, 0], [63, 0, 0]],
                          dtype=np.uint32)
+_REPLACEMENT_LENGTHS = np.array([0, 1, 1, 3, 1, 1])  # how many code points each kind becomes
 _KINDS = np.zeros(0x110000, dtype=np.uint8)  # kind of each code point, filled as they are met
 
 
@@ -152,23 +153,30 @@ def _normalise_non_ascii(texts: list[str]) -> list[str]:
 
 
 def _words_only(text: str) -> str:
-    """The text with ``WORD_CHARACTERS`` applied to its non-ASCII characters, as code point arrays."""
+    """The text with ``WORD_CHARACTERS`` applied to its non-ASCII characters, as code point arrays
+    (only characters that are not kept as they are get replaced)."""
     points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     wide = np.flatnonzero(points >= 0x80)
-    if not len(wide):
-        return text
     kinds = _character_kinds(points[wide])
-    replacement = _REPLACEMENTS[kinds].copy()  # three code points per character, 0 where unused
-    replacement[kinds == KEEP, 0] = points[wide][kinds == KEEP]
-    replacement[kinds == PAD, 1] = points[wide][kinds == PAD]
-    lengths = np.ones(len(points), dtype=np.int64)
-    lengths[wide] = (replacement > 0).sum(axis=1)
-    out = np.repeat(points, lengths)
-    starts = (np.cumsum(lengths) - lengths)[wide]
-    for k in range(3):
-        used = replacement[:, k] > 0
-        out[starts[used] + k] = replacement[used, k]
-    return out.astype("<u4").tobytes().decode("utf-32-le", "surrogatepass")
+    changed = kinds != KEEP
+    if not changed.any():
+        return text
+    wide, kinds = wide[changed], kinds[changed]
+    replacement = _REPLACEMENTS[kinds]  # three code points per character, 0 where unused
+    padded = kinds == PAD
+    if not padded.any():  # every replacement is one code point: replace in place
+        out = points.copy()
+        out[wide] = replacement[:, 0]
+    else:
+        replacement[padded, 1] = points[wide[padded]]
+        lengths = np.ones(len(points), dtype=np.int64)
+        lengths[wide] = _REPLACEMENT_LENGTHS[kinds]
+        out = np.repeat(points, lengths)
+        starts = (np.cumsum(lengths) - lengths)[wide]
+        for k in range(3):
+            used = replacement[:, k] > 0
+            out[starts[used] + k] = replacement[used, k]
+    return out.astype("<u4", copy=False).tobytes().decode("utf-32-le", "surrogatepass")
 
 
 def _character_kinds(points: np.ndarray) -> np.ndarray:
