@@ -12,10 +12,10 @@ from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
-from model.cues import STOPWORDS
+from model.cues import STOPWORDS, run_lengths, run_starts
 from model.features import DENSE_FEATURES, CommentFeaturizer, FeatureBatch
 from model.labels import CATEGORIES, STANCES
-from model.spelling import SPELLING_PREFIX, SpellingTerms, run_starts, shown_word
+from model.spelling import SPELLING_PREFIX, SpellingTerms, shown_word
 
 SENTENCE_FEATURE = "[most abusive sentence]"
 MILD_SENTENCE = "[its worst sentence is mild]"  # the same feature, named for when it counts against abuse
@@ -365,12 +365,10 @@ def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[
     best = np.full(n_rows, -10.0)
     best_index = np.full(n_rows, -1, dtype=np.int64)
     if len(values):
-        new_owner = np.ones(len(values), dtype=bool)
-        np.not_equal(owners[1:], owners[:-1], out=new_owner[1:])
-        starts = np.flatnonzero(new_owner)
+        starts = run_starts(owners)
         maxima = np.maximum.reduceat(values, starts)
         best[owners[starts]] = maxima
-        hits = np.flatnonzero(values == np.repeat(maxima, np.diff(starts, append=len(values))))
+        hits = np.flatnonzero(values == np.repeat(maxima, run_lengths(starts, len(values))))
         last = np.ones(len(hits), dtype=bool)
         np.not_equal(owners[hits[1:]], owners[hits[:-1]], out=last[:-1])
         best_index[owners[hits[last]]] = hits[last]

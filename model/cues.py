@@ -7,13 +7,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from model.languages import qualify_sentences
-from model.spelling import SpellingTerms
 from model.text import read_lexicon, sentence_words
+
+if TYPE_CHECKING:  # model.spelling imports this module's array helpers
+    from model.spelling import SpellingTerms
 
 # Words and word pairs that signal a change of subject to someone else's wrongdoing, in English and
 # the labelled set's other languages. Matched as n-grams of the comment (a set intersection), which
@@ -82,12 +85,8 @@ def tfidf_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, idf: np.ndarr
     """Sublinear TF-IDF rows from (row, column) cells, L2-normalised, built directly in CSR form."""
     n_columns = len(idf)
     keys = np.sort(np.asarray(rows, dtype=np.int64) * n_columns + np.asarray(columns, dtype=np.int64))
-    first = np.ones(len(keys), dtype=bool)
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    starts = np.flatnonzero(first)
-    counts = np.empty(len(starts), dtype=np.int64)
-    np.subtract(starts[1:], starts[:-1], out=counts[:-1])
-    counts[-1:] = len(keys) - starts[-1:]
+    starts = run_starts(keys)
+    counts = run_lengths(starts, len(keys))
     row_of_value, indices = np.divmod(keys[starts], n_columns)
     data = (1.0 + np.log(counts)) * idf[indices]
     norms = np.sqrt(np.bincount(row_of_value, weights=data * data, minlength=n_rows))
@@ -95,6 +94,21 @@ def tfidf_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, idf: np.ndarr
     indptr = np.zeros(n_rows + 1, dtype=np.int32)
     np.cumsum(np.bincount(row_of_value, minlength=n_rows), out=indptr[1:])
     return sp.csr_matrix((data, indices.astype(np.int32), indptr), shape=(n_rows, n_columns))
+
+
+def run_starts(keys: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of sorted (or grouped) ``keys`` starts."""
+    first = np.ones(len(keys), dtype=bool)
+    np.not_equal(keys[1:], keys[:-1], out=first[1:])
+    return np.flatnonzero(first)
+
+
+def run_lengths(starts: np.ndarray, total: int) -> np.ndarray:
+    """How long each run is, given where the runs of ``total`` values start."""
+    lengths = np.empty(len(starts), dtype=np.int64)
+    np.subtract(starts[1:], starts[:-1], out=lengths[:-1])
+    lengths[-1:] = total - starts[-1:]
+    return lengths
 
 
 def positions_in(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:

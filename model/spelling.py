@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
+from model.cues import run_lengths, run_starts
 from model.languages import SEPARATOR
 
 SPELLING_ORDERS = (2, 3, 4)
@@ -100,9 +101,7 @@ class SpellingVocabulary:
         width = max(len(self.vocabulary_), 1)
         cells = np.sort(owners[found] * width + key_columns[position[found]])
         starts = run_starts(cells)
-        counts = np.empty(len(starts), dtype=np.int64)
-        np.subtract(starts[1:], starts[:-1], out=counts[:-1])
-        counts[-1:] = len(cells) - starts[-1:]
+        counts = run_lengths(starts, len(cells))
         owners, columns = np.divmod(cells[starts], width)
         return owners, columns, counts * self.idf_[columns]
 
@@ -216,9 +215,3 @@ def _sums_by_owner(rows: np.ndarray, owners: np.ndarray, n_owners: int) -> np.nd
         sums[owners[starts]] = np.add.reduceat(rows, starts, axis=0)
     return sums
 
-
-def run_starts(keys: np.ndarray) -> np.ndarray:
-    """Where each run of equal values of sorted ``keys`` starts."""
-    first = np.ones(len(keys), dtype=bool)
-    np.not_equal(keys[1:], keys[:-1], out=first[1:])
-    return np.flatnonzero(first)
