@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import minimize_scalar
+from scipy.optimize import minimize, minimize_scalar
 from scipy.special import log_softmax
 from sklearn.base import BaseEstimator
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 
+from model.characters import CHARACTER_PREFIX, CharacterScorer, CharacterTerms, CharacterVocabulary
 from model.cues import STOPWORDS, run_lengths, run_starts
 from model.features import DENSE_FEATURES, CommentFeaturizer, FeatureBatch
 from model.labels import CATEGORIES, STANCES
@@ -67,22 +68,30 @@ class LinearHead(BaseEstimator):
         for train, test in GroupKFold(n_splits=self.n_folds).split(X, y, groups):
             fold = self._new_model().fit(X[train], y[train])
             out_of_fold[test] = _full_logits(fold, X[test], n_classes)
-        self.temperature_ = _fit_temperature(out_of_fold, y)
+        self.out_of_fold_ = out_of_fold  # kept for blending with another head; not saved
         model = self._new_model().fit(X, y)
         self.coef_, self.intercept_ = _full_parameters(model, n_classes)
         if column_scale is not None:
             self.coef_ = self.coef_ * column_scale
+        self.set_temperature(_fit_temperature(out_of_fold, y))
+        return self
+
+    def set_temperature(self, temperature: float) -> None:
+        """Divide the head's logits by ``temperature`` from now on."""
+        self.temperature_ = temperature
         # Column-major copies for fast scoring and explanation (logits divided by temperature).
         self.scaled_coef_t_ = np.ascontiguousarray(self.coef_.T) / self.temperature_
         self.centred_coef_ = (self.coef_ - self.coef_.mean(axis=0)) / self.temperature_
-        return self
+
+    def __getstate__(self) -> dict:
+        state = dict(super().__getstate__())
+        state.pop("out_of_fold_", None)
+        return state
 
     def fit_uniform(self, n_features: int, n_classes: int) -> "LinearHead":
         """A head with no evidence: equal probabilities for every class (no labels to learn from)."""
-        self.temperature_ = 1.0
         self.coef_, self.intercept_ = np.zeros((n_classes, n_features)), np.zeros(n_classes)
-        self.scaled_coef_t_ = np.ascontiguousarray(self.coef_.T)
-        self.centred_coef_ = self.coef_.copy()
+        self.set_temperature(1.0)
         return self
 
     def split_off(self, start: int, stop: int) -> np.ndarray:
@@ -90,8 +99,7 @@ class LinearHead(BaseEstimator):
         divided by the temperature), for the featurizer to apply word by word."""
         removed = self.coef_[:, start:stop].T / self.temperature_
         self.coef_ = np.delete(self.coef_, np.s_[start:stop], axis=1)
-        self.scaled_coef_t_ = np.ascontiguousarray(self.coef_.T) / self.temperature_
-        self.centred_coef_ = (self.coef_ - self.coef_.mean(axis=0)) / self.temperature_
+        self.set_temperature(self.temperature_)
         return removed
 
 
@@ -135,6 +143,19 @@ def _full_logits(model: LogisticRegression, X: sp.csr_matrix, n_classes: int) ->
     return np.asarray(X @ coef.T) + intercept
 
 
+def _fit_blend(first: np.ndarray, second: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Non-negative weights of two heads' out-of-fold logits minimising the negative log-likelihood
+    of their weighted sum (a temperature for each, fitted together)."""
+    rows = np.arange(len(y))
+
+    def loss(weights: np.ndarray) -> float:
+        scaled = log_softmax(weights[0] * first + weights[1] * second, axis=1)
+        return -float(scaled[rows, y].mean())
+    start = np.array([0.5 / _fit_temperature(first, y), 0.5 / _fit_temperature(second, y)])
+    result = minimize(loss, start, method="L-BFGS-B", bounds=[(0.0, 20.0), (0.0, 20.0)])
+    return float(result.x[0]), float(result.x[1])
+
+
 def _fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
     """The temperature minimising the negative log-likelihood of out-of-fold logits."""
     def loss(log_temperature: float) -> float:
@@ -149,8 +170,9 @@ class CommentClassifier(BaseEstimator):
 
     def __init__(self, C_category: float = 4.0, C_stance: float = 2.0, C_sentence: float = 4.0,
                  min_df: int = 2, dense_weight: float = 1.0, evidence_power: float = 0.5,
-                 n_folds: int = 5, random_state: int = 0) -> None:
+                 C_characters: float = 0.0, n_folds: int = 5, random_state: int = 0) -> None:
         self.C_category = C_category
+        self.C_characters = C_characters
         self.C_stance = C_stance
         self.C_sentence = C_sentence
         self.min_df = min_df
@@ -163,6 +185,8 @@ class CommentClassifier(BaseEstimator):
             stances: list[str | None], groups: list[str]) -> "CommentClassifier":
         """Fit on comments with their article text; each is also seen without its article."""
         self.__dict__.pop("_joint", None)
+        originals = list(texts)
+        source = np.r_[np.arange(len(texts)), [i for i, article in enumerate(articles) if article]].astype(int)
         texts, articles, categories, stances, groups = _with_articleless_copies(
             texts, articles, categories, stances, groups)
         self.featurizer_ = CommentFeaturizer(min_df=self.min_df).fit(texts)
@@ -179,6 +203,9 @@ class CommentClassifier(BaseEstimator):
         self.category_head_ = LinearHead(self.C_category, self.n_folds, self.random_state).fit(
             design, y_category, group_ids, len(CATEGORIES), self._evidence_scale(words, y_category,
                                                                                  design.shape[1]))
+        self.characters_ = None
+        if self.C_characters:
+            self.characters_ = self._fit_character_view(originals, source, y_category, group_ids)
         has_stance = np.array([s is not None for s in stances])
         y_stance = np.array([STANCES.index(s) if s else -1 for s in stances])
         self.stance_head_ = LinearHead(self.C_stance, self.n_folds, self.random_state)
@@ -192,6 +219,21 @@ class CommentClassifier(BaseEstimator):
             head.split_off(spelling.start, spelling.stop) for head in (self.category_head_, self.stance_head_)]))
         self.feature_names_ = self.featurizer_.feature_names_[:self.featurizer_.n_text_features] + DENSE_NAMES
         return self
+
+    def _fit_character_view(self, texts: list[str], source: np.ndarray, y: np.ndarray, groups: np.ndarray
+                            ) -> CharacterScorer:
+        """Fit a head on the character view of the distinct comments (``source``: each training row's
+        comment) and blend it into the category head by weights fitted on out-of-fold logits."""
+        vocabulary = CharacterVocabulary().fit(texts)
+        n = len(texts)  # the training rows begin with the distinct comments, in order
+        head = LinearHead(self.C_characters, self.n_folds, self.random_state).fit(
+            vocabulary.comments_matrix(texts), y[:n], groups[:n], len(CATEGORIES))
+        category = self.category_head_
+        first, second = _fit_blend(category.out_of_fold_, head.out_of_fold_[source], y)
+        self.blend_weights_ = (first, second)
+        category.set_temperature(1.0 / max(first, 1e-9))
+        del category.out_of_fold_
+        return CharacterScorer(vocabulary, head.coef_.T * second, head.intercept_ * second)
 
     def _fit_sentence_model(self, batch: FeatureBatch, is_abusive: np.ndarray, groups: np.ndarray
                             ) -> np.ndarray:
@@ -261,6 +303,10 @@ class CommentClassifier(BaseEstimator):
         logits = batch.text @ coef_t[:n_text] + dense @ coef_t[n_text:] + intercept
         if batch.spelling is not None:
             logits += batch.spelling
+        characters = getattr(self, "characters_", None)
+        if characters is not None:
+            character_logits, batch.character_terms = characters.logits(texts)
+            logits[:, :n_categories] += character_logits
         return Predictions(_softmax(logits[:, :n_categories]), _softmax(logits[:, n_categories:]),
                            batch.text, dense, batch, worst_index)
 
@@ -300,11 +346,13 @@ class CommentClassifier(BaseEstimator):
         columns = np.concatenate([text.indices, np.tile(n_text + np.arange(dense.shape[1]), n)])
         weights = np.concatenate([text.data * centred[labels[text_rows], text.indices],
                                   (dense * centred[labels, n_text:]).ravel()])
-        terms = predictions.batch.spelling_terms
-        spelt_rows, spelt_weights, spelt_words = self._spelling_weights(terms, labels)
-        rows = np.concatenate([rows, spelt_rows])
-        columns = np.concatenate([columns, len(self.feature_names_) + np.arange(len(spelt_rows))])
-        weights = np.concatenate([weights, spelt_weights])
+        terms, characters = predictions.batch.spelling_terms, predictions.batch.character_terms
+        spelt_rows, spelt_weights, spelt_positions = _token_weights(terms, labels)
+        character_rows, character_weights, character_positions = _token_weights(characters, labels)
+        first_spelt, first_character = len(self.feature_names_), len(self.feature_names_) + len(spelt_rows)
+        rows = np.concatenate([rows, spelt_rows, character_rows])
+        columns = np.concatenate([columns, first_spelt + np.arange(len(spelt_rows) + len(character_rows))])
+        weights = np.concatenate([weights, spelt_weights, character_weights])
         positive = np.flatnonzero(weights > 0)
         if n == 1:  # one comment: no grouping by row needed
             chosen = positive[np.argsort(-weights[positive], kind="stable")[:top]]
@@ -315,8 +363,12 @@ class CommentClassifier(BaseEstimator):
         chosen_weights = weights[chosen] if decimals is None else weights[chosen].round(decimals)
         named: list[list[tuple[str, float]]] = [[] for _ in range(n)]
         for row, column, weight in zip(rows[chosen].tolist(), columns[chosen].tolist(), chosen_weights.tolist()):
-            if column >= len(self.feature_names_):
-                word = terms.word_of(int(spelt_words[column - len(self.feature_names_)]))
+            if column >= first_character:
+                token = characters.tokens[int(character_positions[column - first_character])]
+                named[row].append((CHARACTER_PREFIX + token, weight))
+                continue
+            if column >= first_spelt:
+                word = terms.word_of(int(terms.ids[spelt_positions[column - first_spelt]]))
                 named[row].append((SPELLING_PREFIX + shown_word(word), weight))
                 continue
             name = self.feature_names_[column]
@@ -327,25 +379,6 @@ class CommentClassifier(BaseEstimator):
             named[row].append((name, weight))
         return named
 
-    @staticmethod
-    def _spelling_weights(terms: SpellingTerms | None, labels: np.ndarray
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Per comment and distinct word, how much its spelling pushed the comment toward its
-        label (centred over the categories, as the heads' weights are), with the word's id."""
-        if terms is None or not len(terms.comments):
-            return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64)
-        shares = terms.rows[:, :len(CATEGORIES)]
-        picked = shares[np.arange(len(shares)), labels[terms.comments]]
-        centred = picked - np.add.reduce(shares, axis=1) / len(CATEGORIES)
-        per_word = centred / np.maximum(terms.norms, 1e-12)[terms.comments]
-        keys = terms.comments << 32 | terms.word_ids
-        order = np.argsort(keys, kind="stable")
-        keys = keys[order]
-        starts = run_starts(keys)
-        weights = np.add.reduceat(per_word[order], starts)
-        keys = keys[starts]
-        return keys >> 32, weights, keys & 0xFFFFFFFF
-
     def _below_usual_name(self, cue: int, scaled: float) -> str:
         """The name of dense cue ``cue`` where its value is below the training mean: "[no question
         marks]" where the comment has none, "[question marks: below usual]" otherwise."""
@@ -354,6 +387,23 @@ class CommentClassifier(BaseEstimator):
         if abs(raw) > 1e-9:
             return f"[{name}: below usual]"
         return ABSENT_NAMES.get(name, f"[no {name}]")
+
+
+def _token_weights(terms: SpellingTerms | CharacterTerms | None, labels: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per comment and distinct token (word or character-view token), how much it pushed the comment
+    toward its label (centred over the categories, as the heads' weights are), with the position of
+    its first occurrence in ``terms``."""
+    if terms is None or not len(terms.comments):
+        return np.zeros(0, dtype=np.int64), np.zeros(0), np.zeros(0, dtype=np.int64)
+    shares = terms.rows[:, :len(CATEGORIES)]
+    picked = shares[np.arange(len(shares)), labels[terms.comments]]
+    centred = picked - np.add.reduce(shares, axis=1) / len(CATEGORIES)
+    per_token = centred / np.maximum(terms.norms, 1e-12)[terms.comments]
+    keys = terms.comments << 32 | terms.ids
+    order = np.argsort(keys, kind="stable")
+    starts = run_starts(keys[order])
+    return terms.comments[order[starts]], np.add.reduceat(per_token[order], starts), order[starts]
 
 
 def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from model.languages import qualify_sentences
 from model.text import read_lexicon, sentence_words
 
 if TYPE_CHECKING:  # model.spelling imports this module's array helpers
+    from model.characters import CharacterTerms
     from model.spelling import SpellingTerms
 
 # Words and word pairs that signal a change of subject to someone else's wrongdoing, in English and
@@ -73,6 +74,7 @@ class FeatureBatch:
     sentence_lengths: np.ndarray
     spelling: np.ndarray | None = None  # per comment, its words' spelling's share of each logit
     spelling_terms: SpellingTerms | None = None  # the same, word by word, for explanations
+    character_terms: CharacterTerms | None = None  # the character view's, token by token
 
     def sentence_text(self, index: int) -> str:
         """The words of sentence ``index``, space-separated."""

@@ -180,7 +180,7 @@ class WordScores:
         products = np.empty((len(columns), width))
         np.multiply(self.weights.take(columns, axis=0), values[:, None], out=products[:, :-1])
         np.multiply(values, values, out=products[:, -1])
-        return _sums_by_owner(products, owners, len(words))
+        return sums_by_owner(products, owners, len(words))
 
 
 @dataclass
@@ -188,7 +188,7 @@ class SpellingTerms:
     """Each word of a batch with the comment it is in, for explanations."""
 
     comments: np.ndarray
-    word_ids: np.ndarray
+    ids: np.ndarray  # per word, its id in the word table
     rows: np.ndarray  # per word, its logit contributions and squared norm (``WordScores``)
     norms: np.ndarray  # per comment, the root of its words' summed squared norms
     word_of: Callable[[int], str]
@@ -199,13 +199,13 @@ def spelling_logits(scores: WordScores, word_ids: np.ndarray, comments: np.ndarr
     """Per comment, its words' spelling contributions to each logit, and the words themselves
     (``comments``, each word's comment, is non-decreasing)."""
     rows = scores.of_ids(word_ids, word_of)
-    sums = _sums_by_owner(rows, comments, n_comments)
+    sums = sums_by_owner(rows, comments, n_comments)
     norms = np.sqrt(sums[:, -1])
     logits = sums[:, :-1] / np.maximum(norms, 1e-12)[:, None]
     return logits, SpellingTerms(comments, word_ids, rows, norms, word_of)
 
 
-def _sums_by_owner(rows: np.ndarray, owners: np.ndarray, n_owners: int) -> np.ndarray:
+def sums_by_owner(rows: np.ndarray, owners: np.ndarray, n_owners: int) -> np.ndarray:
     """Per owner, the sum of its rows (``owners`` is non-decreasing; an owner without rows sums to 0)."""
     if n_owners == 1:
         return np.add.reduce(rows, axis=0, keepdims=True)

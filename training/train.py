@@ -55,7 +55,7 @@ def fit_classifier(records: list[dict], config: TrainingConfig) -> CommentClassi
     classifier = CommentClassifier(C_category=config.C_category, C_stance=config.C_stance,
                                    C_sentence=config.C_sentence, min_df=config.min_df,
                                    dense_weight=config.dense_weight, evidence_power=config.evidence_power,
-                                   n_folds=config.n_folds,
+                                   C_characters=config.C_characters, n_folds=config.n_folds,
                                    random_state=config.seed)
     return classifier.fit([r["text"] for r in records], [r["article"] for r in records],
                           [r["category"] for r in records], [r["stance"] for r in records],
@@ -122,6 +122,7 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     held_out = evaluate(candidate, test_records)
     metrics = {"held_out": held_out, "cross_validation": cv,
                "identity_check": identity_check(candidate),
+               "blend_weights": _blend_weights(candidate.classifier),
                "data": {"n_train": len(train_records), "n_test": len(test_records),
                         "test_articles": sorted({r["group"] for r in test_records}),
                         "sources": data.sources}}
@@ -172,6 +173,14 @@ def held_out_articles(card: dict, directory: Path) -> set[str] | None:
         except (OSError, ValueError, KeyError, TypeError):
             return None
     return set(articles)
+
+
+def _blend_weights(classifier) -> dict | None:
+    """How much the category head's and the character view's logits count (None without the view)."""
+    weights = getattr(classifier, "blend_weights_", None)
+    if weights is None or getattr(classifier, "characters_", None) is None:
+        return None
+    return {"category_head": round(weights[0], 4), "character_view": round(weights[1], 4)}
 
 
 def _card_metrics(metrics: dict) -> dict:
