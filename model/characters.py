@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from model.features import KeyIndex
-from model.spelling import sums_by_owner
+from model.spelling import summed_vectors, sums_by_owner
 from model.text import MAX_HASHED_BYTES, SEPARATOR, read_lexicon, span_hashes
 
 CHARACTER_ORDERS = (2, 3, 4, 5)
@@ -149,15 +149,7 @@ class CharacterVocabulary:
 
     def comments_matrix(self, texts: list[str]) -> sp.csr_matrix:
         """One row per comment: the sum of its tokens' vectors over the root of their squared norms."""
-        comments = [tokens_of(text) for text in texts]
-        distinct = sorted(set(chain.from_iterable(comments)))
-        position = {token: i for i, token in enumerate(distinct)}
-        per_token = self.tokens_matrix(distinct)
-        rows = np.repeat(np.arange(len(comments)), [len(tokens) for tokens in comments])
-        columns = np.fromiter(map(position.__getitem__, chain.from_iterable(comments)), np.int64, len(rows))
-        counts = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(comments), len(distinct)))
-        norms = np.sqrt(counts @ np.asarray(per_token.multiply(per_token).sum(axis=1)).ravel())
-        return sp.diags(1.0 / np.maximum(norms, 1e-12)) @ (counts @ per_token)
+        return summed_vectors([tokens_of(text) for text in texts], self.tokens_matrix)
 
 
 @dataclass

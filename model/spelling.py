@@ -129,15 +129,22 @@ class SpellingVocabulary:
 
     def comments_matrix(self, comments: list[list[str]]) -> sp.csr_matrix:
         """One row per comment: the sum of its words' vectors over the root of their squared norms."""
-        distinct = sorted({word for words in comments for word in words})
-        position = {word: i for i, word in enumerate(distinct)}
-        per_word = self.words_matrix(distinct)
-        rows = np.repeat(np.arange(len(comments)), [len(words) for words in comments])
-        columns = np.array([position[word] for words in comments for word in words], dtype=np.int64)
-        counts = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(comments), len(distinct)))
-        squared_norms = np.asarray(per_word.multiply(per_word).sum(axis=1)).ravel()
-        norms = np.sqrt(counts @ squared_norms)
-        return sp.diags(1.0 / np.maximum(norms, 1e-12)) @ (counts @ per_word)
+        return summed_vectors(comments, self.words_matrix)
+
+
+def summed_vectors(comments: list[list[str]], vectors_of: Callable[[list[str]], sp.csr_matrix]
+                   ) -> sp.csr_matrix:
+    """One row per comment: the sum of its units' vectors (``vectors_of`` gives one row per unit)
+    over the root of the sum of their squared norms, so that a linear score of it is a sum of
+    per-unit scores."""
+    distinct = sorted({unit for units in comments for unit in units})
+    position = {unit: i for i, unit in enumerate(distinct)}
+    per_unit = vectors_of(distinct)
+    rows = np.repeat(np.arange(len(comments)), [len(units) for units in comments])
+    columns = np.array([position[unit] for units in comments for unit in units], dtype=np.int64)
+    counts = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(comments), len(distinct)))
+    norms = np.sqrt(counts @ np.asarray(per_unit.multiply(per_unit).sum(axis=1)).ravel())
+    return sp.diags(1.0 / np.maximum(norms, 1e-12)) @ (counts @ per_unit)
 
 
 class WordScores:
