@@ -170,11 +170,9 @@ class CommentClassifier(BaseEstimator):
 
     def __init__(self, C_category: float = 4.0, C_stance: float = 2.0, C_sentence: float = 4.0,
                  min_df: int = 2, dense_weight: float = 1.0, evidence_power: float = 0.5,
-                 C_characters: float = 0.0, C_plain: float = 0.0, n_folds: int = 5,
-                 random_state: int = 0) -> None:
+                 C_characters: float = 0.0, n_folds: int = 5, random_state: int = 0) -> None:
         self.C_category = C_category
         self.C_characters = C_characters
-        self.C_plain = C_plain
         self.C_stance = C_stance
         self.C_sentence = C_sentence
         self.min_df = min_df
@@ -205,8 +203,6 @@ class CommentClassifier(BaseEstimator):
         self.category_head_ = LinearHead(self.C_category, self.n_folds, self.random_state).fit(
             design, y_category, group_ids, len(CATEGORIES), self._evidence_scale(words, y_category,
                                                                                  design.shape[1]))
-        if self.C_plain:
-            self._blend_plain_head(design, y_category, group_ids)
         self.characters_ = None
         if self.C_characters:
             self.characters_ = self._fit_character_view(originals, source, y_category, group_ids)
@@ -223,18 +219,6 @@ class CommentClassifier(BaseEstimator):
             head.split_off(spelling.start, spelling.stop) for head in (self.category_head_, self.stance_head_)]))
         self.feature_names_ = self.featurizer_.feature_names_[:self.featurizer_.n_text_features] + DENSE_NAMES
         return self
-
-    def _blend_plain_head(self, design: sp.csr_matrix, y: np.ndarray, groups: np.ndarray) -> None:
-        """Fit a second category head on the same columns, unscaled (``evidence_scale`` off), and
-        fold it into the first by weights fitted on out-of-fold logits: one linear model again."""
-        plain = LinearHead(self.C_plain, self.n_folds, self.random_state).fit(design, y, groups, len(CATEGORIES))
-        category = self.category_head_
-        first, second = _fit_blend(category.out_of_fold_, plain.out_of_fold_, y)
-        self.plain_blend_weights_ = (first, second)
-        category.coef_ = first * category.coef_ + second * plain.coef_
-        category.intercept_ = first * category.intercept_ + second * plain.intercept_
-        category.out_of_fold_ = first * category.out_of_fold_ + second * plain.out_of_fold_
-        category.set_temperature(1.0)
 
     def _fit_character_view(self, texts: list[str], source: np.ndarray, y: np.ndarray, groups: np.ndarray
                             ) -> CharacterScorer:

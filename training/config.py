@@ -20,7 +20,6 @@ class TrainingConfig:
     dense_weight: float = 1.0
     evidence_power: float = 0.5
     C_characters: float = 0.0  # 0: no character view; 16 turns it on (see the README)
-    C_plain: float = 0.0  # 0: no second, unscaled category head folded into the first
     n_folds: int = 5
     cv_folds: int = 5
     test_fraction: float = 0.2
@@ -52,8 +51,6 @@ def resolve_config(path: Path | None = None, **overrides: object) -> TrainingCon
         raise ConfigError(f"evidence_power must be 0 (off) or more, got {config.evidence_power}")
     if config.C_characters < 0:
         raise ConfigError(f"C_characters must be 0 (no character view) or more, got {config.C_characters}")
-    if config.C_plain < 0:
-        raise ConfigError(f"C_plain must be 0 (no second head) or more, got {config.C_plain}")
     if config.n_folds < 2 or config.cv_folds == 1 or config.cv_folds < 0:
         raise ConfigError("n_folds must be at least 2 and cv_folds 0 (off) or at least 2")
     return config
