@@ -2,8 +2,10 @@
 split on whitespace only, so punctuation stays on the word it touches ("camps?", "idiots!!").
 
 A separate logistic regression reads this view alone, and its logits are blended into the category
-head's (see ``CommentClassifier``). Seeing the same comment in a second, independently fitted way
-catches what the word n-grams and spelling of the main head miss, above all in other languages.
+head's (see ``CommentClassifier``) when the training config's ``C_characters`` is above 0. Seeing the
+same comment in a second, independently fitted way catches what the word n-grams and spelling of
+the main head miss, above all in other languages; it is off by default, since tokenising every
+comment a second time costs about a fifth of the batch throughput (see the README).
 
 A comment's vector is the sum of its tokens' IDF-weighted n-gram counts over the square root of the
 sum of each token's own squared norm, so its score is a sum of per-token scores: serving scores each

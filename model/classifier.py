@@ -221,10 +221,13 @@ class CommentClassifier(BaseEstimator):
         return self
 
     def _fit_character_view(self, texts: list[str], source: np.ndarray, y: np.ndarray, groups: np.ndarray
-                            ) -> CharacterScorer:
+                            ) -> CharacterScorer | None:
         """Fit a head on the character view of the distinct comments (``source``: each training row's
-        comment) and blend it into the category head by weights fitted on out-of-fold logits."""
+        comment) and blend it into the category head by weights fitted on out-of-fold logits (None
+        when the comments hold no n-gram of several comments)."""
         vocabulary = CharacterVocabulary().fit(texts)
+        if not vocabulary.vocabulary_:
+            return None
         n = len(texts)  # the training rows begin with the distinct comments, in order
         head = LinearHead(self.C_characters, self.n_folds, self.random_state).fit(
             vocabulary.comments_matrix(texts), y[:n], groups[:n], len(CATEGORIES))

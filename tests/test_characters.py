@@ -181,3 +181,11 @@ def test_a_model_with_the_character_view_trains_saves_and_explains(with_characte
 def test_the_character_view_is_off_by_default(moderator) -> None:
     assert TrainingConfig().C_characters == 0.0
     assert moderator.classifier.characters_ is None  # the session model, trained with the defaults
+
+
+def test_comments_without_shared_ngrams_train_without_the_view() -> None:
+    texts = ["ab cd", "ab cd", "ef gh", "ef gh", "ij kl", "ij kl"]  # no n-gram in three comments
+    classifier = CommentClassifier(C_characters=16.0, n_folds=2).fit(
+        texts, [None] * 6, [CATEGORIES[i // 2] for i in range(6)], [None] * 6, [f"g{i % 3}" for i in range(6)])
+    assert classifier.characters_ is None
+    np.testing.assert_allclose(classifier.predict(["a b"], [None]).category.sum(), 1.0)
