@@ -170,9 +170,11 @@ class CommentClassifier(BaseEstimator):
 
     def __init__(self, C_category: float = 4.0, C_stance: float = 2.0, C_sentence: float = 4.0,
                  min_df: int = 2, dense_weight: float = 1.0, evidence_power: float = 0.5,
-                 C_characters: float = 0.0, n_folds: int = 5, random_state: int = 0) -> None:
+                 C_characters: float = 0.0, spelling: bool = True, n_folds: int = 5,
+                 random_state: int = 0) -> None:
         self.C_category = C_category
         self.C_characters = C_characters
+        self.spelling = spelling
         self.C_stance = C_stance
         self.C_sentence = C_sentence
         self.min_df = min_df
@@ -198,7 +200,9 @@ class CommentClassifier(BaseEstimator):
         dense = np.hstack([batch.dense, sentence_scores[:, None]])
         self.dense_mean_ = dense.mean(axis=0)
         self.dense_scale_ = dense.std(axis=0) + 1e-6
-        words = sp.hstack([batch.text, self.featurizer_.spelling_matrix(texts)], format="csr")
+        words = batch.text
+        if self.spelling:
+            words = sp.hstack([batch.text, self.featurizer_.spelling_matrix(texts)], format="csr")
         design = self._design(words, dense)
         self.category_head_ = LinearHead(self.C_category, self.n_folds, self.random_state).fit(
             design, y_category, group_ids, len(CATEGORIES), self._evidence_scale(words, y_category,
@@ -214,9 +218,10 @@ class CommentClassifier(BaseEstimator):
             self.stance_head_.fit(design[has_stance], y_stance[has_stance], group_ids[has_stance], len(STANCES))
         else:
             self.stance_head_.fit_uniform(design.shape[1], len(STANCES))
-        spelling = np.s_[batch.text.shape[1]:words.shape[1]]
-        self.featurizer_.set_spelling_weights(np.hstack([
-            head.split_off(spelling.start, spelling.stop) for head in (self.category_head_, self.stance_head_)]))
+        if self.spelling:
+            spelling = np.s_[batch.text.shape[1]:words.shape[1]]
+            self.featurizer_.set_spelling_weights(np.hstack([
+                head.split_off(spelling.start, spelling.stop) for head in (self.category_head_, self.stance_head_)]))
         self.feature_names_ = self.featurizer_.feature_names_[:self.featurizer_.n_text_features] + DENSE_NAMES
         return self
 

@@ -189,3 +189,22 @@ def test_comments_without_shared_ngrams_train_without_the_view() -> None:
         texts, [None] * 6, [CATEGORIES[i // 2] for i in range(6)], [None] * 6, [f"g{i % 3}" for i in range(6)])
     assert classifier.characters_ is None
     np.testing.assert_allclose(classifier.predict(["a b"], [None]).category.sum(), 1.0)
+
+
+def test_spelling_can_be_left_out() -> None:
+    texts = TRAINING * 2
+    classifier = CommentClassifier(spelling=False, C_characters=16.0, n_folds=2).fit(
+        texts, [None] * len(texts), [CATEGORIES[i % 3] for i in range(len(texts))], [None] * len(texts),
+        [f"a{i % 6}" for i in range(len(texts))])
+    predictions = classifier.predict(texts[:20], [None] * 20)
+    assert predictions.batch.spelling is None and classifier.featurizer_.spelling_weights_ is None
+    names = [name for row in classifier.explain(predictions, predictions.category.argmax(axis=1)) for name, _ in row]
+    assert not any(name.startswith("[spelling]") for name in names)
+
+
+@pytest.mark.parametrize(("setting", "value"), [("spelling", "no"), ("C_characters", -1.0)])
+def test_bad_settings_are_named(setting: str, value) -> None:
+    from model.errors import ConfigError
+    from training.config import resolve_config
+    with pytest.raises(ConfigError, match=setting):
+        resolve_config(**{setting: value})

@@ -20,6 +20,7 @@ class TrainingConfig:
     dense_weight: float = 1.0
     evidence_power: float = 0.5
     C_characters: float = 0.0  # 0: no character view; 16 turns it on (see the README)
+    spelling: bool = True  # the character n-grams inside each word, in the category and stance heads
     n_folds: int = 5
     cv_folds: int = 5
     test_fraction: float = 0.2
@@ -49,6 +50,8 @@ def resolve_config(path: Path | None = None, **overrides: object) -> TrainingCon
         raise ConfigError(f"test_fraction must be between 0 and 1, got {config.test_fraction}")
     if config.evidence_power < 0:
         raise ConfigError(f"evidence_power must be 0 (off) or more, got {config.evidence_power}")
+    if not isinstance(config.spelling, bool):
+        raise ConfigError(f"spelling must be true or false, got {config.spelling!r}")
     if config.C_characters < 0:
         raise ConfigError(f"C_characters must be 0 (no character view) or more, got {config.C_characters}")
     if config.n_folds < 2 or config.cv_folds == 1 or config.cv_folds < 0:

@@ -55,7 +55,8 @@ def fit_classifier(records: list[dict], config: TrainingConfig) -> CommentClassi
     classifier = CommentClassifier(C_category=config.C_category, C_stance=config.C_stance,
                                    C_sentence=config.C_sentence, min_df=config.min_df,
                                    dense_weight=config.dense_weight, evidence_power=config.evidence_power,
-                                   C_characters=config.C_characters, n_folds=config.n_folds,
+                                   C_characters=config.C_characters, spelling=config.spelling,
+                                   n_folds=config.n_folds,
                                    random_state=config.seed)
     return classifier.fit([r["text"] for r in records], [r["article"] for r in records],
                           [r["category"] for r in records], [r["stance"] for r in records],
