@@ -18,6 +18,9 @@ from model.features import DENSE_FEATURES, CommentFeaturizer, FeatureBatch
 from model.labels import CATEGORIES, STANCES
 from model.spelling import SPELLING_PREFIX, SpellingTerms, shown_word
 
+# Parameters and fitted attributes added after models were shipped, with the values under which an
+# older model scores as it did.
+ADDED_SINCE = {"C_characters": 0.0, "spelling": True, "characters_": None}
 SENTENCE_FEATURE = "[most abusive sentence]"
 MILD_SENTENCE = "[its worst sentence is mild]"  # the same feature, named for when it counts against abuse
 DENSE_NAMES = [f"[{name}]" for name in DENSE_FEATURES] + [SENTENCE_FEATURE]
@@ -311,9 +314,8 @@ class CommentClassifier(BaseEstimator):
         logits = batch.text @ coef_t[:n_text] + dense @ coef_t[n_text:] + intercept
         if batch.spelling is not None:
             logits += batch.spelling
-        characters = getattr(self, "characters_", None)
-        if characters is not None:
-            character_logits, batch.character_terms = characters.logits(texts)
+        if self.characters_ is not None:
+            character_logits, batch.character_terms = self.characters_.logits(texts)
             logits[:, :n_categories] += character_logits
         return Predictions(_softmax(logits[:, :n_categories]), _softmax(logits[:, n_categories:]),
                            batch.text, dense, batch, worst_index)
@@ -332,6 +334,10 @@ class CommentClassifier(BaseEstimator):
         state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__ itself
         state.pop("_joint", None)  # derived from the heads: rebuilt after loading
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore a pickle; what was added since it was saved takes the value that changes nothing."""
+        super().__setstate__({**ADDED_SINCE, **state})
 
     def _sentence_feature_name(self, predictions: Predictions, row: int) -> str:
         """The sentence feature's name in an explanation, with the comment's worst sentence: "most

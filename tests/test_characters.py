@@ -208,3 +208,15 @@ def test_bad_settings_are_named(setting: str, value) -> None:
     from training.config import resolve_config
     with pytest.raises(ConfigError, match=setting):
         resolve_config(**{setting: value})
+
+
+def test_a_model_pickled_before_the_character_view_loads_with_neutral_values(with_characters) -> None:
+    _, moderator = with_characters
+    state = pickle.loads(pickle.dumps(moderator.classifier)).__getstate__()
+    for added in ("C_characters", "spelling", "characters_"):
+        del state[added]
+    older = CommentClassifier.__new__(CommentClassifier)
+    older.__setstate__(state)
+    assert older.get_params()["C_characters"] == 0.0 and older.get_params()["spelling"] is True
+    assert older.characters_ is None and "CommentClassifier(" in repr(older)
+    np.testing.assert_allclose(older.predict(["What about Iraq?"], [None]).category.sum(), 1.0)
