@@ -25,11 +25,17 @@ import numpy as np
 import scipy.sparse as sp
 
 from model.features import KeyIndex
-from model.spelling import summed_vectors, sums_by_owner
-from model.text import MAX_HASHED_BYTES, SEPARATOR, read_lexicon, span_hashes
+from model.spelling import normalised_sums, summed_vectors, unit_scores
+from model.text import (
+    HASH_BASE,
+    MAX_HASHED_BYTES,
+    SEPARATOR,
+    hash_powers,
+    read_lexicon,
+    span_hashes,
+)
 
 CHARACTER_ORDERS = (2, 3, 4, 5)
-HASH_BASE = np.uint64(0x100000001B3)
 HASH_MASK = np.uint64((1 << 63) - 1)
 CHARACTER_PREFIX = "[characters] "  # how an explanation names a token's character n-grams
 KEPT_TOKENS = 200_000  # tokens whose scores are kept before the store starts again
@@ -53,18 +59,13 @@ def _code_points(text: str) -> np.ndarray:
     return np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32).astype(np.uint64)
 
 
-def _powers(n: int) -> np.ndarray:
-    """HASH_BASE ** i modulo 2**64 for i < n."""
-    return np.concatenate([[np.uint64(1)], np.cumprod(np.full(n - 1, HASH_BASE, dtype=np.uint64))])
-
-
 def _gram_hashes(codes: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The 63-bit polynomial hash of every n-gram (orders 2 to 5) of the code points ``codes`` that
     lies within one owner, with its owner (as ``token_grams`` would list them, in another order)."""
     hashes, owners = [], []
     key, same = codes, np.ones(len(codes), dtype=bool)
     for n in range(2, min(CHARACTER_ORDERS[-1], len(codes)) + 1):  # each order extends the one below
-        key = key[:-1] * HASH_BASE + codes[n - 1:]
+        key = key[:-1] * np.uint64(HASH_BASE) + codes[n - 1:]
         same = same[:-1] & (owner[:len(owner) - n + 1] == owner[n - 1:])
         hashes.append(key[same])
         owners.append(owner[:len(owner) - n + 1][same])
@@ -135,7 +136,7 @@ class CharacterVocabulary:
             lengths = np.fromiter(map(len, grams), np.int64, len(grams))
             starts = np.cumsum(lengths) - lengths
             codes = _code_points("".join(grams))
-            powers = _powers(int(lengths.max()))[np.repeat(starts + lengths, lengths) - 1 - np.arange(len(codes))]
+            powers = hash_powers(int(lengths.max()))[np.repeat(starts + lengths, lengths) - 1 - np.arange(len(codes))]
             hashes = np.add.reduceat(codes * powers, starts) & HASH_MASK
             index = self._index = (KeyIndex(hashes.view(np.int64)),
                                    np.fromiter(self.vocabulary_.values(), np.int64, len(grams)))
@@ -297,10 +298,8 @@ class CharacterScorer:
             comments = np.repeat(np.arange(len(texts)), [len(t) for t in per_comment])
             store, ids = self._ids(tokens)
         rows = store.rows.take(ids, axis=0)
-        sums = sums_by_owner(rows, comments, len(texts))
-        norms = np.sqrt(sums[:, -1])
-        logits = sums[:, :-1] / np.maximum(norms, 1e-12)[:, None] + self.intercept
-        return logits, CharacterTerms(comments, ids, rows, norms, tokens)
+        logits, norms = normalised_sums(rows, comments, len(texts))
+        return logits + self.intercept, CharacterTerms(comments, ids, rows, norms, tokens)
 
     def _ids(self, tokens: list[str]) -> tuple[_Store, np.ndarray]:
         """The store and the ids in it of these tokens, scoring those not met before."""
@@ -346,8 +345,4 @@ class CharacterScorer:
 
     def _score(self, tokens: list[str]) -> np.ndarray:
         """Per token, its contribution to each logit and its squared norm."""
-        owners, columns, values = self.vocabulary.cells(tokens)
-        products = np.empty((len(columns), self.weights.shape[1] + 1))
-        np.multiply(self.weights.take(columns, axis=0), values[:, None], out=products[:, :-1])
-        np.multiply(values, values, out=products[:, -1])
-        return sums_by_owner(products, owners, len(tokens))
+        return unit_scores(self.vocabulary.cells(tokens), self.weights, len(tokens))

@@ -182,12 +182,26 @@ class WordScores:
 
     def _score(self, words: list[str]) -> np.ndarray:
         """Per word, its contribution to each logit and its squared norm, for all words at once."""
-        owners, columns, values = self.vocabulary.cells(words)
-        width = self.weights.shape[1] + 1
-        products = np.empty((len(columns), width))
-        np.multiply(self.weights.take(columns, axis=0), values[:, None], out=products[:, :-1])
-        np.multiply(values, values, out=products[:, -1])
-        return sums_by_owner(products, owners, len(words))
+        return unit_scores(self.vocabulary.cells(words), self.weights, len(words))
+
+
+def unit_scores(cells: tuple[np.ndarray, np.ndarray, np.ndarray], weights: np.ndarray, n_units: int
+                ) -> np.ndarray:
+    """Per unit (word or token), its contribution to each logit and its squared norm, from its cells
+    (unit, n-gram column, weighted count; sorted by unit) and the n-grams' weights."""
+    owners, columns, values = cells
+    products = np.empty((len(columns), weights.shape[1] + 1))
+    np.multiply(weights.take(columns, axis=0), values[:, None], out=products[:, :-1])
+    np.multiply(values, values, out=products[:, -1])
+    return sums_by_owner(products, owners, n_units)
+
+
+def normalised_sums(rows: np.ndarray, owners: np.ndarray, n_owners: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per owner, the sum of its units' logit contributions over the root of their summed squared
+    norms (the last column of ``rows``), and that root."""
+    sums = sums_by_owner(rows, owners, n_owners)
+    norms = np.sqrt(sums[:, -1])
+    return sums[:, :-1] / np.maximum(norms, 1e-12)[:, None], norms
 
 
 @dataclass
@@ -206,9 +220,7 @@ def spelling_logits(scores: WordScores, word_ids: np.ndarray, comments: np.ndarr
     """Per comment, its words' spelling contributions to each logit, and the words themselves
     (``comments``, each word's comment, is non-decreasing)."""
     rows = scores.of_ids(word_ids, word_of)
-    sums = sums_by_owner(rows, comments, n_comments)
-    norms = np.sqrt(sums[:, -1])
-    logits = sums[:, :-1] / np.maximum(norms, 1e-12)[:, None]
+    logits, norms = normalised_sums(rows, comments, n_comments)
     return logits, SpellingTerms(comments, word_ids, rows, norms, word_of)
 
 

@@ -265,7 +265,7 @@ def span_hashes(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray
 def _slice_hashes(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
     """``span_hashes`` of spans lying between the first start and the last end."""
     low, high = int(starts[0]), int(ends[-1])
-    powers, inverses = _hash_powers(high - low + 1)
+    powers, inverses = _hash_powers_and_inverses(high - low + 1)
     prefix = np.zeros(high - low + 1, dtype=np.uint64)
     np.cumsum(np.frombuffer(data, dtype=np.uint8, count=high - low, offset=low) * powers[:high - low],
               out=prefix[1:])
@@ -273,7 +273,12 @@ def _slice_hashes(data: bytes, starts: np.ndarray, ends: np.ndarray) -> np.ndarr
     return (hashes & np.uint64((1 << 63) - 1)).view(np.int64)
 
 
-def _hash_powers(n: int) -> tuple[np.ndarray, np.ndarray]:
+def hash_powers(n: int) -> np.ndarray:
+    """HASH_BASE ** i modulo 2**64 for i < n (at least), as uint64."""
+    return _hash_powers_and_inverses(n)[0]
+
+
+def _hash_powers_and_inverses(n: int) -> tuple[np.ndarray, np.ndarray]:
     """HASH_BASE ** i and its inverse ** i modulo 2**64 for i < n (at least), kept between calls."""
     global _HASH_POWERS
     powers = _HASH_POWERS

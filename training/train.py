@@ -178,10 +178,10 @@ def held_out_articles(card: dict, directory: Path) -> set[str] | None:
 
 def _blend_weights(classifier) -> dict | None:
     """How much the category head's and the character view's logits count (None without the view)."""
-    weights = getattr(classifier, "blend_weights_", None)
-    if weights is None or getattr(classifier, "characters_", None) is None:
+    if classifier.characters_ is None:
         return None
-    return {"category_head": round(weights[0], 4), "character_view": round(weights[1], 4)}
+    first, second = classifier.blend_weights_
+    return {"category_head": round(first, 4), "character_view": round(second, 4)}
 
 
 def _card_metrics(metrics: dict) -> dict:
