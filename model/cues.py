@@ -86,7 +86,7 @@ class FeatureBatch:
 def tfidf_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, idf: np.ndarray) -> sp.csr_matrix:
     """Sublinear TF-IDF rows from (row, column) cells, L2-normalised, built directly in CSR form."""
     n_columns = len(idf)
-    keys = np.sort(np.asarray(rows, dtype=np.int64) * n_columns + np.asarray(columns, dtype=np.int64))
+    keys = np.sort(np.asarray(rows, dtype=np.int64) * n_columns + np.asarray(columns, dtype=np.int64), kind="stable")
     starts = run_starts(keys)
     counts = run_lengths(starts, len(keys))
     row_of_value, indices = np.divmod(keys[starts], n_columns)
