@@ -12,12 +12,19 @@ from training.sources import load_seed_data
 from training.train import LabelledData, train
 
 
-def small_seed_data(n_articles: int = 12) -> LabelledData:
-    """The labelled set's comments on its first ``n_articles`` articles: for tests of what training
-    does (writes, compares, reproduces, falls back to), which need not wait for a full model."""
+def small_seed_data(n_articles: int = 12, per_article: int = 80) -> LabelledData:
+    """The labelled set's first ``per_article`` comments on each of its first ``n_articles``
+    articles: for tests of what training does (writes, compares, reproduces, falls back to), which
+    need not wait for a full model."""
     data = load_seed_data()
     articles = sorted({r["group"] for r in data.records})[:n_articles]
-    return LabelledData([r for r in data.records if r["group"] in articles], data.sources)
+    taken: dict[str, int] = {}
+    kept = []
+    for record in data.records:
+        if record["group"] in articles and taken.get(record["group"], 0) < per_article:
+            taken[record["group"]] = taken.get(record["group"], 0) + 1
+            kept.append(record)
+    return LabelledData(kept, data.sources)
 
 
 @pytest.fixture(scope="session")
