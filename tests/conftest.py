@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -17,12 +18,12 @@ def small_seed_data(n_articles: int = 12, per_article: int = 80) -> LabelledData
     articles: for tests of what training does (writes, compares, reproduces, falls back to), which
     need not wait for a full model."""
     data = load_seed_data()
-    articles = sorted({r["group"] for r in data.records})[:n_articles]
-    taken: dict[str, int] = {}
+    articles = set(sorted({r["group"] for r in data.records})[:n_articles])
+    taken: Counter = Counter()
     kept = []
     for record in data.records:
-        if record["group"] in articles and taken.get(record["group"], 0) < per_article:
-            taken[record["group"]] = taken.get(record["group"], 0) + 1
+        if record["group"] in articles and taken[record["group"]] < per_article:
+            taken[record["group"]] += 1
             kept.append(record)
     return LabelledData(kept, data.sources)
 

@@ -26,6 +26,14 @@ def metrics_of(directory: Path) -> dict:
     return json.loads((directory / METRICS_FILE).read_text())
 
 
+def holding_out(articles: set[str]):
+    """A stand-in for ``split_grouped`` that holds out exactly ``articles``."""
+    def split(labels, groups, **_):
+        test = [i for i, group in enumerate(groups) if group in articles]
+        return [i for i, group in enumerate(groups) if group not in articles], test
+    return split
+
+
 def test_held_out_macro_f1_is_above_the_floor(trained_dir: Path) -> None:
     assert metrics_of(trained_dir)["held_out"]["category"]["macro_f1"] >= MACRO_F1_FLOOR
 
@@ -63,13 +71,9 @@ def test_worse_model_is_not_promoted_without_force(trained_dir: Path, tmp_path: 
     others = sorted({r["group"] for r in data.records} - its_held_out)[:6]
     # The weak model trains on six articles, not all of them (two full trainings took minutes), and
     # is held out on the current model's held-out articles, so that the two can be compared.
-    subset = LabelledData([r for r in data.records if r["group"] in its_held_out | set(others)], data.sources)
-
-    def split_as_current(labels, groups, **_):
-        test = [i for i, group in enumerate(groups) if group in its_held_out]
-        return [i for i, group in enumerate(groups) if group not in its_held_out], test
-
-    monkeypatch.setattr(training_train, "split_grouped", split_as_current)
+    kept = its_held_out | set(others)
+    subset = LabelledData([r for r in data.records if r["group"] in kept], data.sources)
+    monkeypatch.setattr(training_train, "split_grouped", holding_out(its_held_out))
     weak = TrainingConfig(cv_folds=0, C_category=0.0005, dense_weight=0.0)
     outcome = train(subset, weak, current)
     assert outcome.comparison["comparable"] and outcome.comparison["n_compared"] == len(
@@ -97,14 +101,9 @@ def test_model_that_cannot_be_compared_fairly_is_not_promoted(trained_dir: Path,
     current = tmp_path / "current"
     shutil.copytree(trained_dir, current)
     its_held_out = set(metrics_of(trained_dir)["data"]["test_articles"])
-
-    def split_elsewhere(labels, groups, **_):
-        """A split holding out only articles the current model trained on (as added data can do)."""
-        others = sorted(set(groups) - its_held_out)[:6]
-        test = [i for i, group in enumerate(groups) if group in others]
-        return [i for i in range(len(groups)) if i not in set(test)], test
-
-    monkeypatch.setattr(training_train, "split_grouped", split_elsewhere)
+    # A split holding out only articles the current model trained on (as added data can do).
+    trained_on = set(sorted({r["group"] for r in small_seed_data().records} - its_held_out)[:6])
+    monkeypatch.setattr(training_train, "split_grouped", holding_out(trained_on))
     outcome = train(small_seed_data(), TrainingConfig(cv_folds=0), current)
     assert not outcome.comparison["comparable"] and outcome.comparison["n_compared"] == 0
     assert not outcome.promoted and outcome.out_dir == Path(f"{current}.candidate")
