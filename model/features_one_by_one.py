@@ -9,7 +9,7 @@ import numpy as np
 
 from model.cues import (CAPITALISED, COUNTED_BITS, COUNTED_MASK, DEFLECTION_CUES, DENSE_FEATURES,
                         DEHUMANISING, INSULT, PROFANITY, SECOND_PERSON_BIT, STOPWORDS, VIOLENCE, FeatureBatch,
-                        character_cues, ngrams_of, positions_in, tfidf_rows)
+                        character_cues, positions_in, tfidf_rows)
 from model.languages import qualify_sentences
 from model.spelling import spelling_logits
 from model.text import normalise, sentence_words
@@ -35,8 +35,11 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
         max_insults = 0
         sentences = sentence_words(normalise(text))
         for shown, words in zip(sentences, qualify_sentences(sentences)):
-            grams = ngrams_of(words)
-            ids = [i for i in map(vocabulary_get, grams) if i is not None]
+            pairs = list(map(" ".join, zip(words, words[1:])))
+            grams = words + pairs
+            ids_of_words = list(map(table.__getitem__, map(str.encode, words)))
+            known = np.concatenate([table.columns[ids_of_words], table.stem_columns[ids_of_words]])
+            ids = known[known >= 0].tolist() + [i for i in map(vocabulary_get, pairs) if i is not None]
             owners.append(row)
             sentence_starts.append(len(tokens))
             sentence_lengths.append(len(shown))
@@ -47,7 +50,6 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
             sentence_rows.extend([len(owners) - 1] * len(ids))
             words_of_comment.extend(words)
             grams_of_comment.extend(grams)
-            ids_of_words = list(map(table.__getitem__, map(str.encode, words)))
             word_ids.extend(ids_of_words)
             word_comments.extend([row] * len(words))
             bits = table.properties[ids_of_words].tolist()
