@@ -95,7 +95,41 @@ def tfidf_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, idf: np.ndarr
     data /= norms[row_of_value]
     indptr = np.zeros(n_rows + 1, dtype=np.int32)
     np.cumsum(np.bincount(row_of_value, minlength=n_rows), out=indptr[1:])
-    return sp.csr_matrix((data, indices.astype(np.int32), indptr), shape=(n_rows, n_columns))
+    return csr_from_parts(data, indices.astype(np.int32), indptr, (n_rows, n_columns))
+
+
+def _csr_unchecked(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]
+                   ) -> sp.csr_matrix:
+    """A CSR matrix around canonical arrays (int32 indices, sorted and unique in each row), without
+    scipy's format checks: for one comment they cost more than building the rows."""
+    matrix = sp.csr_matrix.__new__(sp.csr_matrix)
+    matrix._shape, matrix.maxprint = shape, 50
+    matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
+    return matrix
+
+
+def _checked_csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shape: tuple[int, int]
+                 ) -> sp.csr_matrix:
+    """A CSR matrix through scipy's constructor."""
+    return sp.csr_matrix((data, indices, indptr), shape=shape)
+
+
+def _unchecked_csr_works() -> bool:
+    """Whether the installed scipy accepts matrices built by ``_csr_unchecked`` (it sets scipy's
+    internal attributes, so a scipy release could change what they must be)."""
+    parts = (np.array([0.6, 0.8]), np.array([1, 3], dtype=np.int32), np.array([0, 0, 2], dtype=np.int32), (2, 4))
+    try:
+        fast, checked = _csr_unchecked(*parts), _checked_csr(*parts)
+        weights = np.arange(8.0).reshape(4, 2)
+        return (np.array_equal((fast @ weights), checked @ weights)
+                and np.array_equal(sp.hstack([fast, checked], format="csr").toarray(),
+                                   np.hstack([checked.toarray()] * 2))
+                and fast.has_canonical_format and repr(fast) == repr(checked))
+    except Exception:  # noqa: BLE001 - any failure means: use scipy's constructor
+        return False
+
+
+csr_from_parts = _csr_unchecked if _unchecked_csr_works() else _checked_csr
 
 
 def run_starts(keys: np.ndarray) -> np.ndarray:
