@@ -19,7 +19,7 @@ from training import train as training_train
 from training.report import format_comparison
 from training.train import METRICS_FILE, LabelledData, compare_with_current, train
 
-MACRO_F1_FLOOR = 0.875  # a little under what the default configuration reaches (0.884, see README)
+MACRO_F1_FLOOR = 0.89  # a little under what the default configuration reaches (0.901, see README)
 
 
 def metrics_of(directory: Path) -> dict:
