@@ -9,12 +9,12 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from service.cli import cli
-from training.sources import load_seed_data
+from conftest import seed_data
 
 
 def write_operator_csv(path: Path, n: int = 900) -> None:
     """An operator's archive: other column names, abusive-or-not labels as 1/0."""
-    records = load_seed_data().records
+    records = seed_data().records
     kept = [r for r in records if r["category"] != "whataboutism"][:n]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)

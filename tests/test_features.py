@@ -7,11 +7,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import seed_data
 from model import features
 from model.features import KeyIndex
 from model.features_one_by_one import transform_one_by_one
 from model.text import SEPARATOR, normalise, normalise_joined
-from training.sources import load_seed_data
 
 AWKWARD = ["", "   ", "!!!", "F*CK you id10t!!", "Ünïcödé ’quotes’ café\x00x\x07y", "a.b.c", "...",
            "Hello\nWorld. Again? Yes!", "\ud800 lone surrogate", "4ever f*ck", "ＦＵＬＬＷＩＤＴＨ ＊", "e\u0301"]
@@ -31,7 +31,7 @@ def assert_same(vectorised, one_by_one) -> None:
 
 def test_paths_agree_on_the_labelled_set_with_mixed_articles(moderator) -> None:
     featurizer = moderator.classifier.featurizer_
-    records = load_seed_data().records
+    records = seed_data().records
     texts = [r["text"] for r in records] + AWKWARD
     articles = [r["article"] if i % 3 else None for i, r in enumerate(records)]
     articles += [records[i]["article"] if i % 2 else None for i in range(len(AWKWARD))]
@@ -56,7 +56,7 @@ def test_normalising_a_batch_normalises_each_text_as_if_alone(texts: list[str]) 
 
 
 def test_small_and_large_batches_score_the_same(moderator) -> None:
-    texts = [r["text"] for r in load_seed_data().records[:40]]
+    texts = [r["text"] for r in seed_data().records[:40]]
     together = moderator.classifier.predict(texts, [None] * len(texts)).category
     alone = np.vstack([moderator.classifier.predict([t], [None]).category for t in texts])
     np.testing.assert_allclose(together, alone, rtol=0, atol=1e-12)
@@ -212,7 +212,7 @@ def test_lexicons_of_other_languages_find_their_words_and_arabic_ones_with_cliti
 
 def test_spelling_served_word_by_word_equals_the_training_vectors(moderator) -> None:
     featurizer = moderator.classifier.featurizer_
-    texts = [r["text"] for r in load_seed_data().records[::7]] + AWKWARD
+    texts = [r["text"] for r in seed_data().records[::7]] + AWKWARD
     served = featurizer.transform_vectorised(texts, [None] * len(texts)).spelling
     trained = featurizer.spelling_matrix(texts) @ featurizer.spelling_weights_
     np.testing.assert_allclose(served, trained, rtol=0, atol=1e-9)

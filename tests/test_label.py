@@ -17,11 +17,11 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from conftest import seed_data
 from model.labels import CATEGORIES
 from service.archive import ArchiveReader, resolve_inputs
 from service.cli import cli
 from service.labelling import Columns, PartialOutput, fingerprint_of, run_labelling
-from training.sources import load_seed_data
 
 ADDED = {"label", "scores", "stance", "stance_scores", "decision", "model_version"}
 BAD_LINES = ['not json at all', '[1, 2]', '{"id": "e1", "text": ""}', '{"id": "e2", "text": 42}',
@@ -37,7 +37,7 @@ def isolated_data_dir(tmp_path: Path, monkeypatch, trained_dir: Path) -> None:
 
 def comments(n: int) -> list[dict]:
     """Labelled-set comments with ids, article ids and a nested field."""
-    records = load_seed_data().records
+    records = seed_data().records
     return [{"id": f"c{i}", "text": records[i % len(records)]["text"],
              "article_id": records[i % len(records)]["group"], "meta": {"n": i}} for i in range(n)]
 

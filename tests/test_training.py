@@ -8,13 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import small_seed_data
+from conftest import seed_data, small_seed_data
 from model.artifact import CARD_FILE
 from model.errors import ConfigError
 from service import models
 from training.config import TrainingConfig, resolve_config
 from training import sources
-from training.sources import load_seed_data
 from training import train as training_train
 from training.report import format_comparison
 from training.train import METRICS_FILE, LabelledData, compare_with_current, train
@@ -67,7 +66,7 @@ def test_worse_model_is_not_promoted_without_force(trained_dir: Path, tmp_path: 
     current = tmp_path / "current"
     shutil.copytree(trained_dir, current)
     its_held_out = set(metrics_of(trained_dir)["data"]["test_articles"])
-    data = load_seed_data()
+    data = seed_data()
     others = sorted({r["group"] for r in data.records} - its_held_out)[:6]
     # The weak model trains on six articles, not all of them (two full trainings took minutes), and
     # is held out on the current model's held-out articles, so that the two can be compared.
@@ -88,7 +87,7 @@ def test_worse_model_is_not_promoted_without_force(trained_dir: Path, tmp_path: 
 
 def test_comparison_uses_only_comments_neither_model_trained_on(trained_dir: Path, moderator) -> None:
     its_held_out = set(metrics_of(trained_dir)["data"]["test_articles"])
-    records = [r for r in load_seed_data().records]
+    records = [r for r in seed_data().records]
     unseen = [r for r in records if r["group"] in its_held_out][:40]
     seen = [r for r in records if r["group"] not in its_held_out][:60]
     comparison = compare_with_current(trained_dir, seen + unseen, moderator)

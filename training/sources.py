@@ -60,7 +60,7 @@ def load_seed_data(directory: Path = SEEDS_DIR) -> LabelledData:
     dataset = load_labelled_set(directory)
     names = {column: dataset["train"].features[column].int2str for column in ("category", "stance")}
     rows = [row | {column: names[column](row[column]) for column in names}
-            for split in ("train", "test") for row in dataset[split]]
+            for split in ("train", "test") for row in dataset[split].to_list()]  # to_list: columnar, fast
     records = seed_records_as_training(sorted(rows, key=lambda row: row["position"]))
     sources = [{"path": f"seeds/{name}", "sha256": sha256_of(Path(directory) / name)}
                for name in (ARTICLES_FILE, COMMENTS_FILE)]
