@@ -61,17 +61,6 @@ class LinearHead(BaseEstimator):
         return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, solver="newton-cg",
                                   tol=HEAD_TOLERANCE, random_state=self.random_state)
 
-    def _fit_from(self, start: LogisticRegression | None, X: sp.csr_matrix, y: np.ndarray
-                  ) -> LogisticRegression:
-        """A model fitted on ``X, y``, its solver started from ``start``'s solution when that has
-        the same classes (the fits of one head share their optimum's neighbourhood, so Newton's
-        method needs fewer steps from there than from zero)."""
-        model = self._new_model()
-        if start is not None and np.array_equal(start.classes_, np.unique(y)):
-            model.set_params(warm_start=True)
-            model.coef_, model.intercept_ = start.coef_.copy(), start.intercept_.copy()
-        return model.fit(X, y)
-
     def fit(self, X: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, n_classes: int,
             column_scale: np.ndarray | None = None) -> "LinearHead":
         """Fit the model (on columns multiplied by ``column_scale`` when given, the scale then folded
@@ -79,12 +68,11 @@ class LinearHead(BaseEstimator):
         if column_scale is not None:
             X = X @ sp.diags(column_scale, format="csr")
         out_of_fold = np.zeros((X.shape[0], n_classes))
-        fold = None
         for train, test in GroupKFold(n_splits=self.n_folds).split(X, y, groups):
-            fold = self._fit_from(fold, X[train], y[train])
+            fold = self._new_model().fit(X[train], y[train])
             out_of_fold[test] = _full_logits(fold, X[test], n_classes)
         self.out_of_fold_ = out_of_fold  # kept for blending with another head; not saved
-        model = self._fit_from(fold, X, y)
+        model = self._new_model().fit(X, y)
         self.coef_, self.intercept_ = _full_parameters(model, n_classes)
         if column_scale is not None:
             self.coef_ = self.coef_ * column_scale
