@@ -4,6 +4,7 @@ vectorised path's fixed per-call cost below a few dozen comments. Tests hold bot
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 
 import numpy as np
 
@@ -35,7 +36,7 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
         max_insults = 0
         sentences = sentence_words(normalise(text))
         for shown, words in zip(sentences, qualify_sentences(sentences)):
-            pairs = list(map(" ".join, zip(words, words[1:])))
+            pairs = list(map(" ".join, pairwise(words)))
             grams = words + pairs
             ids_of_words = list(map(table.__getitem__, map(str.encode, words)))
             known = np.concatenate([table.columns[ids_of_words], table.stem_columns[ids_of_words]])

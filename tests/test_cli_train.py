@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner
+from conftest import seed_data
 
 from service.cli import cli
-from conftest import seed_data
 
 
 def write_operator_csv(path: Path, n: int = 900) -> None:

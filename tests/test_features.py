@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import seed_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import seed_data
 from model import features
 from model.features import KeyIndex
 from model.features_one_by_one import transform_one_by_one

@@ -16,8 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-
 from conftest import seed_data
+
 from model.labels import CATEGORIES
 from service.archive import ArchiveReader, resolve_inputs
 from service.cli import cli
