@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from functools import lru_cache
 from pathlib import Path
@@ -9,9 +12,8 @@ from pathlib import Path
 import pytest
 
 from model.artifact import load_model
-from training.config import TrainingConfig
 from training.sources import load_seed_data
-from training.train import LabelledData, train
+from training.train import LabelledData
 
 
 @lru_cache(maxsize=1)
@@ -41,11 +43,52 @@ def small_seed_data(n_articles: int = 12, per_article: int = 80) -> LabelledData
     return LabelledData(kept, data.sources)
 
 
-@pytest.fixture(scope="session")
-def trained_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A model trained from seeds/ (no cross-validation, to keep the suite fast)."""
+TRAIN_SESSION_MODEL = """
+import sys
+from pathlib import Path
+from training.config import TrainingConfig
+from training.sources import load_seed_data
+from training.train import train
+train(load_seed_data(), TrainingConfig(cv_folds=0), Path(sys.argv[1]), force=True)
+"""
+
+
+def needs_session_model(item: pytest.Item) -> bool:
+    return "trained_dir" in getattr(item, "fixturenames", ())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that need the session model run last (in their files' order), so that the others run
+    on one core while the model trains on the other."""
+    items.sort(key=needs_session_model)
+    config.session_model_needed = any(map(needs_session_model, items))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_model_training(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """Start training the session model from seeds/ (no cross-validation) in another process as
+    the session starts, when a selected test needs it; yield its folder and process."""
+    if not getattr(request.config, "session_model_needed", True):
+        yield None
+        return
     directory = tmp_path_factory.mktemp("model")
-    train(seed_data(), TrainingConfig(cv_folds=0), directory, force=True)
+    with open(directory.parent / "session-model-training.log", "w") as log:
+        process = subprocess.Popen([sys.executable, "-c", TRAIN_SESSION_MODEL, str(directory)],
+                                   stdout=log, stderr=subprocess.STDOUT,
+                                   env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+        yield directory, process
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def trained_dir(session_model_training) -> Path:
+    """The model trained from seeds/ for the session, once its training has finished."""
+    directory, process = session_model_training
+    if process.wait() != 0:
+        log = directory.parent / "session-model-training.log"
+        pytest.fail(f"training the session model failed:\n{log.read_text()[-3000:]}")
     return directory
 
 
