@@ -114,22 +114,31 @@ def _checked_csr(data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, shap
     return sp.csr_matrix((data, indices, indptr), shape=shape)
 
 
-def _unchecked_csr_works() -> bool:
-    """Whether the installed scipy accepts matrices built by ``_csr_unchecked`` (it sets scipy's
-    internal attributes, so a scipy release could change what they must be)."""
-    parts = (np.array([0.6, 0.8]), np.array([1, 3], dtype=np.int32), np.array([0, 0, 2], dtype=np.int32), (2, 4))
+def behaves_as_scipys(parts: tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int, int]]) -> bool:
+    """Whether a matrix ``_csr_unchecked`` builds from ``parts`` gives the results of one scipy's
+    constructor builds in every operation the model applies to TF-IDF rows (``_csr_unchecked`` sets
+    scipy's internal attributes, so a scipy release could change what they must be)."""
     try:
         fast, checked = _csr_unchecked(*parts), _checked_csr(*parts)
-        weights = np.arange(8.0).reshape(4, 2)
-        return (np.array_equal((fast @ weights), checked @ weights)
+        n_rows, n_columns = parts[3]
+        dense = np.arange(n_columns * 2.0).reshape(n_columns, 2)
+        diagonal = sp.diags(np.arange(n_columns, dtype=float), format="csr")
+        rows = [0, n_rows - 1]
+        return (fast.has_canonical_format and repr(fast) == repr(checked)
+                and np.array_equal(fast @ dense, checked @ dense)
+                and np.array_equal((fast @ diagonal).toarray(), (checked @ diagonal).toarray())
+                and np.array_equal(fast[rows].toarray(), checked[rows].toarray())
+                and np.array_equal((fast != 0).toarray(), (checked != 0).toarray())
+                and np.array_equal(fast.multiply(fast).sum(axis=1), checked.multiply(checked).sum(axis=1))
                 and np.array_equal(sp.hstack([fast, checked], format="csr").toarray(),
-                                   np.hstack([checked.toarray()] * 2))
-                and fast.has_canonical_format and repr(fast) == repr(checked))
+                                   np.hstack([checked.toarray()] * 2)))
     except Exception:  # noqa: BLE001 - any failure means: use scipy's constructor
         return False
 
 
-csr_from_parts = _csr_unchecked if _unchecked_csr_works() else _checked_csr
+SAMPLE_CSR_PARTS = (np.array([0.6, 0.8]), np.array([1, 3], dtype=np.int32), np.array([0, 0, 2], dtype=np.int32),
+                    (2, 4))
+csr_from_parts = _csr_unchecked if behaves_as_scipys(SAMPLE_CSR_PARTS) else _checked_csr
 
 
 def run_starts(keys: np.ndarray) -> np.ndarray:

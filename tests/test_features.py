@@ -8,7 +8,7 @@ from conftest import seed_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from model import features
+from model import cues, features
 from model.features import KeyIndex
 from model.features_one_by_one import transform_one_by_one
 from model.text import SEPARATOR, normalise, normalise_joined
@@ -220,20 +220,10 @@ def test_spelling_served_word_by_word_equals_the_training_vectors(moderator) -> 
 
 
 def test_unchecked_csr_is_used_and_behaves_as_scipys() -> None:
-    """TF-IDF rows skip scipy's format checks on the scipy we support, and the result works like a
-    matrix scipy built itself in every operation the model applies to it."""
-    import scipy.sparse as sp
-
-    from model import cues
-
+    """TF-IDF rows skip scipy's format checks on the scipy we support, and real rows built so work
+    like a matrix scipy built itself in every operation the model applies to them."""
     assert cues.csr_from_parts is cues._csr_unchecked
     rng = np.random.default_rng(0)
     rows = np.repeat(np.arange(5), [3, 0, 4, 1, 2])
-    columns = rng.integers(0, 40, len(rows))
-    fast = cues.tfidf_rows(rows, columns, 5, rng.random(40) + 0.5)
-    checked = sp.csr_matrix((fast.data, fast.indices, fast.indptr), shape=fast.shape)
-    weights = rng.random((40, 3))
-    assert np.array_equal(fast @ weights, checked @ weights)
-    assert np.array_equal(fast[[0, 2, 4]].toarray(), checked[[0, 2, 4]].toarray())
-    assert np.array_equal(sp.hstack([fast, checked], format="csr").toarray(), np.hstack([checked.toarray()] * 2))
-    assert np.array_equal(fast.multiply(fast).sum(axis=1), checked.multiply(checked).sum(axis=1))
+    fast = cues.tfidf_rows(rows, rng.integers(0, 40, len(rows)), 5, rng.random(40) + 0.5)
+    assert cues.behaves_as_scipys((fast.data, fast.indices, fast.indptr, fast.shape))

@@ -87,7 +87,7 @@ def test_worse_model_is_not_promoted_without_force(trained_dir: Path, tmp_path: 
 
 def test_comparison_uses_only_comments_neither_model_trained_on(trained_dir: Path, moderator) -> None:
     its_held_out = set(metrics_of(trained_dir)["data"]["test_articles"])
-    records = [r for r in seed_data().records]
+    records = seed_data().records
     unseen = [r for r in records if r["group"] in its_held_out][:40]
     seen = [r for r in records if r["group"] not in its_held_out][:60]
     comparison = compare_with_current(trained_dir, seen + unseen, moderator)
@@ -101,9 +101,10 @@ def test_model_that_cannot_be_compared_fairly_is_not_promoted(trained_dir: Path,
     shutil.copytree(trained_dir, current)
     its_held_out = set(metrics_of(trained_dir)["data"]["test_articles"])
     # A split holding out only articles the current model trained on (as added data can do).
-    trained_on = set(sorted({r["group"] for r in small_seed_data().records} - its_held_out)[:6])
+    data = small_seed_data()
+    trained_on = set(sorted({r["group"] for r in data.records} - its_held_out)[:6])
     monkeypatch.setattr(training_train, "split_grouped", holding_out(trained_on))
-    outcome = train(small_seed_data(), TrainingConfig(cv_folds=0), current)
+    outcome = train(data, TrainingConfig(cv_folds=0), current)
     assert not outcome.comparison["comparable"] and outcome.comparison["n_compared"] == 0
     assert not outcome.promoted and outcome.out_dir == Path(f"{current}.candidate")
     assert "cannot be compared fairly" in format_comparison(outcome.comparison)
