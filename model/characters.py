@@ -165,6 +165,10 @@ class CharacterTerms:
     norms: np.ndarray  # per comment, the root of its tokens' summed squared norms
     tokens: list[str] | TokenSpans
 
+    def token(self, position: int) -> str:
+        """The token at ``position``."""
+        return self.tokens[int(position)]
+
 
 class _Store:
     """Scored tokens: token → row of ``rows`` (logit contributions, then squared norm); and, for

@@ -16,7 +16,7 @@ from model.characters import CHARACTER_PREFIX, CharacterScorer, CharacterTerms, 
 from model.cues import STOPWORDS, run_lengths, run_starts
 from model.features import DENSE_FEATURES, CommentFeaturizer, FeatureBatch
 from model.labels import CATEGORIES, STANCES
-from model.spelling import SPELLING_PREFIX, SpellingTerms, shown_word
+from model.spelling import SPELLING_PREFIX, SpellingTerms
 
 # Parameters and fitted attributes added after models were shipped, with the values under which an
 # older model scores as it did.
@@ -352,6 +352,8 @@ class CommentClassifier(BaseEstimator):
         """For each comment, the features that pushed it toward its category in ``labels`` most, with
         their weights (largest first; ties in column order; rounded to ``decimals`` when given),
         computed for the whole batch at once."""
+        if predictions.text.shape[0] == 1:
+            return [self._explain_one(predictions, int(labels[0]), top, decimals)]
         text, dense = predictions.text, predictions.dense
         n, n_text = text.shape[0], text.shape[1]
         centred, labels = self.category_head_.centred_coef_, np.asarray(labels)
@@ -378,20 +380,46 @@ class CommentClassifier(BaseEstimator):
         named: list[list[tuple[str, float]]] = [[] for _ in range(n)]
         for row, column, weight in zip(rows[chosen].tolist(), columns[chosen].tolist(), chosen_weights.tolist()):
             if column >= first_character:
-                token = characters.tokens[int(character_positions[column - first_character])]
-                named[row].append((CHARACTER_PREFIX + token, weight))
+                named[row].append((CHARACTER_PREFIX + characters.token(character_positions[column - first_character]),
+                                   weight))
                 continue
             if column >= first_spelt:
-                word = terms.word_of(int(terms.ids[spelt_positions[column - first_spelt]]))
-                named[row].append((SPELLING_PREFIX + shown_word(word), weight))
+                named[row].append((SPELLING_PREFIX + terms.token(spelt_positions[column - first_spelt]), weight))
                 continue
-            name = self.feature_names_[column]
-            if name == SENTENCE_FEATURE:
-                name = self._sentence_feature_name(predictions, row)
-            elif column >= n_text and dense[row, column - n_text] < 0:
-                name = self._below_usual_name(column - n_text, dense[row, column - n_text])
-            named[row].append((name, weight))
+            named[row].append((self._column_name(predictions, row, column), weight))
         return named
+
+    def _column_name(self, predictions: Predictions, row: int, column: int) -> str:
+        """How an explanation names design column ``column`` (an n-gram or a dense cue) of comment ``row``."""
+        name = self.feature_names_[column]
+        if name == SENTENCE_FEATURE:
+            return self._sentence_feature_name(predictions, row)
+        cue = column - predictions.text.shape[1]
+        if cue >= 0 and predictions.dense[row, cue] < 0:
+            return self._below_usual_name(cue, predictions.dense[row, cue])
+        return name
+
+    def _explain_one(self, predictions: Predictions, label: int, top: int, decimals: int | None
+                     ) -> list[tuple[str, float]]:
+        """``explain`` of a batch of one comment: the same features, weights and order, with the
+        candidates in lists, since for one comment the batch path's array passes cost more."""
+        text, dense = predictions.text, predictions.dense
+        centred = self.category_head_.centred_coef_[label]
+        n_text = text.shape[1]
+        weights = (text.data * centred[text.indices]).tolist() + (dense[0] * centred[n_text:]).tolist()
+        sources: list = text.indices.tolist() + list(range(n_text, n_text + dense.shape[1]))  # design columns
+        for terms, prefix in ((predictions.batch.spelling_terms, SPELLING_PREFIX),
+                              (predictions.batch.character_terms, CHARACTER_PREFIX)):
+            for position, weight in _token_weights_of_one(terms, label):
+                weights.append(weight)
+                sources.append((terms, prefix, position))  # a token, named only if chosen
+        chosen = sorted((i for i, weight in enumerate(weights) if weight > 0), key=lambda i: -weights[i])[:top]
+        chosen_weights = [weights[i] for i in chosen]
+        if decimals is not None:
+            chosen_weights = np.round(np.array(chosen_weights), decimals).tolist()
+        return [(self._column_name(predictions, 0, sources[i]) if isinstance(sources[i], int)
+                 else sources[i][1] + sources[i][0].token(sources[i][2]), weight)
+                for i, weight in zip(chosen, chosen_weights)]
 
     def _below_usual_name(self, cue: int, scaled: float) -> str:
         """The name of dense cue ``cue`` where its value is below the training mean: "[no question
@@ -418,6 +446,24 @@ def _token_weights(terms: SpellingTerms | CharacterTerms | None, labels: np.ndar
     order = np.argsort(keys, kind="stable")
     starts = run_starts(keys[order])
     return terms.comments[order[starts]], np.add.reduceat(per_token[order], starts), order[starts]
+
+
+def _token_weights_of_one(terms: SpellingTerms | CharacterTerms | None, label: int) -> list[tuple[int, float]]:
+    """``_token_weights`` of a batch of one comment: each distinct token's first position and
+    weight, in the order of token ids."""
+    if terms is None or not len(terms.comments):
+        return []
+    shares = terms.rows[:, :len(CATEGORIES)]
+    centred = shares[:, label] - np.add.reduce(shares, axis=1) / len(CATEGORIES)
+    per_token = (centred / max(float(terms.norms[0]), 1e-12)).tolist()
+    totals: dict[int, float] = {}
+    first: dict[int, int] = {}
+    for position, (token_id, weight) in enumerate(zip(terms.ids.tolist(), per_token)):
+        if token_id in totals:
+            totals[token_id] += weight
+        else:
+            totals[token_id], first[token_id] = weight, position
+    return [(first[token_id], totals[token_id]) for token_id in sorted(totals)]
 
 
 def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:

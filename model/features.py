@@ -222,6 +222,7 @@ class ArticleFeatures:
     values: np.ndarray
     gram_keys: np.ndarray
     words: frozenset[str]
+    weights: dict[int, float]  # the vector again, column -> value, for one comment at a time
 
 
 class ByteTokens:
@@ -290,6 +291,7 @@ class CommentFeaturizer(BaseEstimator):
                           ("insults", "profanity", "dehumanising", "violence", "places")}
         self._table = self._new_table()
         self._table_lock = threading.Lock()
+        self._idf_list = self.idf_.tolist()  # for one comment at a time, a value at a time
 
     def _new_table(self) -> WordTable:
         """An empty word table, scoring words' spelling once the heads' spelling weights are set."""
@@ -309,7 +311,7 @@ class CommentFeaturizer(BaseEstimator):
 
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
-        for name in ("_lexicons", "_table", "_table_lock"):
+        for name in ("_lexicons", "_table", "_table_lock", "_idf_list"):
             state.pop(name, None)
         return state
 
@@ -384,7 +386,8 @@ class CommentFeaturizer(BaseEstimator):
         vector = tfidf_rows(np.zeros(len(columns)), columns, 1, self.idf_)
         tokens = _index_tokens(table, normalised)[1]
         keys = np.unique(np.concatenate([tokens.words, tokens.pair_keys]))
-        entry = ArticleFeatures(vector.indices.astype(np.int64), vector.data, keys, frozenset(grams))
+        entry = ArticleFeatures(vector.indices.astype(np.int64), vector.data, keys, frozenset(grams),
+                                dict(zip(vector.indices.tolist(), vector.data.tolist())))
         table.articles[article] = entry
         if len(table.articles) > ARTICLE_CACHE_SIZE:
             table.articles.popitem(last=False)

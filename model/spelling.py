@@ -27,6 +27,13 @@ SPELLING_ORDERS = (2, 3, 4)
 MAX_ORDER = SPELLING_ORDERS[-1]
 KEY_BITS = 16  # per code point in an n-gram key
 SPELLING_PREFIX = "[spelling] "  # how an explanation names a word's spelling
+FEW_WORDS = 16  # up to this many words, ``cells`` looks n-grams up word by word
+FEW_IDS = 256  # up to this many word ids, ``WordScores`` finds the new ones in a set
+
+
+def _all_in_16_bits(text: str) -> bool:
+    """Whether every code point of ``text`` fits in 16 bits, so that n-gram keys never fold it."""
+    return text.isascii() or max(text) <= "\uffff"
 
 
 def word_grams(word: str) -> list[str]:
@@ -92,6 +99,8 @@ class SpellingVocabulary:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
         if len(kept) < len(shown):
             shown = [shown[i] for i in kept]
+        if len(shown) <= FEW_WORDS and _all_in_16_bits("".join(shown)):
+            return self._cells_word_by_word(kept, shown)
         codes = code_points(" " + "  ".join(shown) + " ")  # each word padded by a space
         owner = np.repeat(np.array(kept, dtype=np.int64), [len(word) + 2 for word in shown])
         keys, owners = gram_keys(codes, owner)
@@ -104,6 +113,23 @@ class SpellingVocabulary:
         counts = run_lengths(starts, len(cells))
         owners, columns = np.divmod(cells[starts], width)
         return owners, columns, counts * self.idf_[columns]
+
+    def _cells_word_by_word(self, kept: list[int], shown: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``cells`` of a few words, found by looking their n-grams up one by one (the same cells:
+        for a few words, dictionary lookups beat the array pass's fixed cost)."""
+        vocabulary_get = self.vocabulary_.get
+        owners: list[int] = []
+        columns: list[int] = []
+        counts: list[int] = []
+        for owner, word in zip(kept, shown):
+            found = Counter([c for c in map(vocabulary_get, word_grams(word)) if c is not None])
+            columns_of_word = sorted(found)
+            owners += [owner] * len(columns_of_word)
+            columns += columns_of_word
+            counts += map(found.__getitem__, columns_of_word)
+        column_array = np.array(columns, dtype=np.int64)
+        return (np.array(owners, dtype=np.int64), column_array,
+                np.array(counts, dtype=np.int64) * self.idf_[column_array])
 
     def _index(self) -> tuple[np.ndarray, np.ndarray]:
         """The vocabulary's n-gram keys (``gram_keys``), sorted, and each one's column (built once)."""
@@ -169,9 +195,14 @@ class WordScores:
     def _score_new(self, ids: np.ndarray, word_of: Callable[[int], str]) -> None:
         """Score and keep the words among ``ids`` not scored yet."""
         known = self.rows
-        new = (ids >= len(known)) | np.isnan(known[np.minimum(ids, len(known) - 1), -1])
-        new_ids = np.sort(ids[new])
-        new_ids = new_ids[run_starts(new_ids)]
+        if len(ids) <= FEW_IDS:  # a comment's words: a set beats the array passes
+            norms = known[:, -1]
+            new_ids = np.array(sorted({i for i in ids.tolist() if i >= len(known) or math.isnan(norms[i])}),
+                               dtype=np.int64)
+        else:
+            new = (ids >= len(known)) | np.isnan(known[np.minimum(ids, len(known) - 1), -1])
+            new_ids = np.sort(ids[new])
+            new_ids = new_ids[run_starts(new_ids)]
         scored = self._score([word_of(i) for i in new_ids.tolist()])
         with self.lock:
             if new_ids[-1] >= len(self.rows):
@@ -213,6 +244,10 @@ class SpellingTerms:
     rows: np.ndarray  # per word, its logit contributions and squared norm (``WordScores``)
     norms: np.ndarray  # per comment, the root of its words' summed squared norms
     word_of: Callable[[int], str]
+
+    def token(self, position: int) -> str:
+        """The word at ``position``, as written (how an explanation shows it)."""
+        return shown_word(self.word_of(int(self.ids[position])))
 
 
 def spelling_logits(scores: WordScores, word_ids: np.ndarray, comments: np.ndarray, n_comments: int,

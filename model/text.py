@@ -68,6 +68,21 @@ class _WordCharacters(dict):
 
 
 WORD_CHARACTERS = _WordCharacters()
+
+
+class _NonAsciiWordCharacters(dict):
+    """``WORD_CHARACTERS`` for non-ASCII code points, ASCII ones kept: a ``str.translate`` table that
+    does what ``_words_only`` does, faster on a short text than its array passes."""
+
+    def __missing__(self, code: int) -> int | str:
+        value = code if code < 0x80 else WORD_CHARACTERS[code]
+        if len(self) < _WordCharacters.MAX_REMEMBERED:
+            self[code] = value
+        return value
+
+
+NON_ASCII_WORD_CHARACTERS = _NonAsciiWordCharacters()
+SHORT_TEXT = 1000  # characters up to which ``_words_only`` translates instead of using arrays
 # What WORD_CHARACTERS does to a code point, for whole-batch array work: each kind's replacement as up
 # to three code points (0: unused; a kept character, and the middle of a padded one, is the character).
 KEEP, SPACE, PAD, PERIOD, QUESTION = 1, 2, 3, 4, 5
@@ -155,6 +170,8 @@ def _normalise_non_ascii(texts: list[str]) -> list[str]:
 def _words_only(text: str) -> str:
     """The text with ``WORD_CHARACTERS`` applied to its non-ASCII characters, as code point arrays
     (only characters that are not kept as they are get replaced)."""
+    if len(text) <= SHORT_TEXT:
+        return text.translate(NON_ASCII_WORD_CHARACTERS)
     points = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     wide = np.flatnonzero(points >= 0x80)
     kinds = _character_kinds(points[wide])

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+import model.spelling
 from model.spelling import SPELLING_PREFIX, SpellingVocabulary, shown_word, word_grams
 
 
@@ -32,8 +34,10 @@ def test_explanations_name_the_words_whose_spelling_counted(moderator) -> None:
     assert set(spelt) <= {"those", "torturers", "and", "their", "torturings", "deserve", "a", "tribunal"}
 
 
-def test_cells_count_each_words_grams_as_a_direct_count_does() -> None:
+@pytest.mark.parametrize("few_words", [0, 16], ids=["array pass", "word by word"])
+def test_cells_count_each_words_grams_as_a_direct_count_does(few_words, monkeypatch) -> None:
     from collections import Counter
+    monkeypatch.setattr(model.spelling, "FEW_WORDS", few_words)
     comments = [["lalala", "la", "정말", "𠀀𠀁x", "koreans", "nl:hoe", "hoe"], ["lala", "𠀀𠀁y", "정말로", "a"],
                 ["𠀀𠀁x", "lalala", "hoe", "x"]]
     vocabulary = SpellingVocabulary(min_df=1).fit(comments, frozenset({"koreans"}))
@@ -47,3 +51,16 @@ def test_cells_count_each_words_grams_as_a_direct_count_does() -> None:
     assert (columns[owners == 0] == vocabulary.vocabulary_["la"]).any()  # "la" three times in "lalala"
     assert values[(owners == 0) & (columns == vocabulary.vocabulary_["la"])][0] == \
         3 * vocabulary.idf_[vocabulary.vocabulary_["la"]]
+
+
+def test_cells_of_a_few_words_are_those_of_the_array_pass(monkeypatch) -> None:
+    comments = [["lalala", "la", "정말", "koreans", "nl:hoe", "hoe"], ["lala", "정말로", "a"], ["lalala", "hoe", "x"]]
+    vocabulary = SpellingVocabulary(min_df=1).fit(comments, frozenset({"koreans"}))
+    words = ["lalala", "koreans", "", "정말", "nl:hoe", "unseen", "a", "lalala", "𠀀𠀁x"]
+    for few in (words[:8], words):  # the last word's code point beyond 16 bits: always the array pass
+        word_by_word = vocabulary.cells(few)
+        monkeypatch.setattr(model.spelling, "FEW_WORDS", 0)
+        array_pass = vocabulary.cells(few)
+        monkeypatch.undo()
+        for ours, theirs in zip(word_by_word, array_pass):
+            assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)

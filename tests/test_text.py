@@ -62,9 +62,15 @@ def test_the_table_of_characters_met_stays_bounded() -> None:
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab .?'\x00\x07éÜＡ한국日本。।؟¿¡😀—“”\u0301\u093f\ud800ΣİßŉǄ")), max_size=60))
 def test_non_ascii_characters_are_mapped_as_the_character_table_says(text: str) -> None:
+    import model.text
     from model.text import WORD_CHARACTERS, _words_only
     expected = "".join(ch if ord(ch) < 0x80 else ch.translate(WORD_CHARACTERS) for ch in text)
-    assert _words_only(text) == expected
+    assert _words_only(text) == expected  # short: translated
+    short_text, model.text.SHORT_TEXT = model.text.SHORT_TEXT, -1
+    try:
+        assert _words_only(text) == expected  # the array passes, as for long texts
+    finally:
+        model.text.SHORT_TEXT = short_text
 
 
 @settings(max_examples=300, deadline=None)
