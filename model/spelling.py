@@ -12,6 +12,7 @@ have no spelling, as they have no word n-grams.
 from __future__ import annotations
 
 import math
+import operator
 import threading
 from collections import Counter
 from collections.abc import Callable
@@ -39,7 +40,13 @@ def _all_in_16_bits(text: str) -> bool:
 def word_grams(word: str) -> list[str]:
     """The character n-grams of ``word`` padded with a space at each end (orders 2 to 4)."""
     padded = f" {shown_word(word)} "
-    return [padded[i:i + n] for n in SPELLING_ORDERS for i in range(len(padded) - n + 1)]
+    grams: list[str] = []
+    of_order = list(padded)
+    for n in range(2, MAX_ORDER + 1):  # each order's grams extend the order below's by a character
+        of_order = list(map(operator.add, of_order, padded[n - 1:]))
+        if n in SPELLING_ORDERS:
+            grams += of_order
+    return grams
 
 
 def code_points(text: str) -> np.ndarray:
