@@ -64,3 +64,22 @@ def test_cells_of_a_few_words_are_those_of_the_array_pass(monkeypatch) -> None:
         monkeypatch.undo()
         for ours, theirs in zip(word_by_word, array_pass):
             assert ours.dtype == theirs.dtype and np.array_equal(ours, theirs)
+
+
+@pytest.mark.parametrize("few_ids", [0, 256], ids=["array pass", "set"])
+def test_word_scores_score_each_new_word_once_and_keep_known_ones(few_ids, monkeypatch) -> None:
+    from model.spelling import WordScores, unit_scores
+    monkeypatch.setattr(model.spelling, "FEW_IDS", few_ids)
+    words = ["", "", "lalala", "hoe", "koreans", "unseen", "la"]  # ids 0 and 1 are never words
+    vocabulary = SpellingVocabulary(min_df=1).fit([words[2:]], frozenset({"koreans"}))
+    weights = np.arange(len(vocabulary.vocabulary_) * 2, dtype=float).reshape(-1, 2) / 7
+    scores = WordScores(vocabulary, weights)
+    scored: list[str] = []
+    word_of = lambda i: scored.append(words[i]) or words[i]  # noqa: E731
+    rows = scores.of_ids(np.array([2, 5, 2, 6, 3]), word_of)
+    assert sorted(scored) == ["hoe", "la", "lalala", "unseen"]  # each new word once
+    expected = unit_scores(vocabulary.cells(words), weights, len(words))
+    assert np.array_equal(rows, expected[[2, 5, 2, 6, 3]])
+    rows = scores.of_ids(np.array([4, 3, 1500]), lambda i: scored.append("far") or "koreans")
+    assert scored.count("far") == 2 and scored.count("hoe") == 1  # 4 and 1500 new, 3 known
+    assert np.array_equal(rows[:2], expected[[4, 3]]) and np.array_equal(rows[2], expected[4])
