@@ -77,7 +77,8 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
         if article:
             dense[row, 1] = _similarity(text_matrix, row, featurizer._article(table, article))
     dense[:, 14:] = character_cues(texts)
-    batch = FeatureBatch(text_matrix, _tfidf_rows(sentence_counts, idf),
+    one_sentence = len(texts) == 1 and len(sentence_counts) == 1  # its one row is the comment's
+    batch = FeatureBatch(text_matrix, text_matrix if one_sentence else _tfidf_rows(sentence_counts, idf),
                          np.array(owners, dtype=np.int64), dense, tokens,
                          np.array(sentence_starts, dtype=np.int64), np.array(sentence_lengths, dtype=np.int64))
     if table.spelling is not None:
