@@ -33,7 +33,7 @@ SENTENCE_BREAK, COMMENT_BREAK, FIRST_WORD = 0, 1, 2
 WORD_BITS = 21  # word ids fit in 21 bits, so a bigram's key (w1 << 21 | w2) fits in 42
 LANGUAGE_BITS = 4  # (word id, language index) pairs packed as word_id << 4 | language
 GROUP_SHIFT = 2 * WORD_BITS  # (group, key) pairs packed into one int64 for a single sorted lookup
-ONE_BY_ONE_UP_TO = 16  # batches up to this size go comment by comment (see features_one_by_one)
+ONE_BY_ONE_UP_TO = 3  # batches up to this size go comment by comment (see features_one_by_one)
 RUNTIME_WORDS = 200_000  # words met at run time that are kept before the table is reset
 REINDEX_AFTER = 4096  # words added by hash before the index is rebuilt (or a quarter of the index, if more)
 

@@ -1,5 +1,5 @@
 """The featurizer's path for small batches: one comment at a time in plain Python, which beats the
-vectorised path's fixed per-call cost below a few dozen comments. Tests hold both paths equal."""
+vectorised path's fixed per-call cost below about four comments. Tests hold both paths equal."""
 
 from __future__ import annotations
 
