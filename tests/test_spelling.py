@@ -75,7 +75,11 @@ def test_word_scores_score_each_new_word_once_and_keep_known_ones(few_ids, monke
     weights = np.arange(len(vocabulary.vocabulary_) * 2, dtype=float).reshape(-1, 2) / 7
     scores = WordScores(vocabulary, weights)
     scored: list[str] = []
-    word_of = lambda i: scored.append(words[i]) or words[i]  # noqa: E731
+
+    def word_of(i: int) -> str:
+        scored.append(words[i])
+        return words[i]
+
     rows = scores.of_ids(np.array([2, 5, 2, 6, 3]), word_of)
     assert sorted(scored) == ["hoe", "la", "lalala", "unseen"]  # each new word once
     expected = unit_scores(vocabulary.cells(words), weights, len(words))
