@@ -417,9 +417,14 @@ class CommentClassifier(BaseEstimator):
         chosen_weights = [weights[i] for i in chosen]
         if decimals is not None:
             chosen_weights = np.round(np.array(chosen_weights), decimals).tolist()
-        return [(self._column_name(predictions, 0, sources[i]) if isinstance(sources[i], int)
-                 else sources[i][1] + sources[i][0].token(sources[i][2]), weight)
-                for i, weight in zip(chosen, chosen_weights)]
+        return [(self._source_name(predictions, sources[i]), weight) for i, weight in zip(chosen, chosen_weights)]
+
+    def _source_name(self, predictions: Predictions, source: int | tuple) -> str:
+        """How ``_explain_one`` names a candidate: a design column, or (terms, prefix, position) of a token."""
+        if isinstance(source, int):
+            return self._column_name(predictions, 0, source)
+        terms, prefix, position = source
+        return prefix + terms.token(position)
 
     def _below_usual_name(self, cue: int, scaled: float) -> str:
         """The name of dense cue ``cue`` where its value is below the training mean: "[no question

@@ -95,14 +95,14 @@ def _word_rows(table, ids: list[int]) -> tuple[list[int], list[int], list[int]]:
     return table.columns[ids].tolist(), table.stem_columns[ids].tolist(), table.properties[ids].tolist()
 
 
-def _sublinear(count: int) -> float:
-    """1 + log(count), as ``tfidf_rows`` computes it."""
-    if count < len(SUBLINEAR):
-        return SUBLINEAR[count]
-    return float((1.0 + np.log(np.array([count])))[0])
-
-
 SUBLINEAR = [0.0] + (1.0 + np.log(np.arange(1, 4096))).tolist()  # 1 + log(count) by count, from numpy
+
+
+def _sublinear_up_to(count: int) -> list[float]:
+    """1 + log(n) by n, for every n up to ``count`` at least, as numpy computes it for ``tfidf_rows``."""
+    if count < len(SUBLINEAR):
+        return SUBLINEAR
+    return [0.0] + (1.0 + np.log(np.arange(1, count + 1))).tolist()
 
 
 def _tfidf_rows(rows: list[Counter], idf: list[float]) -> sp.csr_matrix:
@@ -113,10 +113,8 @@ def _tfidf_rows(rows: list[Counter], idf: list[float]) -> sp.csr_matrix:
     indptr = [0]
     for counts in rows:
         columns = sorted(counts)
-        if counts and max(counts.values()) < len(SUBLINEAR):
-            values = [SUBLINEAR[counts[column]] * idf[column] for column in columns]
-        else:
-            values = [_sublinear(counts[column]) * idf[column] for column in columns]
+        sublinear = _sublinear_up_to(max(counts.values(), default=0))
+        values = [sublinear[counts[column]] * idf[column] for column in columns]
         total = 0.0
         for value in values:  # in order, as np.bincount sums
             total += value * value

@@ -227,3 +227,14 @@ def test_unchecked_csr_is_used_and_behaves_as_scipys() -> None:
     rows = np.repeat(np.arange(5), [3, 0, 4, 1, 2])
     fast = cues.tfidf_rows(rows, rng.integers(0, 40, len(rows)), 5, rng.random(40) + 0.5)
     assert cues.behaves_as_scipys((fast.data, fast.indices, fast.indptr, fast.shape))
+
+
+def test_one_by_one_tfidf_rows_equal_the_batch_ones_bit_for_bit_at_any_count() -> None:
+    from collections import Counter
+
+    from model.features_one_by_one import SUBLINEAR, _tfidf_rows
+    idf = np.random.default_rng(0).random(10) + 0.5
+    rows = [[3, 1, 1, 7], [3] * (len(SUBLINEAR) + 900) + [1, 1, 7], [], [9]]  # a count beyond the table
+    expected = cues.tfidf_rows(np.repeat(np.arange(len(rows)), [len(r) for r in rows]),
+                               [c for r in rows for c in r], len(rows), idf)
+    assert (expected != _tfidf_rows([Counter(r) for r in rows], idf.tolist())).nnz == 0
