@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from sklearn.model_selection import GroupKFold
 from model.characters import CHARACTER_PREFIX, CharacterScorer, CharacterTerms, CharacterVocabulary
 from model.cues import STOPWORDS, run_lengths, run_starts
 from model.features import DENSE_FEATURES, CommentFeaturizer, FeatureBatch
+from model.features_one_by_one import SentenceRows
 from model.labels import CATEGORIES, STANCES
 from model.spelling import SPELLING_PREFIX, SpellingTerms
 
@@ -127,6 +129,25 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise softmax (scipy's, without its per-call overhead)."""
     exponentials = np.exp(logits - logits.max(axis=1, keepdims=True))
     return exponentials / exponentials.sum(axis=1, keepdims=True)
+
+
+def _softmax_heads(logits: np.ndarray, n_categories: int) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax of the category head's logits (the first ``n_categories`` columns) and of the stance
+    head's (the rest); a single row in Python, with numpy's operations in numpy's order."""
+    if len(logits) == 1:
+        row = logits[0].tolist()
+        return np.array([_softmax_of_list(row[:n_categories])]), np.array([_softmax_of_list(row[n_categories:])])
+    return _softmax(logits[:, :n_categories]), _softmax(logits[:, n_categories:])
+
+
+def _softmax_of_list(values: list[float]) -> list[float]:
+    """``_softmax`` of one row, bit for bit (numpy's exp is the C library's; its sum of a few runs in order)."""
+    top = max(values)
+    exponentials = [math.exp(value - top) for value in values]
+    total = 0.0
+    for exponential in exponentials:
+        total += exponential
+    return [exponential / total for exponential in exponentials]
 
 
 def _full_parameters(model: LogisticRegression, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
@@ -306,9 +327,14 @@ class CommentClassifier(BaseEstimator):
     def predict(self, texts: list[str], articles: list[str | None]) -> Predictions:
         """Calibrated category and stance probabilities for a batch."""
         batch = self.featurizer_.transform(texts, articles)
-        per_sentence = batch.sentences @ self.sentence_coef_ + self.sentence_intercept_
-        worst_scores, worst_index = _max_by_owner(per_sentence, batch.sentence_owner, len(texts))
-        dense = self._scale(np.hstack([batch.dense, worst_scores[:, None]]))
+        if isinstance(batch.sentence_rows, SentenceRows) and len(texts) == 1:  # a few numbers: in Python
+            worst, index = _last_maximum(batch.sentence_rows.scores(self._sentence_coef_list(), self.sentence_intercept_))
+            unscaled, worst_index = np.array([[*batch.dense[0].tolist(), worst]]), np.array([index])
+        else:
+            worst_scores, worst_index = _max_by_owner(batch.sentences @ self.sentence_coef_ + self.sentence_intercept_,
+                                                      batch.sentence_owner, len(texts))
+            unscaled = np.hstack([batch.dense, worst_scores[:, None]])
+        dense = self._scale(unscaled)
         coef_t, intercept = self._joint_parameters()
         n_text, n_categories = batch.text.shape[1], len(CATEGORIES)
         logits = batch.text @ coef_t[:n_text] + dense @ coef_t[n_text:] + intercept
@@ -317,8 +343,14 @@ class CommentClassifier(BaseEstimator):
         if self.characters_ is not None:
             character_logits, batch.character_terms = self.characters_.logits(texts)
             logits[:, :n_categories] += character_logits
-        return Predictions(_softmax(logits[:, :n_categories]), _softmax(logits[:, n_categories:]),
-                           batch.text, dense, batch, worst_index)
+        return Predictions(*_softmax_heads(logits, n_categories), batch.text, dense, batch, worst_index)
+
+    def _sentence_coef_list(self) -> list[float]:
+        """The sentence scorer's coefficients as a list, for scoring a few sentences in Python (built once)."""
+        coef = self.__dict__.get("_sentence_coef")
+        if coef is None:
+            coef = self._sentence_coef = self.sentence_coef_.tolist()
+        return coef
 
     def _joint_parameters(self) -> tuple[np.ndarray, np.ndarray]:
         """Both heads' coefficients side by side (category columns, then stance ones) and
@@ -333,6 +365,7 @@ class CommentClassifier(BaseEstimator):
     def __getstate__(self) -> dict:
         state = dict(super().__getstate__())  # a copy: object.__getstate__ gives __dict__ itself
         state.pop("_joint", None)  # derived from the heads: rebuilt after loading
+        state.pop("_sentence_coef", None)  # derived from sentence_coef_, likewise
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -407,24 +440,23 @@ class CommentClassifier(BaseEstimator):
         centred = self.category_head_.centred_coef_[label]
         n_text = text.shape[1]
         weights = (text.data * centred[text.indices]).tolist() + (dense[0] * centred[n_text:]).tolist()
-        sources: list = text.indices.tolist() + list(range(n_text, n_text + dense.shape[1]))  # design columns
+        columns = text.indices.tolist() + list(range(n_text, n_text + dense.shape[1]))  # design columns
+        token_views = []  # per view with tokens: (its first candidate, terms, prefix, token positions)
         for terms, prefix in ((predictions.batch.spelling_terms, SPELLING_PREFIX),
                               (predictions.batch.character_terms, CHARACTER_PREFIX)):
-            for position, weight in _token_weights_of_one(terms, label):
-                weights.append(weight)
-                sources.append((terms, prefix, position))  # a token, named only if chosen
-        chosen = sorted((i for i, weight in enumerate(weights) if weight > 0), key=lambda i: -weights[i])[:top]
-        chosen_weights = [weights[i] for i in chosen]
-        if decimals is not None:
-            chosen_weights = np.round(np.array(chosen_weights), decimals).tolist()
-        return [(self._source_name(predictions, sources[i]), weight) for i, weight in zip(chosen, chosen_weights)]
-
-    def _source_name(self, predictions: Predictions, source: int | tuple) -> str:
-        """How ``_explain_one`` names a candidate: a design column, or (terms, prefix, position) of a token."""
-        if isinstance(source, int):
-            return self._column_name(predictions, 0, source)
-        terms, prefix, position = source
-        return prefix + terms.token(position)
+            positions, token_weights = _token_weights_of_one(terms, label)
+            token_views.insert(0, (len(weights), terms, prefix, positions))  # the last view first
+            weights += token_weights
+        ranked = sorted(range(len(weights)), key=weights.__getitem__, reverse=True)  # stable: ties in order
+        named = []
+        for i in [i for i in ranked[:top] if weights[i] > 0]:
+            if i < len(columns):
+                name = self._column_name(predictions, 0, columns[i])
+            else:
+                first, terms, prefix, positions = next(view for view in token_views if view[0] <= i)
+                name = prefix + terms.token(positions[i - first])
+            named.append((name, weights[i] if decimals is None else _round_positive(weights[i], decimals)))
+        return named
 
     def _below_usual_name(self, cue: int, scaled: float) -> str:
         """The name of dense cue ``cue`` where its value is below the training mean: "[no question
@@ -453,22 +485,37 @@ def _token_weights(terms: SpellingTerms | CharacterTerms | None, labels: np.ndar
     return terms.comments[order[starts]], np.add.reduceat(per_token[order], starts), order[starts]
 
 
-def _token_weights_of_one(terms: SpellingTerms | CharacterTerms | None, label: int) -> list[tuple[int, float]]:
-    """``_token_weights`` of a batch of one comment: each distinct token's first position and
+def _token_weights_of_one(terms: SpellingTerms | CharacterTerms | None, label: int) -> tuple[list[int], list[float]]:
+    """``_token_weights`` of a batch of one comment: each distinct token's first position, and its
     weight, in the order of token ids."""
     if terms is None or not len(terms.comments):
-        return []
+        return [], []
     shares = terms.rows[:, :len(CATEGORIES)]
     centred = shares[:, label] - np.add.reduce(shares, axis=1) / len(CATEGORIES)
     per_token = (centred / max(float(terms.norms[0]), 1e-12)).tolist()
-    totals: dict[int, float] = {}
-    first: dict[int, int] = {}
-    for position, (token_id, weight) in enumerate(zip(terms.ids.tolist(), per_token)):
-        if token_id in totals:
-            totals[token_id] += weight
-        else:
-            totals[token_id], first[token_id] = weight, position
-    return [(first[token_id], totals[token_id]) for token_id in sorted(totals)]
+    ids = terms.ids.tolist()
+    first = dict(zip(reversed(ids), range(len(ids) - 1, -1, -1)))  # the earliest position wins
+    totals = dict.fromkeys(first, 0.0)
+    for token_id, weight in zip(ids, per_token):  # a repeated token's weights summed in order
+        totals[token_id] += weight
+    distinct = sorted(first)
+    return list(map(first.__getitem__, distinct)), list(map(totals.__getitem__, distinct))
+
+
+def _round_positive(weight: float, decimals: int) -> float:
+    """``np.round(weight, decimals)`` of a positive weight, bit for bit: numpy scales, rounds half to
+    even and scales back (Python's ``round(weight, decimals)`` rounds the decimal value instead)."""
+    scale = 10.0 ** decimals
+    return round(weight * scale) / scale
+
+
+def _last_maximum(values: list[float]) -> tuple[float, int]:
+    """The maximum of ``values`` and the index of its last occurrence (-10.0 and -1 when empty), as
+    ``_max_by_owner`` gives them for one row."""
+    if not values:
+        return -10.0, -1
+    maximum = max(values)
+    return maximum, len(values) - 1 - values[::-1].index(maximum)
 
 
 def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:

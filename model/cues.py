@@ -7,7 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -61,12 +61,19 @@ def word_properties(word: str, lexicons: dict) -> int:
     return bits
 
 
+class DeferredRows(Protocol):
+    """Rows a featurizer kept in another form, made a sparse matrix only when asked for."""
+
+    def matrix(self) -> sp.csr_matrix:
+        """The rows as a CSR matrix."""
+
+
 @dataclass
 class FeatureBatch:
     """Features of a batch of comments."""
 
     text: sp.csr_matrix
-    sentences: sp.csr_matrix
+    sentence_rows: sp.csr_matrix | DeferredRows  # the sentences' TF-IDF rows: see ``sentences``
     sentence_owner: np.ndarray
     dense: np.ndarray
     tokens: Sequence  # str tokens, or bytes ones (model.features.ByteTokens)
@@ -75,6 +82,13 @@ class FeatureBatch:
     spelling: np.ndarray | None = None  # per comment, its words' spelling's share of each logit
     spelling_terms: SpellingTerms | None = None  # the same, word by word, for explanations
     character_terms: CharacterTerms | None = None  # the character view's, token by token
+
+    @property
+    def sentences(self) -> sp.csr_matrix:
+        """The sentences' TF-IDF rows, one per sentence (built at first use if they were deferred)."""
+        if not sp.issparse(self.sentence_rows):
+            self.sentence_rows = self.sentence_rows.matrix()
+        return self.sentence_rows
 
     def sentence_text(self, index: int) -> str:
         """The words of sentence ``index``, space-separated."""

@@ -72,13 +72,15 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
         word_comments += [row] * len(words)
         dense[row] = _dense(featurizer, table, text, words, grams, bits, max_insults, articles[row])
     idf = featurizer._idf_list
-    text_matrix = _tfidf_rows(comment_counts, idf)
+    comment_lists = _tfidf_lists(comment_counts, idf)
+    text_matrix = _csr(comment_lists, len(idf))
     for row, article in enumerate(articles):
         if article:
             dense[row, 1] = _similarity(text_matrix, row, featurizer._article(table, article))
     dense[:, 14:] = character_cues(texts)
     one_sentence = len(texts) == 1 and len(sentence_counts) == 1  # its one row is the comment's
-    batch = FeatureBatch(text_matrix, text_matrix if one_sentence else _tfidf_rows(sentence_counts, idf),
+    sentence_lists = comment_lists if one_sentence else _tfidf_lists(sentence_counts, idf)
+    batch = FeatureBatch(text_matrix, SentenceRows(sentence_lists, len(idf)),
                          np.array(owners, dtype=np.int64), dense, tokens,
                          np.array(sentence_starts, dtype=np.int64), np.array(sentence_lengths, dtype=np.int64))
     if table.spelling is not None:
@@ -105,12 +107,10 @@ def _sublinear_up_to(count: int) -> list[float]:
     return [0.0] + (1.0 + np.log(np.arange(1, count + 1))).tolist()
 
 
-def _tfidf_rows(rows: list[Counter], idf: list[float]) -> sp.csr_matrix:
-    """``tfidf_rows`` from each row's column counts: the same floating-point operations in the same
-    order, in plain Python, which is faster for the few dozen cells of one comment."""
-    data: list[float] = []
-    indices: list[int] = []
-    indptr = [0]
+def _tfidf_lists(rows: list[Counter], idf: list[float]) -> list[tuple[list[int], list[float]]]:
+    """Each row's columns and TF-IDF values from its column counts: ``tfidf_rows``'s floating-point
+    operations in the same order, in plain Python, which is faster for the few dozen cells of one comment."""
+    lists = []
     for counts in rows:
         columns = sorted(counts)
         sublinear = _sublinear_up_to(max(counts.values(), default=0))
@@ -119,11 +119,47 @@ def _tfidf_rows(rows: list[Counter], idf: list[float]) -> sp.csr_matrix:
         for value in values:  # in order, as np.bincount sums
             total += value * value
         norm = math.sqrt(total)
-        data += [value / norm for value in values]
-        indices += columns
-        indptr.append(len(indices))
-    return csr_from_parts(np.array(data, dtype=np.float64), np.array(indices, dtype=np.int32),
-                          np.array(indptr, dtype=np.int32), (len(rows), len(idf)))
+        lists.append((columns, [value / norm for value in values]))
+    return lists
+
+
+def _csr(lists: list[tuple[list[int], list[float]]], n_columns: int) -> sp.csr_matrix:
+    """A CSR matrix of the rows ``_tfidf_lists`` gives."""
+    indptr = [0]
+    for columns, _ in lists:
+        indptr.append(indptr[-1] + len(columns))
+    return csr_from_parts(np.array([v for _, values in lists for v in values], dtype=np.float64),
+                          np.array([c for columns, _ in lists for c in columns], dtype=np.int32),
+                          np.array(indptr, dtype=np.int32), (len(lists), n_columns))
+
+
+def _tfidf_rows(rows: list[Counter], idf: list[float]) -> sp.csr_matrix:
+    """``tfidf_rows`` from each row's column counts, bit for bit."""
+    return _csr(_tfidf_lists(rows, idf), len(idf))
+
+
+class SentenceRows:
+    """The TF-IDF rows of a few sentences as lists: a linear score of each in plain Python, the
+    matrix only when asked for (``FeatureBatch.sentences``)."""
+
+    def __init__(self, lists: list[tuple[list[int], list[float]]], n_columns: int) -> None:
+        self.lists = lists
+        self.n_columns = n_columns
+
+    def matrix(self) -> sp.csr_matrix:
+        """The rows as a CSR matrix."""
+        return _csr(self.lists, self.n_columns)
+
+    def scores(self, coef: list[float], intercept: float) -> list[float]:
+        """Each row times ``coef``, plus ``intercept``: bit for bit the matrix product, which sums
+        each row's products in column order too."""
+        scores = []
+        for columns, values in self.lists:
+            total = 0.0
+            for column, value in zip(columns, values):
+                total += value * coef[column]
+            scores.append(total + intercept)
+        return scores
 
 
 def _similarity(text_matrix, row: int, article) -> float:

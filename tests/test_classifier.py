@@ -216,11 +216,45 @@ def test_one_comment_is_explained_as_in_a_batch(moderator) -> None:
 def test_joint_parameters_are_left_out_of_the_pickle_but_kept_in_use(moderator) -> None:
     classifier = moderator.classifier
     classifier.predict(["A comment."], [None])
-    assert "_joint" not in classifier.__getstate__()
-    assert "_joint" in classifier.__dict__  # the live object keeps them
+    for derived in ("_joint", "_sentence_coef"):
+        assert derived not in classifier.__getstate__()
+        assert derived in classifier.__dict__  # the live object keeps them
+
+
+def test_one_comments_sentence_scores_equal_the_matrix_product_bit_for_bit(moderator) -> None:
+    classifier = moderator.classifier
+    coef, intercept = classifier.sentence_coef_, classifier.sentence_intercept_
+    texts = ["", "ok", "The regime must answer. And what about Iraq? You are an idiot!",
+             "Great article, thank you. The camps must close. The camps must close."]
+    for text in texts:
+        for article in (None, ARTICLE):
+            batch = classifier.featurizer_.transform([text], [article])
+            scores = batch.sentence_rows.scores(coef.tolist(), intercept)
+            assert np.array_equal(np.array(scores, dtype=float).reshape(-1), batch.sentences @ coef + intercept)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.floats(-60, 60), min_size=6, max_size=6))
+def test_one_rows_softmax_equals_the_array_softmax_bit_for_bit(logits: list[float]) -> None:
+    from model.classifier import _softmax, _softmax_heads
+    category, stance = _softmax_heads(np.array([logits]), 3)
+    expected = _softmax(np.array([logits[:3], logits[3:]]))
+    assert np.array_equal(np.vstack([category, stance]), expected)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.floats(1e-9, 1e3), st.integers(1, 10**6).map(lambda n: n / 10000 + 0.00005)))
+def test_positive_weights_round_as_numpy_rounds_them(weight: float) -> None:
+    """Half-way cases included: numpy rounds 0.00025 to 0.0002, Python's round(x, 4) to 0.0003."""
+    from model.classifier import _round_positive
+    assert _round_positive(weight, 4) == np.round(weight, 4)
+    assert _round_positive(0.00025, 4) == np.round(0.00025, 4) == 0.0002 != round(0.00025, 4)
 
 
 def test_one_rows_worst_sentence_is_its_last_highest() -> None:
-    from model.classifier import _max_by_owner
+    from model.classifier import _last_maximum, _max_by_owner
     best, index = _max_by_owner(np.array([0.5, 2.0, -1.0, 2.0, 0.0]), np.zeros(5, dtype=np.int64), 1)
     assert best.tolist() == [2.0] and index.tolist() == [3]
+    assert _last_maximum([0.5, 2.0, -1.0, 2.0, 0.0]) == (2.0, 3)
+    best, index = _max_by_owner(np.zeros(0), np.zeros(0, dtype=np.int64), 1)
+    assert _last_maximum([]) == (best[0], index[0]) == (-10.0, -1)
