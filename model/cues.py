@@ -3,6 +3,7 @@ the vectorised and the one-comment-at-a-time featurizer share."""
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -180,16 +181,25 @@ def positions_in(sorted_keys: np.ndarray, keys: np.ndarray) -> np.ndarray:
 
 def character_cues(texts: list[str]) -> np.ndarray:
     """Share of capital letters among ASCII letters, and log counts of '!' and '?', per text."""
-    cues = np.zeros((len(texts), 3))
-    for row, text in enumerate(texts):
-        encoded = text.encode("utf-8", "surrogatepass")
-        n_letters = len(encoded) - len(encoded.translate(None, ASCII_LETTERS))
-        if n_letters:
-            cues[row, 0] = (len(encoded) - len(encoded.translate(None, ASCII_UPPER))) / n_letters
-        cues[row, 1] = text.count("!")
-        cues[row, 2] = text.count("?")
+    cues = np.array([character_counts(text) for text in texts], dtype=np.float64).reshape(len(texts), 3)
     cues[:, 1:] = np.log1p(cues[:, 1:])
     return cues
+
+
+def character_counts(text: str) -> tuple[float, int, int]:
+    """Share of capital letters among the ASCII letters of ``text``, and its counts of '!' and '?'."""
+    encoded = text.encode("utf-8", "surrogatepass")
+    n_letters = len(encoded) - len(encoded.translate(None, ASCII_LETTERS))
+    share = (len(encoded) - len(encoded.translate(None, ASCII_UPPER))) / n_letters if n_letters else 0.0
+    return share, text.count("!"), text.count("?")
+
+
+LOG1P = np.log1p(np.arange(1024, dtype=np.float64)).tolist()  # log(1 + n) by n, as numpy computes it
+
+
+def log1p_count(count: int) -> float:
+    """``np.log1p(count)`` of a count, bit for bit when below 1024 (read from numpy's table)."""
+    return LOG1P[count] if count < len(LOG1P) else math.log1p(count)
 
 
 STEM_PREFIX = "~"  # never part of a token, so a stem cannot collide with a word

@@ -19,7 +19,7 @@ from sklearn.base import BaseEstimator
 from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_MASK, DEFLECTION, DEFLECTION_CUES,
                         DENSE_FEATURES, INSULT, PLACE, PROFANITY,
                         SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
-                        STEM_PREFIX, character_cues, grams_of, positions_in, stem_of, tfidf_rows,
+                        STEM_PREFIX, character_cues, grams_of, log1p_count, positions_in, stem_of, tfidf_rows,
                         word_properties)
 from model.features_one_by_one import transform_one_by_one
 from model.languages import (HOMOGRAPH_BITS, HOMOGRAPHS, LANGUAGES, MARKER_BITS, MIN_MARKERS,
@@ -452,7 +452,7 @@ class CommentFeaturizer(BaseEstimator):
         dense[:, 4] = np.log1p(_distinct_per_comment(place_comment[absent], place_key[absent], n))
         for row in np.flatnonzero(has_article):
             subjects = {w.lower() for w in CAPITALISED.findall(texts[row])} - STOPWORDS
-            dense[row, 3] = math.log1p(len(subjects - features[article_of[row]].words))
+            dense[row, 3] = log1p_count(len(subjects - features[article_of[row]].words))
 
 
 def _words_of(normalised_text: str) -> list[str]:

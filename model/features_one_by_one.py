@@ -24,8 +24,9 @@ from model.cues import (
     STOPWORDS,
     VIOLENCE,
     FeatureBatch,
-    character_cues,
+    character_counts,
     csr_from_parts,
+    log1p_count,
 )
 from model.languages import qualify_sentences
 from model.spelling import spelling_logits
@@ -76,8 +77,10 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
     text_matrix = _csr(comment_lists, len(idf))
     for row, article in enumerate(articles):
         if article:
-            dense[row, 1] = _similarity(text_matrix, row, featurizer._article(table, article))
-    dense[:, 14:] = character_cues(texts)
+            dense[row, 1] = _similarity(comment_lists[row], featurizer._article(table, article))
+    for row, text in enumerate(texts):
+        share, exclamations, questions = character_counts(text)
+        dense[row, 14:] = share, log1p_count(exclamations), log1p_count(questions)
     one_sentence = len(texts) == 1 and len(sentence_counts) == 1  # its one row is the comment's
     sentence_lists = comment_lists if one_sentence else _tfidf_lists(sentence_counts, idf)
     batch = FeatureBatch(text_matrix, SentenceRows(sentence_lists, len(idf)),
@@ -162,12 +165,11 @@ class SentenceRows:
         return scores
 
 
-def _similarity(text_matrix, row: int, article) -> float:
-    """Cosine similarity of one comment's TF-IDF row with its article's."""
-    start, end = text_matrix.indptr[row], text_matrix.indptr[row + 1]
+def _similarity(row: tuple[list[int], list[float]], article) -> float:
+    """Cosine similarity of one comment's TF-IDF row (columns, values) with its article's."""
     weights = article.weights
     total = 0.0
-    for column, value in zip(text_matrix.indices[start:end].tolist(), text_matrix.data[start:end].tolist()):
+    for column, value in zip(*row):
         weight = weights.get(column)
         if weight is not None:
             total += value * weight
@@ -178,7 +180,11 @@ def _dense(featurizer, table, text: str, words: list[str], grams: list[str], bit
            max_insults: int, article: str | None) -> list[float]:
     """The dense cues of one comment (similarity and character cues filled in by the caller)."""
     flagged = [b for b in bits if b & COUNTED_MASK]  # the few words any count needs
-    counts = {bit: sum(1 for b in flagged if b & bit) for bit in COUNTED_BITS}
+    counts = dict.fromkeys(COUNTED_BITS, 0)
+    for b in flagged:
+        for bit in COUNTED_BITS:
+            if b & bit:
+                counts[bit] += 1
     places = featurizer._lexicons["places"].words.intersection(grams)
     has_article, overlap, absent_subjects, absent_places = 0.0, 0.0, 0.0, 0.0
     if article:
@@ -187,13 +193,13 @@ def _dense(featurizer, table, text: str, words: list[str], grams: list[str], bit
         content = [w for w, b in zip(words, bits) if b & CONTENT]  # not stopwords, over two letters
         subjects = {w.lower() for w in CAPITALISED.findall(text)} - STOPWORDS
         overlap = sum(w in article_words for w in content) / len(content) if content else 0.0
-        absent_subjects = math.log1p(len(subjects - article_words))
-        absent_places = math.log1p(sum(p not in article_words for p in places))
+        absent_subjects = log1p_count(len(subjects - article_words))
+        absent_places = log1p_count(sum(p not in article_words for p in places))
     n_words = len(words)
     return [
         has_article, 0.0, overlap, absent_subjects, absent_places,
-        math.log1p(len(places)), math.log1p(len(DEFLECTION_CUES.intersection(grams))),
-        math.log1p(counts[INSULT]), math.log1p(counts[PROFANITY]),
-        math.log1p(counts[DEHUMANISING]), math.log1p(counts[VIOLENCE]), math.log1p(max_insults),
-        math.log1p(counts[SECOND_PERSON_BIT]), math.log1p(n_words), 0.0, 0.0, 0.0,
+        log1p_count(len(places)), log1p_count(len(DEFLECTION_CUES.intersection(grams))),
+        log1p_count(counts[INSULT]), log1p_count(counts[PROFANITY]),
+        log1p_count(counts[DEHUMANISING]), log1p_count(counts[VIOLENCE]), log1p_count(max_insults),
+        log1p_count(counts[SECOND_PERSON_BIT]), log1p_count(n_words), 0.0, 0.0, 0.0,
     ]

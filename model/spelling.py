@@ -238,6 +238,9 @@ def normalised_sums(rows: np.ndarray, owners: np.ndarray, n_owners: int) -> tupl
     """Per owner, the sum of its units' logit contributions over the root of their summed squared
     norms (the last column of ``rows``), and that root."""
     sums = sums_by_owner(rows, owners, n_owners)
+    if n_owners == 1:  # one root: in Python (both square roots are IEEE's, correctly rounded)
+        norm = math.sqrt(sums[0, -1])
+        return sums[:, :-1] / max(norm, 1e-12), np.array([norm])
     norms = np.sqrt(sums[:, -1])
     return sums[:, :-1] / np.maximum(norms, 1e-12)[:, None], norms
 
