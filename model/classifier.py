@@ -455,7 +455,7 @@ class CommentClassifier(BaseEstimator):
             else:
                 first, terms, prefix, positions = next(view for view in token_views if view[0] <= i)
                 name = prefix + terms.token(positions[i - first])
-            named.append((name, weights[i] if decimals is None else _round_positive(weights[i], decimals)))
+            named.append((name, weights[i] if decimals is None else round_positive(weights[i], decimals)))
         return named
 
     def _below_usual_name(self, cue: int, scaled: float) -> str:
@@ -502,8 +502,8 @@ def _token_weights_of_one(terms: SpellingTerms | CharacterTerms | None, label: i
     return list(map(first.__getitem__, distinct)), list(map(totals.__getitem__, distinct))
 
 
-def _round_positive(weight: float, decimals: int) -> float:
-    """``np.round(weight, decimals)`` of a positive weight, bit for bit: numpy scales, rounds half to
+def round_positive(weight: float, decimals: int) -> float:
+    """``np.round(weight, decimals)`` of a weight or probability (not negative), bit for bit: numpy scales, rounds half to
     even and scales back (Python's ``round(weight, decimals)`` rounds the decimal value instead)."""
     scale = 10.0 ** decimals
     return round(weight * scale) / scale

@@ -7,7 +7,7 @@ from typing import Sequence
 
 import numpy as np
 
-from model.classifier import CommentClassifier
+from model.classifier import CommentClassifier, round_positive
 from model.labels import CATEGORIES, STANCES
 from model.policy import DecisionPolicy
 
@@ -81,5 +81,7 @@ class Moderator:
 
 def _rounded(labels: Sequence[str], probabilities: np.ndarray) -> list[dict[str, float]]:
     """Per row, the label-to-probability mapping rounded to 6 places (still summing to 1 within 1e-5),
-    rounded as the batch labeller rounds them."""
+    rounded as the batch labeller rounds them (one row in Python, as numpy rounds)."""
+    if len(probabilities) == 1:
+        return [dict(zip(labels, [round_positive(p, 6) for p in probabilities[0].tolist()]))]
     return [dict(zip(labels, row)) for row in probabilities.round(6).tolist()]

@@ -246,9 +246,9 @@ def test_one_rows_softmax_equals_the_array_softmax_bit_for_bit(logits: list[floa
 @given(st.one_of(st.floats(1e-9, 1e3), st.integers(1, 10**6).map(lambda n: n / 10000 + 0.00005)))
 def test_positive_weights_round_as_numpy_rounds_them(weight: float) -> None:
     """Half-way cases included: numpy rounds 0.00025 to 0.0002, Python's round(x, 4) to 0.0003."""
-    from model.classifier import _round_positive
-    assert _round_positive(weight, 4) == np.round(weight, 4)
-    assert _round_positive(0.00025, 4) == np.round(0.00025, 4) == 0.0002 != round(0.00025, 4)
+    from model.classifier import round_positive
+    assert round_positive(weight, 4) == np.round(weight, 4)
+    assert round_positive(0.00025, 4) == np.round(0.00025, 4) == 0.0002 != round(0.00025, 4)
 
 
 def test_one_rows_worst_sentence_is_its_last_highest() -> None:
@@ -258,3 +258,11 @@ def test_one_rows_worst_sentence_is_its_last_highest() -> None:
     assert _last_maximum([0.5, 2.0, -1.0, 2.0, 0.0]) == (2.0, 3)
     best, index = _max_by_owner(np.zeros(0), np.zeros(0, dtype=np.int64), 1)
     assert _last_maximum([]) == (best[0], index[0]) == (-10.0, -1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.floats(0.0, 1.0), st.integers(0, 10**6 - 1).map(lambda n: n / 10**6 + 5e-7)))
+def test_one_comments_probabilities_round_as_a_batchs_do(probability: float) -> None:
+    from model.moderation import _rounded
+    one = _rounded(["p"], np.array([[probability]]))[0]["p"]
+    assert one == _rounded(["p"], np.array([[probability], [0.5]]))[0]["p"] == np.round(probability, 6)
