@@ -328,7 +328,8 @@ class CommentClassifier(BaseEstimator):
         """Calibrated category and stance probabilities for a batch."""
         batch = self.featurizer_.transform(texts, articles)
         if isinstance(batch.sentence_rows, SentenceRows) and len(texts) == 1:  # a few numbers: in Python
-            worst, index = _last_maximum(batch.sentence_rows.scores(self._sentence_coef_list(), self.sentence_intercept_))
+            scores = batch.sentence_rows.scores(self._sentence_coef_list(), self.sentence_intercept_)
+            worst, index = _last_maximum(scores)
             unscaled, worst_index = np.array([[*batch.dense[0].tolist(), worst]]), np.array([index])
         else:
             worst_scores, worst_index = _max_by_owner(batch.sentences @ self.sentence_coef_ + self.sentence_intercept_,
@@ -503,8 +504,9 @@ def _token_weights_of_one(terms: SpellingTerms | CharacterTerms | None, label: i
 
 
 def round_positive(weight: float, decimals: int) -> float:
-    """``np.round(weight, decimals)`` of a weight or probability (not negative), bit for bit: numpy scales, rounds half to
-    even and scales back (Python's ``round(weight, decimals)`` rounds the decimal value instead)."""
+    """``np.round(weight, decimals)`` of a weight or probability (not negative), bit for bit: numpy
+    scales, rounds half to even and scales back (Python's ``round(weight, decimals)`` rounds the
+    decimal value instead)."""
     scale = 10.0 ** decimals
     return round(weight * scale) / scale
 
