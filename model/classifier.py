@@ -404,12 +404,9 @@ class CommentClassifier(BaseEstimator):
         columns = np.concatenate([columns, first_spelt + np.arange(len(spelt_rows) + len(character_rows))])
         weights = np.concatenate([weights, spelt_weights, character_weights])
         positive = np.flatnonzero(weights > 0)
-        if n == 1:  # one comment: no grouping by row needed
-            chosen = positive[np.argsort(-weights[positive], kind="stable")[:top]]
-        else:
-            order = positive[np.lexsort((-weights[positive], rows[positive]))]
-            rank = np.arange(len(order)) - np.searchsorted(rows[order], rows[order])
-            chosen = order[rank < top]
+        order = positive[np.lexsort((-weights[positive], rows[positive]))]
+        rank = np.arange(len(order)) - np.searchsorted(rows[order], rows[order])
+        chosen = order[rank < top]
         chosen_weights = weights[chosen] if decimals is None else weights[chosen].round(decimals)
         named: list[list[tuple[str, float]]] = [[] for _ in range(n)]
         for row, column, weight in zip(rows[chosen].tolist(), columns[chosen].tolist(), chosen_weights.tolist()):
@@ -523,9 +520,6 @@ def _last_maximum(values: list[float]) -> tuple[float, int]:
 def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Per row, the maximum of its sentences' values and that sentence's index (the last of equal
     maxima; -1 when the row has no sentence). ``owners`` is non-decreasing, as featurizers give it."""
-    if n_rows == 1 and len(values):  # one comment: no grouping needed
-        maximum = values.max()
-        return np.array([maximum]), np.flatnonzero(values == maximum)[-1:]
     best = np.full(n_rows, -10.0)
     best_index = np.full(n_rows, -1, dtype=np.int64)
     if len(values):

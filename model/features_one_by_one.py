@@ -136,11 +136,6 @@ def _csr(lists: list[tuple[list[int], list[float]]], n_columns: int) -> sp.csr_m
                           np.array(indptr, dtype=np.int32), (len(lists), n_columns))
 
 
-def _tfidf_rows(rows: list[Counter], idf: list[float]) -> sp.csr_matrix:
-    """``tfidf_rows`` from each row's column counts, bit for bit."""
-    return _csr(_tfidf_lists(rows, idf), len(idf))
-
-
 class SentenceRows:
     """The TF-IDF rows of a few sentences as lists: a linear score of each in plain Python, the
     matrix only when asked for (``FeatureBatch.sentences``)."""
