@@ -53,8 +53,11 @@ def word_properties(word: str, lexicons: dict) -> int:
     """The property bits of one word (lexicons by name: insults, profanity, ..., places). An Arabic
     word is also looked up by its light stem, since clitics attach to it ("والكلاب", "كلاب")."""
     stem = _arabic_stem(word) if ARABIC_FIRST <= word[:1] <= ARABIC_LAST else None
-    bits = sum(bit for bit, name in LEXICON_BITS
-               if word in lexicons[name] or (stem is not None and stem in _arabic_stems(lexicons[name].words)))
+    bits = 0
+    for bit, name in LEXICON_BITS:
+        lexicon = lexicons[name]
+        if word in lexicon or (stem is not None and stem in _arabic_stems(lexicon.words)):
+            bits |= bit
     bits |= SECOND_PERSON_BIT if word in SECOND_PERSON else 0
     bits |= CONTENT if word not in STOPWORDS and len(word) > 2 else 0
     bits |= PLACE if word in lexicons["places"].words else 0

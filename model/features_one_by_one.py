@@ -36,8 +36,8 @@ from model.text import normalise, sentence_words
 def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str | None]) -> FeatureBatch:
     """Features of comments, each with its article's text or None, computed comment by comment."""
     vocabulary_get = featurizer.vocabulary_.get
-    comment_counts: list[Counter] = []
-    sentence_counts: list[Counter] = []
+    comment_columns: list[list[int]] = []  # per comment, its n-gram columns, a column once per occurrence
+    sentence_columns: list[list[int]] = []  # the same per sentence
     owners: list[int] = []
     tokens: list[str] = []
     sentence_starts: list[int] = []
@@ -53,6 +53,7 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
         word_columns, stem_columns, bits = _word_rows(table, ids_of_words)
         columns_of_comment: list[int] = []
         grams = list(words)
+        insults = [i for i, b in enumerate(bits) if b & INSULT]
         max_insults, end = 0, 0
         for shown, sentence in zip(sentences, qualified):
             start, end = end, end + len(sentence)
@@ -61,19 +62,20 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
             columns = ([c for c in word_columns[start:end] if c >= 0] + [c for c in stem_columns[start:end] if c >= 0]
                        + [c for c in map(vocabulary_get, pairs) if c is not None])
             columns_of_comment += columns
-            sentence_counts.append(Counter(columns))
+            sentence_columns.append(columns)
             owners.append(row)
             sentence_starts.append(len(tokens))
             sentence_lengths.append(len(shown))
             tokens += shown
             tokens.append(".")
-            max_insults = max(max_insults, sum(1 for b in bits[start:end] if b & INSULT))
-        comment_counts.append(Counter(columns_of_comment))
+            if insults:
+                max_insults = max(max_insults, sum(start <= i < end for i in insults))
+        comment_columns.append(columns_of_comment)
         word_ids += ids_of_words
         word_comments += [row] * len(words)
         dense[row] = _dense(featurizer, table, text, words, grams, bits, max_insults, articles[row])
     idf = featurizer._idf_list
-    comment_lists = _tfidf_lists(comment_counts, idf)
+    comment_lists = _tfidf_lists(comment_columns, idf)
     text_matrix = _csr(comment_lists, len(idf))
     for row, article in enumerate(articles):
         if article:
@@ -81,8 +83,8 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
     for row, text in enumerate(texts):
         share, exclamations, questions = character_counts(text)
         dense[row, 14:] = share, log1p_count(exclamations), log1p_count(questions)
-    one_sentence = len(texts) == 1 and len(sentence_counts) == 1  # its one row is the comment's
-    sentence_lists = comment_lists if one_sentence else _tfidf_lists(sentence_counts, idf)
+    one_sentence = len(texts) == 1 and len(sentence_columns) == 1  # its one row is the comment's
+    sentence_lists = comment_lists if one_sentence else _tfidf_lists(sentence_columns, idf)
     batch = FeatureBatch(text_matrix, SentenceRows(sentence_lists, len(idf)),
                          np.array(owners, dtype=np.int64), dense, tokens,
                          np.array(sentence_starts, dtype=np.int64), np.array(sentence_lengths, dtype=np.int64))
@@ -110,14 +112,20 @@ def _sublinear_up_to(count: int) -> list[float]:
     return [0.0] + (1.0 + np.log(np.arange(1, count + 1))).tolist()
 
 
-def _tfidf_lists(rows: list[Counter], idf: list[float]) -> list[tuple[list[int], list[float]]]:
-    """Each row's columns and TF-IDF values from its column counts: ``tfidf_rows``'s floating-point
-    operations in the same order, in plain Python, which is faster for the few dozen cells of one comment."""
+def _tfidf_lists(rows: list[list[int]], idf: list[float]) -> list[tuple[list[int], list[float]]]:
+    """Each row's columns and TF-IDF values from its columns (one per occurrence): ``tfidf_rows``'s
+    floating-point operations in the same order, in plain Python, which is faster for the few dozen
+    cells of one comment."""
     lists = []
-    for counts in rows:
-        columns = sorted(counts)
-        sublinear = _sublinear_up_to(max(counts.values(), default=0))
-        values = [sublinear[counts[column]] * idf[column] for column in columns]
+    for row in rows:
+        columns = sorted(row)
+        if len(set(columns)) == len(columns):  # each column once: 1 + log(1) is 1.0, and 1.0 * idf is idf
+            values = [idf[column] for column in columns]
+        else:
+            counts = Counter(columns)
+            columns = sorted(counts)
+            sublinear = _sublinear_up_to(max(counts.values()))
+            values = [sublinear[counts[column]] * idf[column] for column in columns]
         total = 0.0
         for value in values:  # in order, as np.bincount sums
             total += value * value
@@ -187,7 +195,7 @@ def _dense(featurizer, table, text: str, words: list[str], grams: list[str], bit
         has_article = 1.0
         content = [w for w, b in zip(words, bits) if b & CONTENT]  # not stopwords, over two letters
         subjects = {w.lower() for w in CAPITALISED.findall(text)} - STOPWORDS
-        overlap = sum(w in article_words for w in content) / len(content) if content else 0.0
+        overlap = sum(map(article_words.__contains__, content)) / len(content) if content else 0.0
         absent_subjects = log1p_count(len(subjects - article_words))
         absent_places = log1p_count(sum(p not in article_words for p in places))
     n_words = len(words)

@@ -15,7 +15,7 @@ import math
 import operator
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -41,7 +41,7 @@ def word_grams(word: str) -> list[str]:
     """The character n-grams of ``word`` padded with a space at each end (orders 2 to 4)."""
     padded = f" {shown_word(word)} "
     grams: list[str] = []
-    of_order = list(padded)
+    of_order: Sequence[str] = padded
     for n in range(2, MAX_ORDER + 1):  # each order's grams extend the order below's by a character
         of_order = list(map(operator.add, of_order, padded[n - 1:]))
         if n in SPELLING_ORDERS:
@@ -129,14 +129,18 @@ class SpellingVocabulary:
         columns: list[int] = []
         counts: list[int] = []
         for owner, word in zip(kept, shown):
-            found = Counter([c for c in map(vocabulary_get, word_grams(word)) if c is not None])
-            columns_of_word = sorted(found)
-            owners += [owner] * len(columns_of_word)
-            columns += columns_of_word
-            counts += map(found.__getitem__, columns_of_word)
+            found = sorted([c for c in map(vocabulary_get, word_grams(word)) if c is not None])
+            if len(set(found)) == len(found):  # each gram once, as in most words
+                counts += [1] * len(found)
+            else:
+                counted = Counter(found)
+                found = sorted(counted)
+                counts += map(counted.__getitem__, found)
+            owners += [owner] * len(found)
+            columns += found
         column_array = np.array(columns, dtype=np.int64)
         return (np.array(owners, dtype=np.int64), column_array,
-                np.array(counts, dtype=np.int64) * self.idf_[column_array])
+                np.array(counts, dtype=np.int64) * self.idf_.take(column_array))
 
     def _index(self) -> tuple[np.ndarray, np.ndarray]:
         """The vocabulary's n-gram keys (``gram_keys``), sorted, and each one's column (built once)."""
@@ -192,15 +196,18 @@ class WordScores:
 
     def of_ids(self, ids: np.ndarray, word_of: Callable[[int], str]) -> np.ndarray:
         """Rows (logit contributions, then squared norm) for these word ids, scoring new words."""
-        if not len(ids) or int(ids.max()) < len(self.rows):
-            rows = self.rows.take(ids, axis=0)  # take: four times faster than rows[ids]
-            if not np.isnan(rows[:, -1]).any():
-                return rows
-        self._score_new(ids, word_of)
+        if len(ids) and int(ids.max()) >= len(self.rows):
+            self._score_new(ids, word_of)
+            return self.rows.take(ids, axis=0)
+        rows = self.rows.take(ids, axis=0)  # take: four times faster than rows[ids]
+        unscored = np.isnan(rows[:, -1])
+        if not unscored.any():
+            return rows
+        self._score_new(ids[unscored], word_of)
         return self.rows.take(ids, axis=0)
 
     def _score_new(self, ids: np.ndarray, word_of: Callable[[int], str]) -> None:
-        """Score and keep the words among ``ids`` not scored yet."""
+        """Score and keep the words among ``ids`` not scored yet (another thread may have scored some)."""
         known = self.rows
         if len(ids) <= FEW_IDS:  # a comment's words: a set beats the array passes
             norms = known[:, -1]

@@ -230,11 +230,9 @@ def test_unchecked_csr_is_used_and_behaves_as_scipys() -> None:
 
 
 def test_one_by_one_tfidf_rows_equal_the_batch_ones_bit_for_bit_at_any_count() -> None:
-    from collections import Counter
-
     from model.features_one_by_one import SUBLINEAR, _csr, _tfidf_lists
     idf = np.random.default_rng(0).random(10) + 0.5
-    rows = [[3, 1, 1, 7], [3] * (len(SUBLINEAR) + 900) + [1, 1, 7], [], [9]]  # a count beyond the table
+    rows = [[3, 1, 1, 7], [3] * (len(SUBLINEAR) + 900) + [1, 1, 7], [], [9], [8, 2, 5]]  # a count beyond the table
     expected = cues.tfidf_rows(np.repeat(np.arange(len(rows)), [len(r) for r in rows]),
                                [c for r in rows for c in r], len(rows), idf)
-    assert (expected != _csr(_tfidf_lists([Counter(r) for r in rows], idf.tolist()), len(idf))).nnz == 0
+    assert (expected != _csr(_tfidf_lists(rows, idf.tolist()), len(idf))).nnz == 0
