@@ -99,7 +99,9 @@ def _word_rows(table, ids: list[int]) -> tuple[list[int], list[int], list[int]]:
     """The n-gram column, stem column and property bits of each word id, from the word table."""
     if not ids:
         return [], [], []
-    return table.columns[ids].tolist(), table.stem_columns[ids].tolist(), table.properties[ids].tolist()
+    rows = np.array(ids, dtype=np.int64)
+    return (table.columns.take(rows).tolist(), table.stem_columns.take(rows).tolist(),
+            table.properties.take(rows).tolist())
 
 
 SUBLINEAR = [0.0] + (1.0 + np.log(np.arange(1, 4096))).tolist()  # 1 + log(count) by count, from numpy
@@ -170,10 +172,9 @@ class SentenceRows:
 
 def _similarity(row: tuple[list[int], list[float]], article) -> float:
     """Cosine similarity of one comment's TF-IDF row (columns, values) with its article's."""
-    weights = article.weights
+    columns, values = row
     total = 0.0
-    for column, value in zip(*row):
-        weight = weights.get(column)
+    for value, weight in zip(values, map(article.weights.get, columns)):
         if weight is not None:
             total += value * weight
     return total
