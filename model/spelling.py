@@ -217,6 +217,8 @@ class WordScores:
             new = (ids >= len(known)) | np.isnan(known[np.minimum(ids, len(known) - 1), -1])
             new_ids = np.sort(ids[new])
             new_ids = new_ids[run_starts(new_ids)]
+        if not len(new_ids):  # another thread scored them since the caller looked
+            return
         scored = self._score([word_of(i) for i in new_ids.tolist()])
         with self.lock:
             if new_ids[-1] >= len(self.rows):

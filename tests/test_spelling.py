@@ -87,3 +87,7 @@ def test_word_scores_score_each_new_word_once_and_keep_known_ones(few_ids, monke
     rows = scores.of_ids(np.array([4, 3, 1500]), lambda i: scored.append("far") or "koreans")
     assert scored.count("far") == 2 and scored.count("hoe") == 1  # 4 and 1500 new, 3 known
     assert np.array_equal(rows[:2], expected[[4, 3]]) and np.array_equal(rows[2], expected[4])
+    before = scores.rows.copy()
+    scores._score_new(np.array([2, 3]), word_of)  # as from a caller that looked before another thread scored them
+    assert scored.count("lalala") == 1 and scored.count("hoe") == 1  # not scored again
+    assert np.array_equal(scores.rows, before, equal_nan=True)
