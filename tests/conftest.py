@@ -92,6 +92,35 @@ def trained_dir(session_model_training) -> Path:
     return directory
 
 
+def _folder_state(directory: Path) -> tuple:
+    """Name, size and modification time of each file in ``directory``: what changes when an artifact is rewritten."""
+    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in directory.iterdir() if p.is_file()))
+
+
+@pytest.fixture(scope="session")
+def session_model_served_once(trained_dir: Path):
+    """Apps created on the session model load it once for the session instead of once per test (a
+    second or so each): the first load is real, and so is any load after its files changed or of any
+    other folder."""
+    import service.app
+    real_load = service.app.load_serving_model
+    loaded: dict[tuple, tuple] = {}
+
+    def load_once(model_dir: Path, data_dir: Path):
+        if Path(model_dir).resolve() != trained_dir.resolve():
+            return real_load(model_dir, data_dir)
+        state = _folder_state(trained_dir)
+        if state not in loaded:
+            loaded.clear()
+            loaded[state] = real_load(model_dir, data_dir)
+        moderator, card = loaded[state]
+        return moderator, dict(card)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(service.app, "load_serving_model", load_once)
+        yield
+
+
 @pytest.fixture(scope="session")
 def moderator(trained_dir: Path):
     """The session model, loaded through the artifact loader."""

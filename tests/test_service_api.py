@@ -17,7 +17,7 @@ API_KEY, ADMIN_KEY = "user-key", "admin-key"
 
 
 @pytest.fixture
-def settings(trained_dir: Path, tmp_path: Path) -> Settings:
+def settings(trained_dir: Path, tmp_path: Path, session_model_served_once: None) -> Settings:
     return Settings(model_dir=trained_dir, data_dir=tmp_path / "data", max_batch=50,
                     max_comment_chars=500, max_body_bytes=64 * 1024)
 
