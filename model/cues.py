@@ -108,7 +108,9 @@ def tfidf_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, idf: np.ndarr
     starts = run_starts(keys)
     counts = run_lengths(starts, len(keys))
     row_of_value, indices = np.divmod(keys[starts], n_columns)
-    data = (1.0 + np.log(counts)) * idf[indices]
+    data = idf[indices]  # a count of 1 weighs 1 + log(1) = 1.0, and 1.0 * idf is idf
+    repeated = np.flatnonzero(counts > 1)
+    data[repeated] *= 1.0 + np.log(counts[repeated])
     norms = np.sqrt(np.bincount(row_of_value, weights=data * data, minlength=n_rows))
     data /= norms[row_of_value]
     indptr = np.zeros(n_rows + 1, dtype=np.int32)
