@@ -93,8 +93,10 @@ def trained_dir(session_model_training) -> Path:
 
 
 def _folder_state(directory: Path) -> tuple:
-    """Name, size and modification time of each file in ``directory``: what changes when an artifact is rewritten."""
-    return tuple(sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in directory.iterdir() if p.is_file()))
+    """Name, size and modification time of each file in ``directory`` (they change when an artifact
+    is rewritten)."""
+    files = [path for path in directory.iterdir() if path.is_file()]
+    return tuple(sorted((f.name, f.stat().st_size, f.stat().st_mtime_ns) for f in files))
 
 
 @pytest.fixture(scope="session")
