@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -159,6 +160,16 @@ def behaves_as_scipys(parts: tuple[np.ndarray, np.ndarray, np.ndarray, tuple[int
 SAMPLE_CSR_PARTS = (np.array([0.6, 0.8]), np.array([1, 3], dtype=np.int32), np.array([0, 0, 2], dtype=np.int32),
                     (2, 4))
 csr_from_parts = _csr_unchecked if behaves_as_scipys(SAMPLE_CSR_PARTS) else _checked_csr
+
+
+def sorted_counts(items: list[int]) -> tuple[list[int], Counter | None]:
+    """The distinct ``items`` in order, and how often each occurs: None when each occurs once, as in
+    most words and comments (a ``Counter`` costs more than the check)."""
+    ordered = sorted(items)
+    if len(set(ordered)) == len(ordered):
+        return ordered, None
+    counts = Counter(ordered)
+    return sorted(counts), counts
 
 
 def run_starts(keys: np.ndarray) -> np.ndarray:

@@ -4,7 +4,6 @@ vectorised path's fixed per-call cost below about four comments. Tests hold both
 from __future__ import annotations
 
 import math
-from collections import Counter
 from itertools import pairwise
 
 import numpy as np
@@ -27,6 +26,7 @@ from model.cues import (
     character_counts,
     csr_from_parts,
     log1p_count,
+    sorted_counts,
 )
 from model.languages import qualify_sentences
 from model.spelling import spelling_logits
@@ -120,12 +120,10 @@ def _tfidf_lists(rows: list[list[int]], idf: list[float]) -> list[tuple[list[int
     cells of one comment."""
     lists = []
     for row in rows:
-        columns = sorted(row)
-        if len(set(columns)) == len(columns):  # each column once: 1 + log(1) is 1.0, and 1.0 * idf is idf
+        columns, counts = sorted_counts(row)
+        if counts is None:  # each column once: 1 + log(1) is 1.0, and 1.0 * idf is idf
             values = [idf[column] for column in columns]
         else:
-            counts = Counter(columns)
-            columns = sorted(counts)
             sublinear = _sublinear_up_to(max(counts.values()))
             values = [sublinear[counts[column]] * idf[column] for column in columns]
         total = 0.0

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from model.cues import run_lengths, run_starts
+from model.cues import run_lengths, run_starts, sorted_counts
 from model.languages import SEPARATOR
 
 SPELLING_ORDERS = (2, 3, 4)
@@ -129,13 +129,9 @@ class SpellingVocabulary:
         columns: list[int] = []
         counts: list[int] = []
         for owner, word in zip(kept, shown):
-            found = sorted([c for c in map(vocabulary_get, word_grams(word)) if c is not None])
-            if len(set(found)) == len(found):  # each gram once, as in most words
-                counts += [1] * len(found)
-            else:
-                counted = Counter(found)
-                found = sorted(counted)
-                counts += map(counted.__getitem__, found)
+            gram_columns = [c for c in map(vocabulary_get, word_grams(word)) if c is not None]
+            found, counted = sorted_counts(gram_columns)
+            counts += [1] * len(found) if counted is None else map(counted.__getitem__, found)
             owners += [owner] * len(found)
             columns += found
         column_array = np.array(columns, dtype=np.int64)
