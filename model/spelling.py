@@ -115,7 +115,7 @@ class SpellingVocabulary:
         position = np.minimum(np.searchsorted(sorted_keys, keys), len(sorted_keys) - 1)
         found = sorted_keys[position] == keys
         width = max(len(self.vocabulary_), 1)
-        cells = np.sort(owners[found] * width + key_columns[position[found]], kind="stable")
+        cells = np.sort(owners[found] * width + key_columns[position[found]])
         starts = run_starts(cells)
         counts = run_lengths(starts, len(cells))
         owners, columns = np.divmod(cells[starts], width)

@@ -74,6 +74,23 @@ def test_non_ascii_characters_are_mapped_as_the_character_table_says(text: str) 
 
 
 @settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("aZk \x01\x07\x1f\n*$@!019_.éÜ한😀\ud800’İ")), max_size=30),
+                min_size=1, max_size=6))
+def test_array_scans_of_a_long_text_find_what_the_regex_scans_find(texts: list[str]) -> None:
+    import model.text
+    from model.text import CONTROL, SEPARATOR, SUSPECT, _without_controls_with_suspects, normalise_joined
+    joined = SEPARATOR.join(texts)
+    expected = CONTROL.sub("", joined)
+    assert _without_controls_with_suspects(joined) == (expected, [m.start() for m in SUSPECT.finditer(expected)])
+    by_regexes = normalise_joined(texts)
+    short_text, model.text.SHORT_TEXT = model.text.SHORT_TEXT, -1
+    try:
+        assert normalise_joined(texts) == by_regexes  # as a batch's text is: by arrays
+    finally:
+        model.text.SHORT_TEXT = short_text
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("abZ '.!?\n\x00\x07*$1éÜ한日😀’…")), max_size=60))
 def test_token_spans_are_the_tokens_split_tokens_finds(text: str) -> None:
     data, starts, ends = token_spans(normalise(text))
