@@ -78,7 +78,13 @@ def test_non_ascii_characters_are_mapped_as_the_character_table_says(text: str) 
                 min_size=1, max_size=6))
 def test_array_scans_of_a_long_text_find_what_the_regex_scans_find(texts: list[str]) -> None:
     import model.text
-    from model.text import CONTROL, SEPARATOR, SUSPECT, _without_controls_with_suspects, normalise_joined
+    from model.text import (
+        CONTROL,
+        SEPARATOR,
+        SUSPECT,
+        _without_controls_with_suspects,
+        normalise_joined,
+    )
     joined = SEPARATOR.join(texts)
     expected = CONTROL.sub("", joined)
     assert _without_controls_with_suspects(joined) == (expected, [m.start() for m in SUSPECT.finditer(expected)])
