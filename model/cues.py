@@ -105,9 +105,10 @@ class FeatureBatch:
 def tfidf_rows(rows: np.ndarray, columns: np.ndarray, n_rows: int, idf: np.ndarray) -> sp.csr_matrix:
     """Sublinear TF-IDF rows from (row, column) cells, L2-normalised, built directly in CSR form."""
     n_columns = len(idf)
-    # plain integer keys: any sort gives the same array, and numpy's default (a SIMD quicksort on
-    # this machine's AVX2) takes half the time of its stable sort
-    keys = np.sort(np.asarray(rows, dtype=np.int64) * n_columns + np.asarray(columns, dtype=np.int64))
+    # plain integer keys: any sort gives the same array, and numpy's default (a SIMD quicksort with
+    # AVX2) takes half the time of its stable sort, and half again on keys of 32 bits
+    key_type = np.uint32 if n_rows * n_columns <= 1 << 32 else np.int64
+    keys = np.sort(np.asarray(rows).astype(key_type) * key_type(n_columns) + np.asarray(columns).astype(key_type))
     starts = run_starts(keys)
     counts = run_lengths(starts, len(keys))
     row_of_value, indices = np.divmod(keys[starts], n_columns)

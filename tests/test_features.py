@@ -236,3 +236,14 @@ def test_one_by_one_tfidf_rows_equal_the_batch_ones_bit_for_bit_at_any_count() -
     expected = cues.tfidf_rows(np.repeat(np.arange(len(rows)), [len(r) for r in rows]),
                                [c for r in rows for c in r], len(rows), idf)
     assert (expected != _csr(_tfidf_lists(rows, idf.tolist()), len(idf))).nnz == 0
+
+
+def test_tfidf_rows_beyond_32_bit_keys_equal_the_same_rows_near_the_top() -> None:
+    """Cells whose row x column key passes 2**32 are sorted as 64-bit keys, with the same result."""
+    rng = np.random.default_rng(1)
+    idf = rng.random(70_000) + 0.5
+    rows, columns = rng.integers(0, 3, 40), rng.integers(0, len(idf), 40)
+    near = cues.tfidf_rows(rows, columns, 3, idf)
+    far = cues.tfidf_rows(rows + 70_000, columns, 70_003, idf)  # 70,003 x 70,000 keys need 33 bits
+    assert far.shape[0] * far.shape[1] > 1 << 32
+    assert (far[70_000:] != near).nnz == 0 and far[:70_000].nnz == 0

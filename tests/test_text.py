@@ -96,6 +96,22 @@ def test_array_scans_of_a_long_text_find_what_the_regex_scans_find(texts: list[s
         model.text.SHORT_TEXT = short_text
 
 
+def test_nfkc_shortcut_characters_are_their_own_nfkc_forms() -> None:
+    import unicodedata
+
+    from model.text import NFKC_ASCII
+    assert all(unicodedata.normalize("NFKC", character) == form for character, form in NFKC_ASCII)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("a .，？！：…ｗＡ\u0301\u0308ㅋㅏ한人\u093c\u0915ﬁ²\u00a0")), max_size=40))
+def test_nfkc_is_unicodedatas(text: str) -> None:
+    import unicodedata
+
+    from model.text import nfkc
+    assert nfkc(text) == unicodedata.normalize("NFKC", text)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("abZ '.!?\n\x00\x07*$1éÜ한日😀’…")), max_size=60))
 def test_token_spans_are_the_tokens_split_tokens_finds(text: str) -> None:
