@@ -8,6 +8,7 @@ explain a score in words a moderator understands.
 from __future__ import annotations
 
 import math
+import re
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ from model.text import (BREAK_TOKENS, MAX_HASHED_BYTES, SEPARATOR, Lexicon, norm
 SENTENCE_BREAK, COMMENT_BREAK, FIRST_WORD = 0, 1, 2
 WORD_BITS = 21  # word ids fit in 21 bits, so a bigram's key (w1 << 21 | w2) fits in 42
 LANGUAGE_BITS = 4  # (word id, language index) pairs packed as word_id << 4 | language
+CAPITALISED_OR_SEPARATOR = re.compile(f"{SEPARATOR}|{CAPITALISED.pattern}")
 GROUP_SHIFT = 2 * WORD_BITS  # (group, key) pairs packed into one int64 for a single sorted lookup
 ONE_BY_ONE_UP_TO = 3  # batches up to this size go comment by comment (see features_one_by_one)
 RUNTIME_WORDS = 200_000  # words met at run time that are kept before the table is reset
@@ -450,9 +452,19 @@ class CommentFeaturizer(BaseEstimator):
         absent = grams.find(article_of[place_comment], place_key) < 0
         absent &= has_article[place_comment]
         dense[:, 4] = np.log1p(_distinct_per_comment(place_comment[absent], place_key[absent], n))
-        for row in np.flatnonzero(has_article):
-            subjects = {w.lower() for w in CAPITALISED.findall(texts[row])} - STOPWORDS
-            dense[row, 3] = log1p_count(len(subjects - features[article_of[row]].words))
+        rows = np.flatnonzero(has_article).tolist()
+        for row, subjects in zip(rows, _capitalised_words([texts[row] for row in rows])):
+            dense[row, 3] = log1p_count(len(subjects.difference(STOPWORDS, features[article_of[row]].words)))
+
+
+def _capitalised_words(texts: list[str]) -> list[set[str]]:
+    """Per text, its distinct ``CAPITALISED`` words, lower-cased: one regex pass over all the texts,
+    joined by ``SEPARATOR`` (a non-word character, so each text's words are found as if alone)."""
+    joined = SEPARATOR.join(texts)
+    if joined.count(SEPARATOR) != len(texts) - 1:  # a text holds the separator: one text at a time
+        return [{word.lower() for word in CAPITALISED.findall(text)} for text in texts]
+    words = " ".join(CAPITALISED_OR_SEPARATOR.findall(joined)).lower()  # the words are ASCII letters
+    return [set(of_text.split()) for of_text in words.split(SEPARATOR)]
 
 
 def _words_of(normalised_text: str) -> list[str]:
@@ -472,11 +484,12 @@ class _Groups:
     def find(self, group: np.ndarray, keys: np.ndarray) -> np.ndarray:
         """Position of each key in its group's array, counted across all groups (-1: absent, or
         group -1)."""
+        found = np.full(len(keys), -1, dtype=np.int64)
+        searched = np.flatnonzero(group >= 0)  # keys of comments without an article are not looked up
         if self.single is not None:
-            found = positions_in(self.single, keys)
+            found[searched] = positions_in(self.single, keys[searched])
         else:
-            found = positions_in(self.packed, group << GROUP_SHIFT | keys)
-        found[group < 0] = -1
+            found[searched] = positions_in(self.packed, group[searched] << GROUP_SHIFT | keys[searched])
         return found
 
 

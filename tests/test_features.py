@@ -49,6 +49,14 @@ def test_paths_agree_on_any_text(moderator, texts: list[str], with_article: list
                 transform_one_by_one(featurizer, featurizer._word_table(), texts, articles))
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("AbcKimJ \x00'é한_1")), max_size=30), max_size=6))
+def test_capitalised_words_of_a_batch_are_each_texts_own(texts: list[str]) -> None:
+    from model.cues import CAPITALISED
+    from model.features import _capitalised_words
+    assert _capitalised_words(texts) == [{w.lower() for w in CAPITALISED.findall(text)} for text in texts]
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.lists(TEXT, min_size=1, max_size=8))
 def test_normalising_a_batch_normalises_each_text_as_if_alone(texts: list[str]) -> None:
