@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import gc
 import json
 import logging
@@ -233,8 +234,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         inputs = [_to_input(i, c, request.app.state.articles) for i, c in enumerate(request_body.comments)]
         moderator = holder.moderator
         results = moderator.moderate(inputs, top=settings.explain_top)
-        for result in results:
-            metrics.decisions.labels(result.category, result.decision).inc()
+        for (category, decision), count in collections.Counter((r.category, r.decision) for r in results).items():
+            metrics.decisions.labels(category, decision).inc(count)  # once per pair: a batch has few
         response = {"model_version": moderator.version, "results": [r.to_dict() for r in results]}
         if request_body.queue:
             items = review_items(request_body.comments, inputs, results, request.app.state.articles,

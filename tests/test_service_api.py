@@ -142,6 +142,22 @@ def test_model_health_ready_metrics_docs(client: TestClient, card: dict) -> None
     assert "/v1/moderate" in client.get("/openapi.json").json()["paths"]
 
 
+def test_decision_counts_add_up_over_a_batch(client: TestClient) -> None:
+    def count(category: str, decision: str) -> float:
+        line = f'moderate_decisions_total{{category="{category}",decision="{decision}"}} '
+        found = [row for row in client.get("/metrics").text.splitlines() if row.startswith(line)]
+        return float(found[0].split()[-1]) if found else 0.0
+
+    comments = [{"text": "Go to hell you worthless scumbag."}, {"text": "Koreans are vermin and should be exterminated."},
+                {"text": "This article is biased nonsense."}, {"text": "Go to hell you worthless scumbag!"}]
+    results = client.post("/v1/moderate", json={"comments": comments}).json()["results"]
+    pairs = [(r["category"], r["decision"]) for r in results]
+    before = {pair: count(*pair) for pair in set(pairs)}
+    client.post("/v1/moderate", json={"comments": comments})
+    assert {pair: count(*pair) - before[pair] for pair in set(pairs)} == {pair: pairs.count(pair) for pair in set(pairs)}
+    assert pairs.count(("abusive", "reject")) >= 2
+
+
 def test_api_keys(keyed_client: TestClient) -> None:
     assert moderate(keyed_client, {"text": "hi"}).status_code == 401
     assert moderate(keyed_client, {"text": "hi"}, headers={"X-API-Key": "wrong"}).status_code == 401
