@@ -394,8 +394,8 @@ class CommentClassifier(BaseEstimator):
         text_rows = np.repeat(np.arange(n), np.diff(text.indptr))
         rows = np.concatenate([text_rows, np.repeat(np.arange(n), dense.shape[1])])
         columns = np.concatenate([text.indices, np.tile(n_text + np.arange(dense.shape[1]), n)])
-        weights = np.concatenate([text.data * centred[labels[text_rows], text.indices],
-                                  (dense * centred[labels, n_text:]).ravel()])
+        dense_weights = dense * centred[labels, n_text:]
+        weights = np.concatenate([text.data * centred[labels[text_rows], text.indices], dense_weights.ravel()])
         terms, characters = predictions.batch.spelling_terms, predictions.batch.character_terms
         spelt_rows, spelt_weights, spelt_positions = _token_weights(terms, labels)
         character_rows, character_weights, character_positions = _token_weights(characters, labels)
@@ -403,13 +403,15 @@ class CommentClassifier(BaseEstimator):
         rows = np.concatenate([rows, spelt_rows, character_rows])
         columns = np.concatenate([columns, first_spelt + np.arange(len(spelt_rows) + len(character_rows))])
         weights = np.concatenate([weights, spelt_weights, character_weights])
-        positive = np.flatnonzero(weights > 0)
-        order = positive[np.lexsort((-weights[positive], rows[positive]))]
-        rank = np.arange(len(order)) - np.searchsorted(rows[order], rows[order])
-        chosen = order[rank < top]
+        positive = np.flatnonzero((weights > 0) & (weights >= _rank_floor(dense_weights, top)[rows]))
+        chosen = positive[_top_per_row(rows[positive], weights[positive], top)]
         chosen_weights = weights[chosen] if decimals is None else weights[chosen].round(decimals)
         named: list[list[tuple[str, float]]] = [[] for _ in range(n)]
+        names, dense_rows = self.feature_names_, dense.tolist()
         for row, column, weight in zip(rows[chosen].tolist(), columns[chosen].tolist(), chosen_weights.tolist()):
+            if column < n_text:  # an n-gram: its name
+                named[row].append((names[column], weight))
+                continue
             if column >= first_character:
                 named[row].append((CHARACTER_PREFIX + characters.token(character_positions[column - first_character]),
                                    weight))
@@ -417,18 +419,21 @@ class CommentClassifier(BaseEstimator):
             if column >= first_spelt:
                 named[row].append((SPELLING_PREFIX + terms.token(spelt_positions[column - first_spelt]), weight))
                 continue
-            named[row].append((self._column_name(predictions, row, column), weight))
+            named[row].append((self._column_name(predictions, row, column, dense_rows[row]), weight))
         return named
 
-    def _column_name(self, predictions: Predictions, row: int, column: int) -> str:
-        """How an explanation names design column ``column`` (an n-gram or a dense cue) of comment ``row``."""
+    def _column_name(self, predictions: Predictions, row: int, column: int, dense_row: list[float] | None = None
+                     ) -> str:
+        """How an explanation names design column ``column`` (an n-gram or a dense cue) of comment ``row``
+        (``dense_row``: that comment's dense cues as a list, if the caller has it)."""
         name = self.feature_names_[column]
         if name == SENTENCE_FEATURE:
             return self._sentence_feature_name(predictions, row)
         cue = column - predictions.text.shape[1]
-        if cue >= 0 and predictions.dense[row, cue] < 0:
-            return self._below_usual_name(cue, predictions.dense[row, cue])
-        return name
+        if cue < 0:
+            return name
+        value = float(predictions.dense[row, cue]) if dense_row is None else dense_row[cue]
+        return self._below_usual_name(cue, value) if value < 0 else name
 
     def _explain_one(self, predictions: Predictions, label: int, top: int, decimals: int | None
                      ) -> list[tuple[str, float]]:
@@ -464,6 +469,27 @@ class CommentClassifier(BaseEstimator):
         if abs(raw) > 1e-9:
             return f"[{name}: below usual]"
         return ABSENT_NAMES.get(name, f"[no {name}]")
+
+
+def _rank_floor(weights: np.ndarray, top: int) -> np.ndarray:
+    """Per row of ``weights`` (comments by dense cues), its ``top``-th largest weight (-inf when it
+    has fewer cues): a comment has at least ``top`` weights that large, so no weight below it is
+    among its ``top`` largest, and the ranking can leave it out."""
+    if not 1 <= top <= weights.shape[1]:
+        return np.full(len(weights), -np.inf)
+    return -np.partition(-weights, top - 1, axis=1)[:, top - 1]
+
+
+def _top_per_row(rows: np.ndarray, weights: np.ndarray, top: int) -> np.ndarray:
+    """Positions of each row's ``top`` largest weights, by row, then weight, largest first (ties in
+    position order): ``np.lexsort``'s order from two stable sorts, by weight, then by row as 16-bit
+    integers (a radix sort), which together take two thirds of its time."""
+    order = np.argsort(-weights, kind="stable")
+    row_type = np.int16 if len(rows) and int(rows.max()) < 1 << 15 else np.int64
+    order = order[np.argsort(rows[order].astype(row_type), kind="stable")]
+    ordered_rows = rows[order]
+    rank = np.arange(len(order)) - np.searchsorted(ordered_rows, ordered_rows)
+    return order[rank < top]
 
 
 def _token_weights(terms: SpellingTerms | CharacterTerms | None, labels: np.ndarray

@@ -11,6 +11,7 @@ from model.corpus import load_articles
 from model.labels import CATEGORIES, STANCES
 from model.moderation import CommentInput
 from seeds import SEEDS_DIR
+from conftest import seed_data
 
 ARTICLE = load_articles(SEEDS_DIR / "articles.jsonl")["003_2d5113ef618b1c85"].text
 
@@ -203,14 +204,18 @@ def test_each_rows_worst_sentence_is_its_last_highest(sentences: list[tuple[int,
         assert best[row] == top and index[row] == max((i for i in mine if values[i] == top), default=-1)
 
 
-def test_one_comment_is_explained_as_in_a_batch(moderator) -> None:
+@pytest.mark.parametrize("top", [6, 1, 17, 18, 40])  # 17 dense cues: at most, and beyond, the ranking's floor
+def test_one_comment_is_explained_as_in_a_batch(moderator, top: int) -> None:
     texts = ["Great article, thank you. The camps must close.", "And what about Iraq?",
-             "You are a f*cking idiot. Go away.", "Nobody cares when the US does it."]
-    batch = moderator.moderate([CommentInput(t, ARTICLE) for t in texts])
+             "You are a f*cking idiot. Go away.", "Nobody cares when the US does it.", "ok"]
+    texts += [record["text"] for record in seed_data().records[::400]]  # 81 more, of every kind
+    batch = moderator.moderate([CommentInput(t, ARTICLE) for t in texts], top=top)
     for text, in_batch in zip(texts, batch):
-        alone = moderator.moderate_one(text, ARTICLE)
+        alone = moderator.moderate([CommentInput(text, ARTICLE)], top=top)[0]
         assert alone.explanation == in_batch.explanation
         assert alone.scores == pytest.approx(in_batch.scores, abs=1e-9)
+    lengths = [len(result.explanation) for result in batch]
+    assert max(lengths) <= top and (max(lengths) == top or top > 18)
 
 
 def test_joint_parameters_are_left_out_of_the_pickle_but_kept_in_use(moderator) -> None:
@@ -266,3 +271,25 @@ def test_one_comments_probabilities_round_as_a_batchs_do(probability: float) -> 
     from model.moderation import _rounded
     one = _rounded(["p"], np.array([[probability]]))[0]["p"]
     assert one == _rounded(["p"], np.array([[probability], [0.5]]))[0]["p"] == np.round(probability, 6)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.sampled_from([0.5, 1.0, 1.5, 2.0, 3.0])), max_size=60),
+       st.integers(1, 4), st.booleans())
+def test_top_per_row_is_lexsorts_order_cut_at_the_rank(cells, top: int, wide_rows: bool) -> None:
+    """Each row's largest weights, ties in position order, whether rows fit 16 bits or not."""
+    from model.classifier import _top_per_row
+    rows = np.array([row * (10_000 if wide_rows else 1) for row, _ in cells], dtype=np.int64)  # to 50,000
+    weights = np.array([weight for _, weight in cells])
+    order = np.lexsort((-weights, rows))
+    rank = np.arange(len(order)) - np.searchsorted(rows[order], rows[order])
+    assert _top_per_row(rows, weights, top).tolist() == order[rank < top].tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.lists(st.sampled_from([-1.0, 0.0, 0.5, 1.0, 2.0]), min_size=4, max_size=4), min_size=1, max_size=5),
+       st.integers(0, 6))
+def test_rank_floor_is_each_rows_top_th_largest_weight(rows, top: int) -> None:
+    from model.classifier import _rank_floor
+    expected = [sorted(row, reverse=True)[top - 1] if 1 <= top <= 4 else -np.inf for row in rows]
+    assert _rank_floor(np.array(rows), top).tolist() == expected
