@@ -266,7 +266,7 @@ def _deobfuscate_around(text: str, positions: list[int]) -> str:
     for position in positions:
         if position < done:
             continue
-        start, end = position, position
+        start = position
         while start > 0 and _in_run(text[start - 1]):
             start -= 1
         end = RUN.match(text, position).end()
