@@ -21,6 +21,7 @@ NEWLINE = b"\x01"
 _TOKEN_BYTES = b"abcdefghijklmnopqrstuvwxyz'.!?\x00"
 TOKEN_TABLE = bytes(c if c in _TOKEN_BYTES or c >= 0x80 else c + 32 if 65 <= c <= 90 else
                     NEWLINE[0] if c == 10 else 32 for c in range(256))  # ASCII lower-cased here
+SENTENCE_TABLE = TOKEN_TABLE.translate(bytes.maketrans(b"!?" + NEWLINE + b"\x00", b"...."))  # breaks made "."
 UNSPACED_SCRIPTS = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 SENTENCE_ENDS = {ord("。"): ".", ord("।"): ".", ord("؟"): "?", ord("¿"): " ", ord("¡"): " "}
 BREAK_TOKENS = (b".", b"!", b"?", NEWLINE, b"\x00")
@@ -358,16 +359,14 @@ def _hash_powers_and_inverses(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def sentence_words(normalised_text: str) -> list[list[str]]:
-    """The words of each sentence of a normalised text (sentences end at . ! ? … or a newline)."""
-    sentences: list[list[str]] = []
-    current: list[str] = []
-    for token in split_tokens(normalised_text):
-        if token in BREAK_TOKENS:
-            if current:
-                sentences.append(current)
-                current = []
-        else:
-            current.append(token.decode("utf-8"))
-    if current:
-        sentences.append(current)
+    """The words of each sentence of a normalised text (sentences end at . ! ? … or a newline): the
+    words ``split_tokens`` finds, split at its breaks, with every break made a full stop first."""
+    data = normalised_text.encode("utf-8", "surrogatepass").translate(SENTENCE_TABLE)
+    if b"'" in data:
+        data = LONE_APOSTROPHE.sub(b" ", data)
+    sentences = []
+    for sentence in data.split(b"."):
+        words = sentence.split()
+        if words:
+            sentences.append([word.decode("utf-8") for word in words])
     return sentences

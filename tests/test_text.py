@@ -35,6 +35,19 @@ def test_normalise_removes_control_characters_but_keeps_scripts() -> None:
     assert "\x00" not in text and "سلام" in text and "한국" in text
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("abZ '.!?\n\x00\x01\x07*$1éÜ한日😀’…\u00a0\u3000\x85")), max_size=60))
+def test_sentence_words_are_split_tokens_words_between_breaks(text: str) -> None:
+    from model.text import BREAK_TOKENS
+    sentences, current = [], []
+    for token in split_tokens(normalise(text)) + [b"."]:
+        if token in BREAK_TOKENS:
+            sentences, current = sentences + [current] * bool(current), []
+        else:
+            current.append(token.decode("utf-8"))
+    assert sentence_words(normalise(text)) == sentences
+
+
 def test_sentence_words() -> None:
     assert sentence_words(normalise("One. Two!\nThree? four… five")) == [
         ["one"], ["two"], ["three"], ["four"], ["five"]]
