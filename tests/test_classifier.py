@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import seed_data
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,7 +12,6 @@ from model.corpus import load_articles
 from model.labels import CATEGORIES, STANCES
 from model.moderation import CommentInput
 from seeds import SEEDS_DIR
-from conftest import seed_data
 
 ARTICLE = load_articles(SEEDS_DIR / "articles.jsonl")["003_2d5113ef618b1c85"].text
 
