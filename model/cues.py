@@ -50,6 +50,11 @@ LEXICON_BITS = ((INSULT, "insults"), (PROFANITY, "profanity"), (DEHUMANISING, "d
                 (VIOLENCE, "violence"))
 
 
+def capitalised_words(text: str) -> set[str]:
+    """The distinct ``CAPITALISED`` words of a comment, lower-cased: the people, places and events it names."""
+    return {word.lower() for word in CAPITALISED.findall(text)}
+
+
 def word_properties(word: str, lexicons: dict) -> int:
     """The property bits of one word (lexicons by name: insults, profanity, ..., places). An Arabic
     word is also looked up by its light stem, since clitics attach to it ("والكلاب", "كلاب")."""

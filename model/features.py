@@ -20,8 +20,8 @@ from sklearn.base import BaseEstimator
 from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_MASK, DEFLECTION, DEFLECTION_CUES,
                         DENSE_FEATURES, INSULT, PLACE, PROFANITY,
                         SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
-                        STEM_PREFIX, character_cues, grams_of, log1p_count, positions_in, stem_of, tfidf_rows,
-                        word_properties)
+                        STEM_PREFIX, capitalised_words, character_cues, grams_of, log1p_count, positions_in, stem_of,
+                        tfidf_rows, word_properties)
 from model.features_one_by_one import transform_one_by_one
 from model.languages import (HOMOGRAPH_BITS, HOMOGRAPHS, LANGUAGES, MARKER_BITS, MIN_MARKERS,
                              languages_of_comments, qualified)
@@ -458,11 +458,11 @@ class CommentFeaturizer(BaseEstimator):
 
 
 def _capitalised_words(texts: list[str]) -> list[set[str]]:
-    """Per text, its distinct ``CAPITALISED`` words, lower-cased: one regex pass over all the texts,
-    joined by ``SEPARATOR`` (a non-word character, so each text's words are found as if alone)."""
+    """``capitalised_words`` of each text, from one regex pass over all the texts joined by
+    ``SEPARATOR`` (a non-word character, so each text's words are found as if alone)."""
     joined = SEPARATOR.join(texts)
     if joined.count(SEPARATOR) != len(texts) - 1:  # a text holds the separator: one text at a time
-        return [{word.lower() for word in CAPITALISED.findall(text)} for text in texts]
+        return [capitalised_words(text) for text in texts]
     words = " ".join(CAPITALISED_OR_SEPARATOR.findall(joined)).lower()  # the words are ASCII letters
     return [set(of_text.split()) for of_text in words.split(SEPARATOR)]
 

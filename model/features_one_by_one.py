@@ -10,7 +10,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from model.cues import (
-    CAPITALISED,
     CONTENT,
     COUNTED_BITS,
     COUNTED_MASK,
@@ -23,6 +22,7 @@ from model.cues import (
     STOPWORDS,
     VIOLENCE,
     FeatureBatch,
+    capitalised_words,
     character_counts,
     csr_from_parts,
     log1p_count,
@@ -193,7 +193,7 @@ def _dense(featurizer, table, text: str, words: list[str], grams: list[str], bit
         article_words = featurizer._article(table, article).words
         has_article = 1.0
         content = [w for w, b in zip(words, bits) if b & CONTENT]  # not stopwords, over two letters
-        subjects = {w.lower() for w in CAPITALISED.findall(text)} - STOPWORDS
+        subjects = capitalised_words(text) - STOPWORDS
         overlap = sum(map(article_words.__contains__, content)) / len(content) if content else 0.0
         absent_subjects = log1p_count(len(subjects - article_words))
         absent_places = log1p_count(sum(p not in article_words for p in places))
