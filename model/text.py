@@ -148,13 +148,13 @@ def deobfuscate_token(token: str) -> str:
 
 def normalise(text: str) -> str:
     """NFKC-normalised text with control characters removed and obfuscation undone (lower-cased
-    but for ASCII letters, which ``split_tokens`` lower-cases)."""
+    but for ASCII letters, which tokenising lower-cases through ``TOKEN_TABLE``)."""
     return normalise_joined([text])
 
 
 def normalise_joined(texts: list[str]) -> str:
     """The normalised texts joined by ``SEPARATOR``, each normalised as if on its own. ASCII letters
-    outside obfuscated words keep their case: ``split_tokens`` lower-cases them, a byte at a time."""
+    outside obfuscated words keep their case: tokenising lower-cases them, a byte at a time."""
     joined = SEPARATOR.join(texts)
     if joined.count(SEPARATOR) != len(texts) - 1:
         joined = SEPARATOR.join(text.replace(SEPARATOR, "") for text in texts)
@@ -286,20 +286,10 @@ def _undo_match(match: re.Match) -> str:
     return deobfuscate_token(match.group())
 
 
-def split_tokens(normalised_text: str) -> list[bytes]:
-    """The words and sentence breaks (``BREAK_TOKENS``) of a normalised text, in order, as bytes."""
-    data = normalised_text.encode("utf-8", "surrogatepass").translate(TOKEN_TABLE)
-    if b"'" in data:
-        data = LONE_APOSTROPHE.sub(b" ", data)
-    for mark in BREAK_TOKENS:
-        if mark in data:
-            data = data.replace(mark, b" " + mark + b" ")
-    return data.split()
-
-
 def token_spans(normalised_text: str) -> tuple[bytes, np.ndarray, np.ndarray]:
-    """The bytes ``split_tokens`` splits, with the start and end of each of its tokens: the same tokens,
-    found with array operations instead of Python objects."""
+    """A normalised text's bytes through ``TOKEN_TABLE``, with the start and end of each of its tokens
+    (words, and the sentence breaks ``BREAK_TOKENS`` as tokens of their own; see the comment above
+    ``TOKEN_TABLE``), found with array operations instead of Python objects."""
     data = normalised_text.encode("utf-8", "surrogatepass").translate(TOKEN_TABLE)
     codes = np.frombuffer(data, dtype=np.uint8)
     in_word = (codes >= 97) | (codes == 39)  # after TOKEN_TABLE: a-z, bytes >= 0x80, apostrophes
@@ -360,7 +350,7 @@ def _hash_powers_and_inverses(n: int) -> tuple[np.ndarray, np.ndarray]:
 
 def sentence_words(normalised_text: str) -> list[list[str]]:
     """The words of each sentence of a normalised text (sentences end at . ! ? … or a newline): the
-    words ``split_tokens`` finds, split at its breaks, with every break made a full stop first."""
+    words ``token_spans`` finds, split at its breaks, with every break made a full stop first."""
     data = normalised_text.encode("utf-8", "surrogatepass").translate(SENTENCE_TABLE)
     if b"'" in data:
         data = LONE_APOSTROPHE.sub(b" ", data)
