@@ -138,7 +138,7 @@ def train(data, include_seeds, config_path, out, seed, cv_folds, force, feedback
     """
     from service.settings import Settings
     from training.config import resolve_config
-    from training.report import format_comparison, format_report
+    from training.report import format_comparison, format_probe_checks, format_report
     from training.sources import load_seed_data
     from training.train import LabelledData, train as run_training
 
@@ -161,9 +161,7 @@ def train(data, include_seeds, config_path, out, seed, cv_folds, force, feedback
     if cv:
         click.echo(f"grouped cross-validation macro-F1: {cv['category_macro_f1_mean']:.3f} "
                    f"(folds {cv['category_macro_f1']})")
-    identity = outcome.metrics["identity_check"]
-    click.echo(f"identity check: {identity['n_scored_abusive']}/{identity['n_sentences']} neutral identity "
-               f"sentences scored abusive ({identity['share_scored_abusive']:.1%}, target ≤ 2%)")
+    click.echo(format_probe_checks(outcome.metrics))
     if outcome.comparison:
         click.echo(format_comparison(outcome.comparison))
     click.echo(f"trained in {outcome.seconds:.1f}s; model written to {outcome.out_dir}")
@@ -268,7 +266,8 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
     from model.artifact import load_model
     from service.settings import Settings
     from training.dataset import split_grouped
-    from training.report import format_report
+    from training.probes import criticism_check, identity_check
+    from training.report import format_probe_checks, format_report
     from training.sources import load_seed_data
     from training.train import evaluate as run_evaluation
 
@@ -283,8 +282,10 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
                                 test_fraction=fraction, seed=seed)
         records = [all_records[i] for i in test]
     report = run_evaluation(moderator, records)
+    report.update(identity_check=identity_check(moderator), criticism_check=criticism_check(moderator))
     click.echo(json.dumps(report, indent=2) if as_json else
-               f"model {card['model_version']} on {len(records)} comments\n{format_report(report)}")
+               f"model {card['model_version']} on {len(records)} comments\n{format_report(report)}\n"
+               f"{format_probe_checks(report)}")
 
 
 @cli.command()

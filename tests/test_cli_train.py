@@ -74,6 +74,7 @@ def test_eval_on_a_labelled_file(trained_dir: Path, tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["eval", "--data", str(data), "--model", str(trained_dir)])
     assert result.exit_code == 0, result.output
     assert "on 3 comments" in result.output and "macro-F1" in result.output
+    assert "identity check: 0/184 " in result.output and "criticism check: " in result.output
 
 
 def test_eval_without_data_uses_the_held_out_articles(trained_dir: Path) -> None:
@@ -82,6 +83,8 @@ def test_eval_without_data_uses_the_held_out_articles(trained_dir: Path) -> None
     report = json.loads(result.output)
     stored = json.loads((trained_dir / "metrics.json").read_text())
     assert report["category"]["macro_f1"] == stored["held_out"]["category"]["macro_f1"]
+    assert report["criticism_check"] == stored["criticism_check"]
+    assert report["identity_check"] == stored["identity_check"]
 
 
 def test_score_from_argument_and_stdin(trained_dir: Path) -> None:

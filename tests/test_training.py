@@ -1,4 +1,4 @@
-"""Training: quality floor, identity check, calibration, reproducibility, promotion, fallback."""
+"""Training: quality floor, identity and criticism checks, calibration, reproducibility, promotion, fallback."""
 
 from __future__ import annotations
 
@@ -15,10 +15,12 @@ from service import models
 from training.config import TrainingConfig, resolve_config
 from training import sources
 from training import train as training_train
+from training.probes import criticism_sentences, identity_sentences
 from training.report import format_comparison
 from training.train import METRICS_FILE, LabelledData, compare_with_current, train
 
 MACRO_F1_FLOOR = 0.89  # a little under what the default configuration reaches (0.901, see README)
+CRITICISM_ABUSIVE_CEILING = 0.2  # a little over what the default configuration reaches (TBD, see README)
 
 
 def metrics_of(directory: Path) -> dict:
@@ -41,6 +43,12 @@ def test_identity_sentences_are_rarely_scored_abusive(trained_dir: Path) -> None
     identity = metrics_of(trained_dir)["identity_check"]
     assert identity["n_sentences"] >= 100
     assert identity["share_scored_abusive"] <= 0.02, identity["flagged_examples"]
+
+
+def test_civil_criticism_of_authors_and_outlets_is_rarely_scored_abusive(trained_dir: Path) -> None:
+    criticism = metrics_of(trained_dir)["criticism_check"]
+    assert criticism["n_sentences"] >= 200
+    assert criticism["share_scored_abusive"] <= CRITICISM_ABUSIVE_CEILING, criticism["flagged_examples"]
 
 
 def test_scores_are_calibrated(trained_dir: Path) -> None:
@@ -144,3 +152,11 @@ def test_incompatible_shipped_model_is_retrained(trained_dir: Path, tmp_path: Pa
     assert loaded_card["versions"]["scikit-learn"] != "0.0.1"
     assert (models.fallback_model_dir(tmp_path / "data") / CARD_FILE).exists()
     assert moderator.moderate_one("you absolute moron").category == "abusive"
+
+
+def test_probe_sentences_are_distinct_and_absent_from_the_labelled_set() -> None:
+    probes = identity_sentences() + criticism_sentences()
+    assert len(set(probes)) == len(probes)
+    fold = lambda text: " ".join(text.lower().split())  # noqa: E731
+    labelled = {fold(record["text"]) for record in seed_data().records}
+    assert not [probe for probe in probes if fold(probe) in labelled]

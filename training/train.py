@@ -22,7 +22,7 @@ from model.moderation import Moderator
 from model.policy import DecisionPolicy
 from training.config import TrainingConfig
 from training.dataset import split_grouped
-from training.identity import identity_check
+from training.probes import criticism_check, identity_check
 from training.metrics import classification_report
 
 logger = logging.getLogger(__name__)
@@ -123,6 +123,7 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     held_out = evaluate(candidate, test_records)
     metrics = {"held_out": held_out, "cross_validation": cv,
                "identity_check": identity_check(candidate),
+               "criticism_check": criticism_check(candidate),
                "blend_weights": _blend_weights(candidate.classifier),
                "data": {"n_train": len(train_records), "n_test": len(test_records),
                         "test_articles": sorted({r["group"] for r in test_records}),
@@ -192,6 +193,7 @@ def _card_metrics(metrics: dict) -> dict:
             "held_out_stance_macro_f1": metrics["held_out"].get("stance", {}).get("macro_f1"),
             "cross_validation": metrics["cross_validation"],
             "identity_check_share_abusive": metrics["identity_check"]["share_scored_abusive"],
+            "criticism_check_share_abusive": metrics["criticism_check"]["share_scored_abusive"],
             "held_out_articles": metrics["data"]["test_articles"]}
 
 
