@@ -157,6 +157,10 @@ def test_incompatible_shipped_model_is_retrained(trained_dir: Path, tmp_path: Pa
 def test_probe_sentences_are_distinct_and_absent_from_the_labelled_set() -> None:
     probes = identity_sentences() + criticism_sentences()
     assert len(set(probes)) == len(probes)
-    fold = lambda text: " ".join(text.lower().split())  # noqa: E731
-    labelled = {fold(record["text"]) for record in seed_data().records}
-    assert not [probe for probe in probes if fold(probe) in labelled]
+    labelled = {_folded(record["text"]) for record in seed_data().records}
+    assert not [probe for probe in probes if _folded(probe) in labelled]
+
+
+def _folded(text: str) -> str:
+    """``text`` lower-cased with its whitespace collapsed."""
+    return " ".join(text.lower().split())

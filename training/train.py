@@ -22,8 +22,8 @@ from model.moderation import Moderator
 from model.policy import DecisionPolicy
 from training.config import TrainingConfig
 from training.dataset import split_grouped
-from training.probes import criticism_check, identity_check
 from training.metrics import classification_report
+from training.probes import criticism_check, identity_check
 
 logger = logging.getLogger(__name__)
 METRICS_FILE = "metrics.json"
