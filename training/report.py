@@ -38,10 +38,13 @@ def format_comparison(comparison: dict) -> str:
         f"  (current model {comparison['current_version']}; on the {comparison['n_compared']} of "
         f"{comparison['n_held_out']} held-out comments whose articles neither model trained on)"])
 
+
+PROBE_CHECKS = {"identity_check": "neutral identity sentences",
+                "criticism_check": "civil criticisms of authors, outlets and institutions"}
+
+
 def format_probe_checks(checks: dict) -> str:
-    """One line per probe check (``training.probes``): how many of its sentences scored abusive."""
-    kinds = {"identity_check": "neutral identity sentences", "criticism_check": "civil criticisms of authors, "
-             "outlets and institutions"}
-    return "\n".join(f"{name.replace('_', ' ')}: {check['n_scored_abusive']}/{check['n_sentences']} {kinds[name]} "
-                     f"scored abusive ({check['share_scored_abusive']:.1%}, target ≤ {check['target_max_share']:.0%})"
-                     for name, check in checks.items() if name in kinds)
+    """One line per probe check (``training.probes``) in ``checks``: how many of its sentences scored abusive."""
+    return "\n".join(f"{name.replace('_', ' ')}: {check['n_scored_abusive']}/{check['n_sentences']} "
+                     f"{PROBE_CHECKS[name]} scored abusive ({check['share_scored_abusive']:.1%}, "
+                     f"target ≤ {check['target_max_share']:.0%})" for name, check in checks.items() if name in PROBE_CHECKS)
