@@ -4,6 +4,8 @@ Run: python benchmarks/quality.py [--model DIR] [--all-articles-cv]
 Prints the AUC of P(whataboutism) on whataboutism-twitter and reddit-worse-problems, and of
 P(abusive) on Davidson et al. (hate or offensive against neither), with alt-profanity-check's AUC
 on the same Davidson rows beside ours. External sets are for evaluation only: never trained on.
+Also prints how an independent writer's civil criticisms of authors and outlets, and insulting
+versions of them (``benchmarks/probes``), are scored.
 """
 
 from __future__ import annotations
@@ -65,8 +67,23 @@ def main() -> None:
     except ImportError:
         line += "; alt-profanity-check not installed (pip install -e '.[bench]')"
     print(line)
+    civil, insulting = (probe_texts(name) for name in ("criticism_civil", "criticism_insulting"))
+    print(f"independent criticism probes: {flagged_abusive(moderator, civil)}/{len(civil)} civil criticisms scored "
+          f"abusive, {flagged_abusive(moderator, insulting)}/{len(insulting)} insulting ones caught")
     if args.all_articles_cv:
         print(f"article-grouped 5-fold CV over all articles, seeds 0 and 1: {all_articles_cv():.4f}")
+
+
+def probe_texts(name: str) -> list[str]:
+    """The lines of ``benchmarks/probes/<name>.txt``: comments written by a writer who saw neither the
+    labelled set nor ``training.probes`` (civil criticism of authors and outlets, and insulting versions)."""
+    path = Path(__file__).resolve().parent / "probes" / f"{name}.txt"
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def flagged_abusive(moderator, texts: list[str]) -> int:
+    """How many of ``texts`` the model scores abusive."""
+    return int((probabilities(moderator, texts).argmax(axis=1) == CATEGORIES.index("abusive")).sum())
 
 
 def held_out_by_language(moderator, card: dict, model_dir: Path) -> list[tuple[str, float, int]]:

@@ -20,6 +20,7 @@ from training.report import format_comparison
 from training.train import METRICS_FILE, LabelledData, compare_with_current, train
 
 MACRO_F1_FLOOR = 0.885  # a little under what the default configuration reaches (0.893, see README)
+BENCHMARK_PROBES = Path(__file__).resolve().parents[1] / "benchmarks" / "probes"  # quality.py's probe comments
 CRITICISM_ABUSIVE_CEILING = 0.13  # a little over what the default configuration reaches (24/224, see README)
 
 
@@ -157,8 +158,11 @@ def test_incompatible_shipped_model_is_retrained(trained_dir: Path, tmp_path: Pa
 def test_probe_sentences_are_distinct_and_absent_from_the_labelled_set() -> None:
     probes = identity_sentences() + criticism_sentences()
     assert len(set(probes)) == len(probes)
+    benchmark_probes = [line for path in sorted(BENCHMARK_PROBES.glob("*.txt"))
+                        for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(benchmark_probes) == 200
     labelled = {_folded(record["text"]) for record in seed_data().records}
-    assert not [probe for probe in probes if _folded(probe) in labelled]
+    assert not [probe for probe in probes + benchmark_probes if _folded(probe) in labelled]
 
 
 def _folded(text: str) -> str:
