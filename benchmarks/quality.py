@@ -22,6 +22,7 @@ from common import davidson, non_english_ids, reddit_worse_problems, whataboutis
 
 from model.artifact import DEFAULT_MODEL_DIR, load_model  # noqa: E402
 from model.labels import CATEGORIES  # noqa: E402
+from training.probes import scored_abusive  # noqa: E402
 
 
 def probabilities(moderator, texts: list[str], articles: list[str | None] | None = None) -> np.ndarray:
@@ -68,8 +69,8 @@ def main() -> None:
         line += "; alt-profanity-check not installed (pip install -e '.[bench]')"
     print(line)
     civil, insulting = (probe_texts(name) for name in ("criticism_civil", "criticism_insulting"))
-    print(f"independent criticism probes: {flagged_abusive(moderator, civil)}/{len(civil)} civil criticisms scored "
-          f"abusive, {flagged_abusive(moderator, insulting)}/{len(insulting)} insulting ones caught")
+    print(f"independent criticism probes: {len(scored_abusive(moderator, civil))}/{len(civil)} civil criticisms "
+          f"scored abusive, {len(scored_abusive(moderator, insulting))}/{len(insulting)} insulting ones caught")
     if args.all_articles_cv:
         print(f"article-grouped 5-fold CV over all articles, seeds 0 and 1: {all_articles_cv():.4f}")
 
@@ -79,11 +80,6 @@ def probe_texts(name: str) -> list[str]:
     labelled set nor ``training.probes`` (civil criticism of authors and outlets, and insulting versions)."""
     path = Path(__file__).resolve().parent / "probes" / f"{name}.txt"
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
-def flagged_abusive(moderator, texts: list[str]) -> int:
-    """How many of ``texts`` the model scores abusive."""
-    return int((probabilities(moderator, texts).argmax(axis=1) == CATEGORIES.index("abusive")).sum())
 
 
 def held_out_by_language(moderator, card: dict, model_dir: Path) -> list[tuple[str, float, int]]:

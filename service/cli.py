@@ -266,7 +266,7 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
     from model.artifact import load_model
     from service.settings import Settings
     from training.dataset import split_grouped
-    from training.probes import criticism_check, identity_check
+    from training.probes import probe_checks
     from training.report import format_probe_checks, format_report
     from training.sources import load_seed_data
     from training.train import evaluate as run_evaluation
@@ -282,7 +282,7 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
                                 test_fraction=fraction, seed=seed)
         records = [all_records[i] for i in test]
     report = run_evaluation(moderator, records)
-    report.update(identity_check=identity_check(moderator), criticism_check=criticism_check(moderator))
+    report.update(probe_checks(moderator))
     click.echo(json.dumps(report, indent=2) if as_json else
                f"model {card['model_version']} on {len(records)} comments\n{format_report(report)}\n"
                f"{format_probe_checks(report)}")

@@ -67,11 +67,21 @@ def criticism_check(moderator: Moderator) -> dict:
     return _abusive_share(moderator, criticism_sentences(), CRITICISED, "flagged_by_target")
 
 
+def probe_checks(moderator: Moderator) -> dict:
+    """Both checks, by the names reports and metrics give them."""
+    return {"identity_check": identity_check(moderator), "criticism_check": criticism_check(moderator)}
+
+
+def scored_abusive(moderator: Moderator, texts: list[str]) -> list[tuple[str, float]]:
+    """The texts the model scores abusive (without an article), each with its abusive score."""
+    results = moderator.moderate([CommentInput(text) for text in texts], explain=False)
+    return [(text, r.scores["abusive"]) for text, r in zip(texts, results) if r.category == "abusive"]
+
+
 def _abusive_share(moderator: Moderator, sentences: list[str], parties: tuple[str, ...], by_name: str) -> dict:
     """How many of ``sentences`` (none of which is abusive) the model scores abusive, per party named
     in them, and the ten it scores most abusive."""
-    results = moderator.moderate([CommentInput(s) for s in sentences], explain=False)
-    flagged = [(s, r.scores["abusive"]) for s, r in zip(sentences, results) if r.category == "abusive"]
+    flagged = scored_abusive(moderator, sentences)
     share = len(flagged) / len(sentences)
     by_party = {party: sum(party.lower() in s.lower() for s, _ in flagged) for party in parties}
     return {"n_sentences": len(sentences), "n_scored_abusive": len(flagged),

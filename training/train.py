@@ -23,7 +23,7 @@ from model.policy import DecisionPolicy
 from training.config import TrainingConfig
 from training.dataset import split_grouped
 from training.metrics import classification_report
-from training.probes import criticism_check, identity_check
+from training.probes import probe_checks
 
 logger = logging.getLogger(__name__)
 METRICS_FILE = "metrics.json"
@@ -122,8 +122,7 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     progress(f"evaluating on {len(test_records)} held-out comments")
     held_out = evaluate(candidate, test_records)
     metrics = {"held_out": held_out, "cross_validation": cv,
-               "identity_check": identity_check(candidate),
-               "criticism_check": criticism_check(candidate),
+               **probe_checks(candidate),
                "blend_weights": _blend_weights(candidate.classifier),
                "data": {"n_train": len(train_records), "n_test": len(test_records),
                         "test_articles": sorted({r["group"] for r in test_records}),
