@@ -278,8 +278,7 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
         seed = card["training_config"].get("seed", 0)
         fraction = card["training_config"].get("test_fraction", 0.2)
         all_records = load_seed_data().records
-        _, test = split_grouped([r["category"] for r in all_records], [r["group"] for r in all_records],
-                                test_fraction=fraction, seed=seed)
+        _, test = split_grouped([r["group"] for r in all_records], test_fraction=fraction, seed=seed)
         records = [all_records[i] for i in test]
     report = run_evaluation(moderator, records)
     report.update(probe_checks(moderator))

@@ -12,7 +12,7 @@ from datasets import ClassLabel
 from model.labels import CATEGORIES, STANCES
 from seeds import SEEDS_DIR
 from training.dataset import (ARTICLES_FILE, COMMENTS_FILE, MIN_PER_CATEGORY, MIN_WRITTEN,
-                              load_labelled_set, validate_labelled_set)
+                              load_labelled_set, split_grouped, validate_labelled_set)
 
 
 def test_shipped_set_is_valid_and_large_enough() -> None:
@@ -134,6 +134,25 @@ def test_split_is_deterministic() -> None:
     first, second = load_labelled_set(seed=3), load_labelled_set(seed=3)
     assert first["test"]["id"] == second["test"]["id"]
     assert load_labelled_set(seed=4)["test"]["id"] != first["test"]["id"]
+
+
+def held_out_groups(groups: list[str]) -> set[str]:
+    return {groups[i] for i in split_grouped(groups)[1]}
+
+
+def test_comments_added_under_articles_never_move_the_split() -> None:
+    groups = [f"article-{i % 40}" for i in range(400)]
+    held_out = held_out_groups(groups)
+    assert len(held_out) == 8
+    assert held_out_groups(groups + ["article-3"] * 50 + [sorted(held_out)[0]] * 50) == held_out
+
+
+def test_a_new_article_moves_at_most_one_other_across_the_split() -> None:
+    groups = [f"article-{i % 40}" for i in range(400)]
+    held_out = held_out_groups(groups)
+    for new in range(40, 60):
+        moved = held_out_groups(groups + [f"article-{new}"]) ^ held_out
+        assert moved <= {f"article-{new}"} or (len(moved) == 2 and f"article-{new}" in moved)
 
 
 def test_loader_refuses_an_invalid_set(small_set: Path) -> None:

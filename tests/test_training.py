@@ -30,7 +30,7 @@ def metrics_of(directory: Path) -> dict:
 
 def holding_out(articles: set[str]):
     """A stand-in for ``split_grouped`` that holds out exactly ``articles``."""
-    def split(labels, groups, **_):
+    def split(groups, **_):
         test = [i for i, group in enumerate(groups) if group in articles]
         return [i for i, group in enumerate(groups) if group not in articles], test
     return split

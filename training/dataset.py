@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
-from sklearn.model_selection import StratifiedGroupKFold
 
 from model.corpus import Article, load_articles, read_jsonl
 from model.errors import DataError
@@ -198,26 +197,23 @@ def to_dataset(records: list[dict]) -> Dataset:
     return Dataset.from_dict(columns, features=FEATURES)
 
 
-def split_grouped(labels: list[str], groups: list[str], *, test_fraction: float = 0.2, seed: int = 0
+def split_grouped(groups: list[str], *, test_fraction: float = 0.2, seed: int = 0
                   ) -> tuple[list[int], list[int]]:
-    """Deterministic train/test indices stratified by label, with no group on both sides.
-
-    The folds of a stratified group k-fold barely depend on its shuffle seed, so the seed picks
-    which fold is held out.
-    """
-    n_splits = max(2, round(1 / test_fraction))
-    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    folds = list(splitter.split(np.zeros(len(labels)), labels, groups))
-    train_index, test_index = folds[seed % n_splits]
-    return sorted(train_index.tolist()), sorted(test_index.tolist())
+    """Deterministic train/test indices with no group on both sides: the held-out groups are the
+    ``test_fraction`` of groups (at least one) whose seeded hash is lowest, so comments added to a
+    group never move the split and a new group moves at most one other across it."""
+    distinct = sorted(set(groups), key=lambda group: hashlib.sha256(f"{seed}\0{group}".encode()).digest())
+    held_out = set(distinct[:max(1, round(len(distinct) * test_fraction))])
+    train_index = [i for i, group in enumerate(groups) if group not in held_out]
+    test_index = [i for i, group in enumerate(groups) if group in held_out]
+    return train_index, test_index
 
 
 def load_labelled_set(directory: Path = SEEDS_DIR, *, test_fraction: float = 0.2, seed: int = 0
                       ) -> DatasetDict:
     """The labelled set as a DatasetDict with 'train' and 'test', split by article."""
     records = load_records(directory)
-    train_index, test_index = split_grouped([r["category"] for r in records],
-                                            [r["article_id"] for r in records],
+    train_index, test_index = split_grouped([r["article_id"] for r in records],
                                             test_fraction=test_fraction, seed=seed)
     dataset = to_dataset(records)
     return DatasetDict(train=dataset.select(train_index), test=dataset.select(test_index))

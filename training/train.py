@@ -111,8 +111,7 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     started = time.perf_counter()
     records = data.records
     progress(f"splitting {len(records)} comments by article")
-    train_index, test_index = split_grouped([r["category"] for r in records],
-                                            [r["group"] for r in records],
+    train_index, test_index = split_grouped([r["group"] for r in records],
                                             test_fraction=config.test_fraction, seed=config.seed)
     train_records, test_records = [records[i] for i in train_index], [records[i] for i in test_index]
     cv = cross_validate(train_records, config, progress) if config.cv_folds else None
