@@ -4,8 +4,9 @@ Run: python benchmarks/quality.py [--model DIR] [--all-articles-cv]
 Prints the AUC of P(whataboutism) on whataboutism-twitter and reddit-worse-problems, and of
 P(abusive) on Davidson et al. (hate or offensive against neither), with alt-profanity-check's AUC
 on the same Davidson rows beside ours. External sets are for evaluation only: never trained on.
-Also prints how an independent writer's civil criticisms of authors and outlets, and insulting
-versions of them (``benchmarks/probes``), are scored.
+Also prints how independent writers' civil comments and abusive ones (``benchmarks/probes``) are
+scored: criticisms of authors and outlets with insulting versions, and everyday words that threats
+also use ("hope", "little", "every one", "strike") in civil comments and in abusive ones.
 """
 
 from __future__ import annotations
@@ -68,16 +69,24 @@ def main() -> None:
     except ImportError:
         line += "; alt-profanity-check not installed (pip install -e '.[bench]')"
     print(line)
-    civil, insulting = (probe_texts(name) for name in ("criticism_civil", "criticism_insulting"))
-    print(f"independent criticism probes: {len(scored_abusive(moderator, civil))}/{len(civil)} civil criticisms "
-          f"scored abusive, {len(scored_abusive(moderator, insulting))}/{len(insulting)} insulting ones caught")
+    for kind, (civil_name, abusive_name), civil_kind in INDEPENDENT_PROBES:
+        civil, abusive_texts = probe_texts(civil_name), probe_texts(abusive_name)
+        print(f"independent {kind} probes: {len(scored_abusive(moderator, civil))}/{len(civil)} {civil_kind} "
+              f"scored abusive, {len(scored_abusive(moderator, abusive_texts))}/{len(abusive_texts)} abusive ones caught")
     if args.all_articles_cv:
         print(f"article-grouped 5-fold CV over all articles, seeds 0 and 1: {all_articles_cv():.4f}")
 
 
+# (what they probe, (file of civil comments, file of abusive ones), what the civil ones are)
+INDEPENDENT_PROBES = [
+    ("criticism", ("criticism_civil", "criticism_insulting"), "civil criticisms of authors and outlets"),
+    ("everyday-word", ("everyday_civil", "everyday_abusive"), "civil comments using words threats also use"),
+]
+
+
 def probe_texts(name: str) -> list[str]:
-    """The lines of ``benchmarks/probes/<name>.txt``: comments written by a writer who saw neither the
-    labelled set nor ``training.probes`` (civil criticism of authors and outlets, and insulting versions)."""
+    """The lines of ``benchmarks/probes/<name>.txt``: comments written by writers who saw neither the
+    labelled set nor ``training.probes`` (see ``INDEPENDENT_PROBES``)."""
     path = Path(__file__).resolve().parent / "probes" / f"{name}.txt"
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
