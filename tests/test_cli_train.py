@@ -9,6 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from conftest import seed_data
 
+from model.labels import CATEGORIES
 from service.cli import cli
 
 
@@ -56,6 +57,16 @@ def test_train_reports_a_bad_label_with_its_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(tmp_path / "m")])
     assert result.exit_code == 1
     assert f"{data}:2: field 'category': unknown label 'spam'" in result.output
+
+
+def test_train_refuses_comments_of_too_few_articles_before_fitting(tmp_path: Path) -> None:
+    data = tmp_path / "one_article.jsonl"
+    rows = [{"text": f"comment {i}", "category": CATEGORIES[i % 3], "article_id": f"a{i % 4}"} for i in range(30)]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    result = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(tmp_path / "m"), "--cv-folds", "0"])
+    assert result.exit_code == 1, result.output
+    assert "3 article(s) left for training" in result.output and "needs at least 5" in result.output
+    assert not (tmp_path / "m").exists()
 
 
 def test_train_reports_a_missing_file_and_a_bad_label_map(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -16,7 +17,7 @@ from sklearn.model_selection import StratifiedGroupKFold
 
 from model.artifact import ARTIFACT_FILE, load_model, save_model
 from model.classifier import CommentClassifier
-from model.errors import ArtifactError
+from model.errors import ArtifactError, DataError
 from model.labels import CATEGORIES, STANCES
 from model.moderation import Moderator
 from model.policy import DecisionPolicy
@@ -105,6 +106,23 @@ def model_version(records: list[dict], config: TrainingConfig) -> str:
     return f"{datetime.now(timezone.utc):%Y.%m.%d}-{digest.hexdigest()[:8]}"
 
 
+def articles_needed(config: TrainingConfig) -> int:
+    """Training articles (groups) the fit needs: the heads' ``n_folds`` within every
+    cross-validation fold, which holds out a ``cv_folds``-th of them."""
+    if not config.cv_folds:
+        return config.n_folds
+    return max(config.cv_folds, math.ceil(config.n_folds * config.cv_folds / (config.cv_folds - 1)))
+
+
+def check_enough_articles(train_records: list[dict], config: TrainingConfig) -> None:
+    """Refuse training data whose articles are too few to split into the folds the fit needs."""
+    n_articles, needed = len({r["group"] for r in train_records}), articles_needed(config)
+    if n_articles < needed:
+        raise DataError(f"{n_articles} article(s) left for training once the held-out ones are set aside, and "
+                        f"training needs at least {needed} (n_folds {config.n_folds}, cv_folds {config.cv_folds}): "
+                        "give comments under more articles, or lower n_folds / cv_folds with --config")
+
+
 def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: bool = False,
           policy: DecisionPolicy | None = None, progress: Progress = lambda _: None) -> TrainingOutcome:
     """Train, evaluate and write a model; promote it over the current one only if not worse."""
@@ -114,6 +132,7 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     train_index, test_index = split_grouped([r["group"] for r in records],
                                             test_fraction=config.test_fraction, seed=config.seed)
     train_records, test_records = [records[i] for i in train_index], [records[i] for i in test_index]
+    check_enough_articles(train_records, config)
     cv = cross_validate(train_records, config, progress) if config.cv_folds else None
     progress(f"fitting on {len(train_records)} comments")
     candidate = Moderator(fit_classifier(train_records, config), policy or DecisionPolicy(),
