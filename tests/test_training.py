@@ -111,7 +111,7 @@ def test_model_that_cannot_be_compared_fairly_is_not_promoted(trained_dir: Path,
     current = tmp_path / "current"
     shutil.copytree(trained_dir, current)
     its_held_out = set(metrics_of(trained_dir)["data"]["test_articles"])
-    # A split holding out only articles the current model trained on (as added data can do).
+    # A split holding out only articles the current model trained on (as another seed can do).
     data = small_seed_data()
     trained_on = set(sorted({r["group"] for r in data.records} - its_held_out)[:6])
     monkeypatch.setattr(training_train, "split_grouped", holding_out(trained_on))

@@ -158,9 +158,10 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
 
 def compare_with_current(out_dir: Path, test_records: list[dict], candidate: Moderator) -> dict | None:
     """Macro-F1 of the current model at ``out_dir`` and of the candidate, side by side, on the held-out
-    comments neither was trained on: those of articles the current model also held out. When adding
-    data moves the split, the rest of the held-out set is in the current model's training data and
-    would flatter it; with no article held out by both, the two cannot be compared fairly."""
+    comments neither was trained on: those of articles the current model also held out. When the split
+    moves (new articles, another seed or test fraction), the rest of the held-out set is in the current
+    model's training data and would flatter it; with no article held out by both, the two cannot be
+    compared fairly."""
     if not (Path(out_dir) / ARTIFACT_FILE).exists():
         return None
     try:
