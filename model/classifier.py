@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -136,14 +135,17 @@ def _softmax_heads(logits: np.ndarray, n_categories: int) -> tuple[np.ndarray, n
     head's (the rest); a single row in Python, with numpy's operations in numpy's order."""
     if len(logits) == 1:
         row = logits[0].tolist()
-        return np.array([_softmax_of_list(row[:n_categories])]), np.array([_softmax_of_list(row[n_categories:])])
+        categories, stances = row[:n_categories], row[n_categories:]
+        top_category, top_stance = max(categories), max(stances)
+        shifted = [value - top_category for value in categories] + [value - top_stance for value in stances]
+        exponentials = np.exp(shifted).tolist()  # numpy's exp, which may be SIMD code, not the C library's
+        return (np.array([_normalised(exponentials[:n_categories])]),
+                np.array([_normalised(exponentials[n_categories:])]))
     return _softmax(logits[:, :n_categories]), _softmax(logits[:, n_categories:])
 
 
-def _softmax_of_list(values: list[float]) -> list[float]:
-    """``_softmax`` of one row, bit for bit (numpy's exp is the C library's; its sum of a few runs in order)."""
-    top = max(values)
-    exponentials = [math.exp(value - top) for value in values]
+def _normalised(exponentials: list[float]) -> list[float]:
+    """``exponentials`` over their sum, bit for bit as numpy divides by its sum of a few (in order)."""
     total = 0.0
     for exponential in exponentials:
         total += exponential

@@ -3,7 +3,6 @@ the vectorised and the one-comment-at-a-time featurizer share."""
 
 from __future__ import annotations
 
-import math
 import re
 from collections import Counter
 from collections.abc import Sequence
@@ -222,8 +221,9 @@ LOG1P = np.log1p(np.arange(1024, dtype=np.float64)).tolist()  # log(1 + n) by n,
 
 
 def log1p_count(count: int) -> float:
-    """``np.log1p(count)`` of a count, bit for bit when below 1024 (read from numpy's table)."""
-    return LOG1P[count] if count < len(LOG1P) else math.log1p(count)
+    """``np.log1p(count)`` of a count, bit for bit (numpy's log1p may be SIMD code,
+    not the C library's)."""
+    return LOG1P[count] if count < len(LOG1P) else float(np.log1p(float(count)))
 
 
 STEM_PREFIX = "~"  # never part of a token, so a stem cannot collide with a word

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import seed_data
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from model.corpus import load_articles
@@ -240,6 +240,7 @@ def test_one_comments_sentence_scores_equal_the_matrix_product_bit_for_bit(moder
 
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.floats(-60, 60), min_size=6, max_size=6))
+@example([0.0, 0.0, 0.0, 0.0, 50.0, 6.103515625e-05])  # numpy's SIMD exp and the C library's differ here
 def test_one_rows_softmax_equals_the_array_softmax_bit_for_bit(logits: list[float]) -> None:
     from model.classifier import _softmax, _softmax_heads
     category, stance = _softmax_heads(np.array([logits]), 3)
