@@ -179,6 +179,14 @@ def sorted_counts(items: list[int]) -> tuple[list[int], Counter | None]:
     return sorted(counts), counts
 
 
+def most_frequent(frequency: Counter, limit: int, min_df: int) -> list[str]:
+    """The ``limit`` most frequent keys seen at least ``min_df`` times, in order; ties broken by
+    the key, so that the vocabulary never depends on the order keys were counted in (which follows
+    Python's per-process string hashing)."""
+    frequent = [(-n, key) for key, n in frequency.items() if n >= min_df]
+    return sorted(key for _, key in sorted(frequent)[:limit])
+
+
 def run_starts(keys: np.ndarray) -> np.ndarray:
     """Where each run of equal values of sorted (or grouped) ``keys`` starts."""
     first = np.ones(len(keys), dtype=bool)

@@ -20,7 +20,7 @@ from sklearn.base import BaseEstimator
 from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_MASK, DEFLECTION, DEFLECTION_CUES,
                         DENSE_FEATURES, INSULT, PLACE, PROFANITY,
                         SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
-                        STEM_PREFIX, capitalised_words, character_cues, grams_of, log1p_count, positions_in, stem_of,
+                        STEM_PREFIX, capitalised_words, character_cues, grams_of, log1p_count, most_frequent, positions_in, stem_of,
                         tfidf_rows, word_properties)
 from model.features_one_by_one import transform_one_by_one
 from model.languages import (HOMOGRAPH_BITS, HOMOGRAPHS, LANGUAGES, MARKER_BITS, MIN_MARKERS,
@@ -277,8 +277,7 @@ class CommentFeaturizer(BaseEstimator):
         for gram in list(document_frequency):
             if any(word in masked for word in gram.split(" ")):
                 del document_frequency[gram]
-        kept = [g for g, n in document_frequency.most_common(self.max_features) if n >= self.min_df]
-        kept.sort()
+        kept = most_frequent(document_frequency, self.max_features, self.min_df)
         self.vocabulary_ = {gram: index for index, gram in enumerate(kept)}
         n_documents = len(texts)
         self.idf_ = np.array([math.log((1 + n_documents) / (1 + document_frequency[g])) + 1

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 
-from model.cues import run_lengths, run_starts, sorted_counts
+from model.cues import most_frequent, run_lengths, run_starts, sorted_counts
 from model.languages import SEPARATOR
 
 SPELLING_ORDERS = (2, 3, 4)
@@ -92,7 +92,7 @@ class SpellingVocabulary:
         frequency: Counter = Counter()
         for words in comments:
             frequency.update({gram for word in set(words) if word not in masked for gram in word_grams(word)})
-        kept = sorted(g for g, n in frequency.most_common(self.max_features) if n >= self.min_df)
+        kept = most_frequent(frequency, self.max_features, self.min_df)
         self.vocabulary_ = {gram: column for column, gram in enumerate(kept)}
         self.idf_ = np.array([math.log((1 + len(comments)) / (1 + frequency[g])) + 1 for g in kept])
         return self

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+
 import numpy as np
 import pytest
 from conftest import seed_data
@@ -255,3 +261,34 @@ def test_tfidf_rows_beyond_32_bit_keys_equal_the_same_rows_near_the_top() -> Non
     far = cues.tfidf_rows(rows + 70_000, columns, 70_003, idf)  # 70,003 x 70,000 keys need 33 bits
     assert far.shape[0] * far.shape[1] > 1 << 32
     assert (far[70_000:] != near).nnz == 0 and far[:70_000].nnz == 0
+
+
+VOCABULARY_OF_STDIN = """
+import json, sys
+from model.features import CommentFeaturizer
+from model.spelling import SpellingVocabulary
+texts = json.loads(sys.stdin.read())
+featurizer = CommentFeaturizer(min_df=2, max_features=300).fit(texts)
+spelling = SpellingVocabulary(min_df=2, max_features=300).fit([t.lower().split() for t in texts], frozenset())
+print(json.dumps([featurizer.feature_names_, sorted(spelling.vocabulary_)]))
+"""
+
+
+def test_capped_vocabularies_do_not_depend_on_the_process_string_hashing() -> None:
+    texts = [r["text"] for r in seed_data().records[:400]]
+    runs = [subprocess.run([sys.executable, "-c", VOCABULARY_OF_STDIN], input=json.dumps(texts), text=True,
+                           capture_output=True, check=True, env={**os.environ, "PYTHONHASHSEED": seed})
+            for seed in ("1", "2")]
+    first, second = (json.loads(run.stdout) for run in runs)
+    assert len(first[0]) == 300 + len(cues.DENSE_FEATURES) and len(first[1]) == 300  # the caps bind
+    assert first == second
+
+
+@given(st.dictionaries(st.text("abc", min_size=1, max_size=3), st.integers(1, 4)), st.integers(0, 10))
+def test_most_frequent_keeps_the_commonest_and_breaks_ties_by_key(counts: dict[str, int], limit: int) -> None:
+    forward, backward = Counter(counts), Counter(dict(reversed(counts.items())))
+    kept = cues.most_frequent(forward, limit, 2)
+    assert kept == cues.most_frequent(backward, limit, 2) == sorted(kept)
+    assert len(kept) == min(limit, sum(n >= 2 for n in counts.values()))
+    left_out = set(counts) - set(kept)
+    assert all((-counts[k], k) < (-counts[o], o) for k in kept for o in left_out if counts[o] >= 2)

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -65,9 +68,22 @@ def test_report_files_are_written(trained_dir: Path) -> None:
     assert len(report["confusion_matrix"]["rows_true_columns_predicted"]) == 3
 
 
-def test_same_data_and_seed_give_identical_metrics(tmp_path: Path) -> None:
-    for name in ("first", "second"):
-        train(small_seed_data(8), TrainingConfig(cv_folds=0), tmp_path / name, force=True)
+SMALL_TRAINING = """
+import sys
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+from conftest import small_seed_data
+from training.config import TrainingConfig
+from training.train import train
+train(small_seed_data(8), TrainingConfig(cv_folds=0), Path(sys.argv[1]), force=True)
+"""
+
+
+def test_same_data_and_seed_give_identical_metrics_in_another_process(tmp_path: Path) -> None:
+    """The second run is another process with other string hashing (set and dict orders differ)."""
+    train(small_seed_data(8), TrainingConfig(cv_folds=0), tmp_path / "first", force=True)
+    subprocess.run([sys.executable, "-c", SMALL_TRAINING, str(tmp_path / "second"), str(Path(__file__).parent)],
+                   check=True, capture_output=True, env={**os.environ, "PYTHONHASHSEED": "0"})
     assert (tmp_path / "first" / METRICS_FILE).read_bytes() == (tmp_path / "second" / METRICS_FILE).read_bytes()
     assert metrics_of(tmp_path / "first")["held_out"]["category"]["macro_f1"] > 0.5
 
