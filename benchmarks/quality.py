@@ -81,6 +81,7 @@ def main() -> None:
 INDEPENDENT_PROBES = [
     ("criticism", ("criticism_civil", "criticism_insulting"), "civil criticisms of authors and outlets"),
     ("everyday-word", ("everyday_civil", "everyday_abusive"), "civil comments using words threats also use"),
+    ("group", ("group_civil", "group_abusive"), "civil sentences about a people, faith or group"),
 ]
 
 
