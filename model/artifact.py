@@ -105,15 +105,24 @@ def save_model(moderator: Moderator, directory: Path, *, training_config: dict,
 
 
 def atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same directory, then rename over ``path``."""
+    """Write through a temporary file in the same directory, then rename over ``path`` (with the
+    mode a new file gets from the umask, not the temporary file's owner-only 0600)."""
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(handle)
     try:
         write(temporary)
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):
             os.unlink(temporary)
+
+
+def _umask() -> int:
+    """The process's umask (reading it means setting it, so it is set back at once)."""
+    umask = os.umask(0o077)
+    os.umask(umask)
+    return umask
 
 
 def read_card(directory: Path) -> dict:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from model import cues
 from model.artifact import (ARTIFACT_FILE, CARD_FIELDS, CARD_FILE, DEFAULT_MODEL_DIR, REFERENCE_COMMENTS,
-                            IncompatibleArtifactError, load_model, read_card)
+                            IncompatibleArtifactError, atomic_write, load_model, read_card)
 from model.labels import CATEGORIES
 from model.errors import ArtifactError
 
@@ -121,3 +122,13 @@ def test_missing_artifact_file(model_copy: Path) -> None:
     (model_copy / ARTIFACT_FILE).unlink()
     with pytest.raises(ArtifactError, match="missing"):
         load_model(model_copy)
+
+
+def test_files_written_atomically_get_the_umask_mode_not_owner_only(tmp_path: Path) -> None:
+    previous = os.umask(0o022)
+    try:
+        atomic_write(tmp_path / "card.json", lambda path: Path(path).write_text("{}"))
+    finally:
+        os.umask(previous)
+    assert (tmp_path / "card.json").stat().st_mode & 0o777 == 0o644  # a service running as another user can read it
+    assert [p.name for p in tmp_path.iterdir()] == ["card.json"]
