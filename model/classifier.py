@@ -28,7 +28,7 @@ DENSE_NAMES = [f"[{name}]" for name in DENSE_FEATURES] + [SENTENCE_FEATURE]
 # Newton-CG's tolerances for the heads. The fits on folds only give out-of-fold logits for fitting a
 # temperature, so 1e-3 does (the F1 of 1e-4 in two thirds of the time). The final fit gives the
 # weights: at 1e-3 it stopped far enough from the optimum that another CPU's rounding (AVX2 against
-# AVX-512) moved them by 2.7% and a borderline sentence by 0.05; at 1e-4, by 0.2% and no check.
+# AVX-512) moved them by 2.7% and a borderline sentence by 0.05; at 1e-4, by 0.2-0.7% and no check.
 FOLD_TOLERANCE = 1e-3
 HEAD_TOLERANCE = 1e-4
 # How an explanation names a dense cue whose value is below the training mean (the cue then counts

@@ -180,9 +180,9 @@ def sorted_counts(items: list[int]) -> tuple[list[int], Counter | None]:
 
 
 def most_frequent(frequency: Counter, limit: int, min_df: int) -> list[str]:
-    """The ``limit`` most frequent keys seen at least ``min_df`` times, in order; ties broken by
-    the key, so that the vocabulary never depends on the order keys were counted in (which follows
-    Python's per-process string hashing)."""
+    """The ``limit`` most frequent keys seen at least ``min_df`` times, sorted by key; frequency ties
+    at the limit are broken by the key, so that the vocabulary never depends on the order keys were
+    counted in (which follows Python's per-process string hashing)."""
     frequent = [(-n, key) for key, n in frequency.items() if n >= min_df]
     return sorted(key for _, key in sorted(frequent)[:limit])
 

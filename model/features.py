@@ -20,8 +20,8 @@ from sklearn.base import BaseEstimator
 from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_MASK, DEFLECTION, DEFLECTION_CUES,
                         DENSE_FEATURES, INSULT, PLACE, PROFANITY,
                         SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
-                        STEM_PREFIX, capitalised_words, character_cues, grams_of, log1p_count, most_frequent, positions_in, stem_of,
-                        tfidf_rows, word_properties)
+                        STEM_PREFIX, capitalised_words, character_cues, grams_of, log1p_count, most_frequent,
+                        positions_in, stem_of, tfidf_rows, word_properties)
 from model.features_one_by_one import transform_one_by_one
 from model.languages import (HOMOGRAPH_BITS, HOMOGRAPHS, LANGUAGES, MARKER_BITS, MIN_MARKERS,
                              languages_of_comments, qualified)
