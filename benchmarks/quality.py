@@ -7,11 +7,15 @@ on the same Davidson rows beside ours. External sets are for evaluation only: ne
 Also prints how independent writers' civil comments and abusive ones (``benchmarks/probes``) are
 scored: criticisms of authors and outlets with insulting versions, and everyday words that threats
 also use ("hope", "little", "every one", "strike") in civil comments and in abusive ones.
+Last, how the comments written for round 20 of the labelled set, and kept out of it because they
+cost held-out F1 (``benchmarks/evaluation``), are read: words abuse uses in their literal sense,
+blunt criticism of an author, and calls for harm to a people beside civil sentences about them.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -73,6 +77,8 @@ def main() -> None:
         civil, abusive_texts = probe_texts(civil_name), probe_texts(abusive_name)
         print(f"independent {kind} probes: {len(scored_abusive(moderator, civil))}/{len(civil)} {civil_kind} "
               f"scored abusive, {len(scored_abusive(moderator, abusive_texts))}/{len(abusive_texts)} abusive ones caught")
+    for line in round20_lines(moderator):
+        print(line)
     if args.all_articles_cv:
         print(f"article-grouped 5-fold CV over all articles, seeds 0 and 1: {all_articles_cv():.4f}")
 
@@ -90,6 +96,29 @@ def probe_texts(name: str) -> list[str]:
     labelled set nor ``training.probes`` (see ``INDEPENDENT_PROBES``)."""
     path = Path(__file__).resolve().parent / "probes" / f"{name}.txt"
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+ROUND20 = Path(__file__).resolve().parent / "evaluation" / "round20.jsonl"
+
+
+def round20_lines(moderator) -> list[str]:
+    """How the comments written for round 20 and kept out of training (``benchmarks/evaluation``)
+    are scored, part by part, each under its article."""
+    from training.sources import load_seed_data
+    articles = {r["group"]: r["article"] for r in load_seed_data().records}
+    rows = [json.loads(line) for line in ROUND20.read_text(encoding="utf-8").splitlines() if line.strip()]
+    probabilities = moderator.classifier.predict([r["text"] for r in rows],
+                                                 [articles[r["article_id"]] for r in rows]).category
+    flagged = probabilities.argmax(axis=1) == CATEGORIES.index("abusive")
+    lines = []
+    for part in dict.fromkeys(r["part"] for r in rows):
+        civil = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] != "abusive"]
+        abusive = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] == "abusive"]
+        line = f"round-20 comments, {part}: {int(flagged[civil].sum())}/{len(civil)} civil ones read as abusive"
+        if abusive:
+            line += f", {int(flagged[abusive].sum())}/{len(abusive)} abusive ones caught"
+        lines.append(line)
+    return lines
 
 
 def held_out_by_language(moderator, card: dict, model_dir: Path) -> list[tuple[str, float, int]]:
