@@ -28,6 +28,7 @@ from common import davidson, non_english_ids, reddit_worse_problems, whataboutis
 from model.artifact import DEFAULT_MODEL_DIR, load_model  # noqa: E402
 from model.labels import CATEGORIES  # noqa: E402
 from training.probes import scored_abusive  # noqa: E402
+from training.sources import load_seed_data
 
 
 def probabilities(moderator, texts: list[str], articles: list[str | None] | None = None) -> np.ndarray:
@@ -45,12 +46,13 @@ def main() -> None:
                         help="also run article-grouped 5-fold CV over every article (two seeds, ~1.5 min)")
     args = parser.parse_args()
     moderator, card = load_model(args.model)
+    records = load_seed_data().records
     whataboutism, abusive = CATEGORIES.index("whataboutism"), CATEGORIES.index("abusive")
     print(f"model {card['model_version']}")
     print(f"held-out macro-F1 on the labelled set (article-grouped): "
           f"{card['metrics']['held_out_category_macro_f1']:.3f}  (target ≥ 0.90)")
 
-    for name, f1, n in held_out_by_language(moderator, card, args.model):
+    for name, f1, n in held_out_by_language(moderator, card, args.model, records):
         print(f"  of which {name:<25} n={n:>5}  macro-F1 {f1:.3f}")
 
     texts, labels = whataboutism_twitter()
@@ -77,10 +79,10 @@ def main() -> None:
         civil, abusive_texts = probe_texts(civil_name), probe_texts(abusive_name)
         print(f"independent {kind} probes: {len(scored_abusive(moderator, civil))}/{len(civil)} {civil_kind} "
               f"scored abusive, {len(scored_abusive(moderator, abusive_texts))}/{len(abusive_texts)} abusive ones caught")
-    for line in round20_lines(moderator):
+    for line in round20_lines(moderator, records):
         print(line)
     if args.all_articles_cv:
-        print(f"article-grouped 5-fold CV over all articles, seeds 0 and 1: {all_articles_cv():.4f}")
+        print(f"article-grouped 5-fold CV over all articles, seeds 0 and 1: {all_articles_cv(records):.4f}")
 
 
 # (what they probe, (file of civil comments, file of abusive ones), what the civil ones are)
@@ -101,11 +103,10 @@ def probe_texts(name: str) -> list[str]:
 ROUND20 = Path(__file__).resolve().parent / "evaluation" / "round20.jsonl"
 
 
-def round20_lines(moderator) -> list[str]:
+def round20_lines(moderator, records: list[dict]) -> list[str]:
     """How the comments written for round 20 and kept out of training (``benchmarks/evaluation``)
-    are scored, part by part, each under its article."""
-    from training.sources import load_seed_data
-    articles = {r["group"]: r["article"] for r in load_seed_data().records}
+    are scored, part by part, each under its article (``records``: the labelled set's)."""
+    articles = {r["group"]: r["article"] for r in records}
     rows = [json.loads(line) for line in ROUND20.read_text(encoding="utf-8").splitlines() if line.strip()]
     probabilities = moderator.classifier.predict([r["text"] for r in rows],
                                                  [articles[r["article_id"]] for r in rows]).category
@@ -121,14 +122,14 @@ def round20_lines(moderator) -> list[str]:
     return lines
 
 
-def held_out_by_language(moderator, card: dict, model_dir: Path) -> list[tuple[str, float, int]]:
-    """Held-out macro-F1 of the comments in English and of those tagged non_english."""
+def held_out_by_language(moderator, card: dict, model_dir: Path, records: list[dict]
+                         ) -> list[tuple[str, float, int]]:
+    """Held-out macro-F1 of the labelled set's comments in English and of those tagged non_english."""
     from sklearn.metrics import f1_score
-    from training.sources import load_seed_data
     from training.train import held_out_articles
     held_out = held_out_articles(card, model_dir) or set()
     foreign_ids = non_english_ids()
-    records = [r for r in load_seed_data().records if r["group"] in held_out]
+    records = [r for r in records if r["group"] in held_out]
     predicted = moderator.classifier.predict([r["text"] for r in records],
                                              [r["article"] for r in records]).category.argmax(axis=1)
     parts = []
@@ -139,13 +140,11 @@ def held_out_by_language(moderator, card: dict, model_dir: Path) -> list[tuple[s
     return parts
 
 
-def all_articles_cv() -> float:
+def all_articles_cv(records: list[dict]) -> float:
     """Mean macro-F1 of article-grouped 5-fold cross-validation over the whole labelled set: every
     comment scored by a model that never saw its article (a steadier estimate than one split)."""
     from training.config import TrainingConfig
-    from training.sources import load_seed_data
     from training.train import cross_validate
-    records = load_seed_data().records
     means = [cross_validate(records, TrainingConfig(seed=seed), lambda _: None)["category_macro_f1_mean"]
              for seed in (0, 1)]
     return float(np.mean(means))

@@ -188,11 +188,12 @@ def test_probe_sentences_are_distinct_and_absent_from_the_labelled_set() -> None
 
 def test_round_20_evaluation_comments_are_labelled_and_kept_out_of_training() -> None:
     rows = [json.loads(line) for line in ROUND_20.read_text(encoding="utf-8").splitlines()]
-    articles = {record["group"] for record in seed_data().records}
+    records = seed_data().records
+    articles = {record["group"] for record in records}
     assert len(rows) == 1010
     assert {row["part"] for row in rows} == {"literal_sense", "author_criticism", "group_harm"}
     assert all(row["category"] in CATEGORIES and row["article_id"] in articles for row in rows)
-    labelled = {_folded(record["text"]) for record in seed_data().records}
+    labelled = {_folded(record["text"]) for record in records}
     assert not [row["text"] for row in rows if _folded(row["text"]) in labelled]
 
 
