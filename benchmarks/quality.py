@@ -7,8 +7,8 @@ on the same Davidson rows beside ours. External sets are for evaluation only: ne
 Also prints how independent writers' civil comments and abusive ones (``benchmarks/probes``) are
 scored: criticisms of authors and outlets with insulting versions, and everyday words that threats
 also use ("hope", "little", "every one", "strike") in civil comments and in abusive ones.
-Last, how the comments written for round 20 of the labelled set, and kept out of it because they
-cost held-out F1 (``benchmarks/evaluation``), are read: words abuse uses in their literal sense,
+Last, how the comments written for round 20 of the labelled set, and kept out of it as they gained
+nothing measurable (``benchmarks/evaluation``), are read: words abuse uses in their literal sense,
 blunt criticism of an author, and calls for harm to a people beside civil sentences about them.
 """
 
