@@ -6,7 +6,9 @@ P(abusive) on Davidson et al. (hate or offensive against neither), with alt-prof
 on the same Davidson rows beside ours. External sets are for evaluation only: never trained on.
 Also prints how independent writers' civil comments and abusive ones (``benchmarks/probes``) are
 scored: criticisms of authors and outlets with insulting versions, and everyday words that threats
-also use ("hope", "little", "every one", "strike") in civil comments and in abusive ones.
+also use ("hope", "little", "every one", "strike") in civil comments and in abusive ones, civil sentences
+about peoples and faiths, and words that begin like a crude word or slur (names, places, other
+languages' words: "Fukushima", "Cockburn", Spanish "retardo") beside crude insults in inflected forms.
 Last, how the comments written for round 20 of the labelled set, and kept out of it as they gained
 nothing measurable (``benchmarks/evaluation``), are read: words abuse uses in their literal sense,
 blunt criticism of an author, and calls for harm to a people beside civil sentences about them.
@@ -90,6 +92,8 @@ INDEPENDENT_PROBES = [
     ("criticism", ("criticism_civil", "criticism_insulting"), "civil criticisms of authors and outlets"),
     ("everyday-word", ("everyday_civil", "everyday_abusive"), "civil comments using words threats also use"),
     ("group", ("group_civil", "group_abusive"), "civil sentences about a people, faith or group"),
+    ("lookalike-word", ("lookalike_civil", "lookalike_abusive"),
+     "civil comments with words that begin like a crude word or slur (Fukushima, cocktail, Spanish retardo)"),
 ]
 
 

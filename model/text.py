@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
+EXCEPTION = "!"  # a lexicon line starting so names a word its prefixes must not match
 # Tokens are found with byte operations, not a regex: every byte but a-z, apostrophes, sentence ends
 # and the batch separator becomes a space (a newline becomes NEWLINE, which is not whitespace), each
 # break is padded with spaces, and the bytes are split on whitespace. A word is a run of letters and
@@ -104,23 +105,42 @@ _REPLACEMENT_LENGTHS = np.array([0, 1, 1, 3, 1, 1])  # how many code points each
 _KINDS = np.zeros(0x110000, dtype=np.uint8)  # kind of each code point, filled as they are met
 
 
-def read_lexicon(name: str) -> frozenset[str]:
-    """Terms of a lexicon file in ``model/lexicons``, NFKC-normalised (comments and blank lines skipped)."""
+def _lexicon_lines(name: str) -> list[str]:
+    """The entries of a lexicon file in ``model/lexicons``, NFKC-normalised (comments and blank lines skipped)."""
     lines = (LEXICON_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines()
-    return frozenset(unicodedata.normalize("NFKC", line.strip())  # as comments are: "ㅅㅂ" -> "ᄉᄇ"
-                     for line in lines if line.strip() and not line.startswith("#"))
+    return [unicodedata.normalize("NFKC", line.strip())  # as comments are: "ㅅㅂ" -> "ᄉᄇ"
+            for line in lines if line.strip() and not line.startswith("#")]
+
+
+def read_lexicon(name: str) -> frozenset[str]:
+    """Terms of a lexicon file (its exceptions, the lines starting with ``!``, left out)."""
+    return frozenset(line for line in _lexicon_lines(name) if not line.startswith(EXCEPTION))
+
+
+def read_exceptions(name: str) -> frozenset[str]:
+    """Exceptions of a lexicon file: words (or prefixes, ending in ``*``) its prefixes must not match."""
+    return frozenset(line[1:] for line in _lexicon_lines(name) if line.startswith(EXCEPTION))
 
 
 class Lexicon:
-    """Whole words plus prefixes (entries ending in ``*``) of a lexicon file."""
+    """Whole words plus prefixes (entries ending in ``*``) of a lexicon file, less the words its
+    exceptions (``!cockroach*``, ``!fuku*``) take back from the prefixes (with or without "'s")."""
 
     def __init__(self, name: str) -> None:
-        terms = read_lexicon(name)
+        terms, exceptions = read_lexicon(name), read_exceptions(name)
         self.words = frozenset(t for t in terms if not t.endswith("*"))
         self.prefixes = tuple(sorted(t[:-1] for t in terms if t.endswith("*")))
+        self.excepted_words = frozenset(t for t in exceptions if not t.endswith("*"))
+        self.excepted_prefixes = tuple(sorted(t[:-1] for t in exceptions if t.endswith("*")))
 
     def __contains__(self, token: str) -> bool:
-        return token in self.words or (bool(self.prefixes) and token.startswith(self.prefixes))
+        if token in self.words:
+            return True
+        if not self.prefixes or not token.startswith(self.prefixes):
+            return False
+        word = token.removesuffix("'s")  # "cockburn's" is excepted as "cockburn" is
+        return word not in self.excepted_words and not (self.excepted_prefixes
+                                                        and word.startswith(self.excepted_prefixes))
 
 
 @lru_cache(maxsize=1)

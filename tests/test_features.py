@@ -292,3 +292,30 @@ def test_most_frequent_keeps_the_commonest_and_breaks_ties_by_key(counts: dict[s
     assert len(kept) == min(limit, sum(n >= 2 for n in counts.values()))
     left_out = set(counts) - set(kept)
     assert all((-counts[k], k) < (-counts[o], o) for k in kept for o in left_out if counts[o] >= 2)
+
+
+# Civil sentences whose words a lexicon prefix would match ("cock*", "retard*", "douche*", "cunt*"),
+# each beside an abusive one using the word the prefix is there for.
+INNOCENT_PREFIX_MATCHES = [
+    ("Cockroaches in the cells, no heating, one meal a day.", "You are a cocksucker.", "profanity"),
+    ("Fukushima showed what happens when a regulator trusts the operator.", "Fuking liars.", "profanity"),
+    ("Fire retardant was dropped on the camps' perimeter.", "Only a retard would write this.", "insults"),
+    ("Cretinism from iodine deficiency is common in the north.", "The author is a cretin.", "insults"),
+    ("I have a niggling doubt about the defector's timeline.", "Shut up niggah.", "insults"),
+    ("El retardo de la ayuda humanitaria es inaceptable.", "Eres un retardado.", "insults"),
+    ("Le train était en retard et personne n'a rien dit.", "What a retard.", "insults"),
+    ("De douche in de gevangenis werkte nooit en niemand heeft het ooit gerepareerd.", "The author is a douchebag.", "insults"),
+    ("Kuzey Kore'deki askeri cunta gibi bir rejim.", "The author is a cunt.", "insults"),
+    ("Тварини в зоопарку голодують, як і люди.", "Ти тварюка.", "insults"),
+    ("Il faggio è un albero della foresta.", "You faggot.", "insults"),
+]
+
+
+@pytest.mark.parametrize("civil, abusive, cue", INNOCENT_PREFIX_MATCHES)
+def test_words_a_lexicon_prefix_would_match_by_accident_are_not_counted(moderator, civil: str, abusive: str,
+                                                                       cue: str) -> None:
+    from model.cues import DENSE_FEATURES
+    column = DENSE_FEATURES.index(cue)
+    for size in (1, 20):  # both featurizer paths
+        batch = moderator.classifier.featurizer_.transform([civil, abusive] * size, [None] * 2 * size)
+        assert batch.dense[0, column] == 0 and batch.dense[1, column] > 0

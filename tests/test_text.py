@@ -171,3 +171,28 @@ def test_every_cue_is_a_word_or_word_pair_as_normalised(name: str) -> None:
         assert " ".join(words) == cue and len(words) <= 2, cue  # else it can never match
         # a pair is meant in one language, in whose comments its homographs are renamed ("de:was")
         assert len(words) == 1 or not set(words) & homographs, cue
+
+
+@pytest.mark.parametrize("name", ["insults", "profanity", "dehumanising", "violence"])
+def test_every_lexicon_exception_takes_back_words_a_prefix_matches(name: str) -> None:
+    """An exception that no prefix matches, or that a whole-word entry contradicts, does nothing."""
+    from model.text import Lexicon, read_exceptions
+    lexicon = Lexicon(name)
+    for exception in read_exceptions(name):
+        word = exception.rstrip("*")
+        assert word.startswith(lexicon.prefixes) and word not in lexicon.words, exception
+        assert normalise(word) == word and word not in lexicon, exception
+
+
+@pytest.mark.parametrize("word, name, counted", [
+    ("cockroaches", "profanity", False), ("fukushima", "profanity", False), ("fukuyama", "profanity", False),
+    ("cocksucker", "profanity", True), ("fuking", "profanity", True), ("dickens", "profanity", False),
+    ("cockburn's", "profanity", False), ("dickinson's", "profanity", False), ("dickhead's", "profanity", True),
+    ("retardant", "insults", False), ("retardz", "insults", True), ("niggling", "insults", False),
+    ("niggah", "insults", True), ("cunta", "insults", False), ("cunts", "insults", True),
+    ("douchen", "insults", False), ("douchebag", "insults", True), ("тварини", "insults", False),
+    ("тварюка", "insults", True), ("cretinism", "insults", False), ("cretins", "insults", True),
+])
+def test_lexicon_exceptions(word: str, name: str, counted: bool) -> None:
+    from model.text import Lexicon
+    assert (word in Lexicon(name)) is counted
