@@ -1,0 +1,58 @@
+"""Lexicon audit: the frequent words of many languages that a lexicon prefix counts.
+
+Run: python benchmarks/lexicon_audit.py [--top N] [--lexicon NAME ...] [--language CODE ...]
+Needs the `wordfreq` package (pip install wordfreq; about 60 MB, so it is no extra of this project).
+For every lexicon with prefix entries (``retard*``), prints per language the words among its ``--top``
+most frequent that a prefix counts and no whole-word entry names: each is an inflection or
+misspelling the prefix is there for ("retardz"), or a word it matches by accident ("retardant",
+Spanish "retardo"), which a ``!`` line of the lexicon file should take back. Run it after editing
+a lexicon; the README says how the shipped lists were made.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from model.text import Lexicon
+
+LEXICONS = ("insults", "profanity", "dehumanising", "violence")
+# English and the labelled set's other languages, and neighbours whose words commenters use.
+LANGUAGES = ("en", "de", "nl", "fr", "es", "it", "pt", "pl", "ru", "uk", "tr", "ar", "hi", "id", "ms", "sv")
+
+
+def prefix_matches(lexicon: Lexicon, words: list[str]) -> list[str]:
+    """The words a prefix of ``lexicon`` counts that no whole-word entry names, in the given order."""
+    return [word for word in words if word not in lexicon.words and word in lexicon]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--top", type=int, default=80_000, help="how many frequent words per language")
+    parser.add_argument("--lexicon", action="append", choices=LEXICONS, help="default: all with prefixes")
+    parser.add_argument("--language", action="append", help=f"wordfreq language code (default: {' '.join(LANGUAGES)})")
+    args = parser.parse_args()
+    try:
+        from wordfreq import top_n_list
+    except ImportError:
+        print("lexicon_audit: needs the wordfreq package: pip install wordfreq", file=sys.stderr)
+        return 2
+    for name in args.lexicon or LEXICONS:
+        lexicon = Lexicon(name)
+        if not lexicon.prefixes:
+            continue
+        print(f"== {name}: prefixes {' '.join(p + '*' for p in lexicon.prefixes)}")
+        for language in args.language or LANGUAGES:
+            try:
+                words = top_n_list(language, args.top)
+            except (LookupError, ValueError) as error:
+                print(f"  {language}: no word list ({error})")
+                continue
+            matches = prefix_matches(lexicon, words)
+            if matches:
+                print(f"  {language} ({len(matches)}): {' '.join(matches)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
