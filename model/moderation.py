@@ -59,7 +59,9 @@ class Moderator:
         has_stance = self.classifier.stance_trained_
         category_scores = _rounded(CATEGORIES, predictions.category)
         stance_scores = _rounded(STANCES, predictions.stance)
-        explanations = self.classifier.explain(predictions, categories, top, decimals=4) if explain else None
+        explanations = None  # none asked for (explain off, or top 0: MODERATE_EXPLAIN_TOP=0): none computed
+        if explain and top > 0:
+            explanations = self.classifier.explain(predictions, categories, top, decimals=4)
         results = []
         for row, comment in enumerate(comments):
             scores = category_scores[row]

@@ -44,6 +44,17 @@ def test_batch_order_does_not_change_a_score(moderator, order: list[int]) -> Non
         assert shuffled[position].scores == baseline[i]
 
 
+def test_no_explanation_asked_for_gives_the_same_verdicts_without_one(moderator) -> None:
+    texts = ["You are a brainless idiot and a liar.", "And what about Iraq?", "The camps must close."]
+    explained = moderator.moderate([CommentInput(t, ARTICLE) for t in texts])
+    for unexplained in (moderator.moderate([CommentInput(t, ARTICLE) for t in texts], top=0),
+                        moderator.moderate([CommentInput(t, ARTICLE) for t in texts], explain=False)):
+        assert [r.explanation for r in unexplained] == [[], [], []]
+        assert [(r.category, r.scores, r.decision) for r in unexplained] == [
+            (r.category, r.scores, r.decision) for r in explained]
+    assert all(r.explanation for r in explained)
+
+
 def test_explanation_names_words_with_weights(moderator) -> None:
     result = moderator.moderate_one("You are a brainless idiot and a liar.", ARTICLE)
     assert result.category == "abusive"
