@@ -39,13 +39,13 @@ _MARKERS = {
 }
 # Words of each language that are spelt like an English word with another meaning.
 _HOMOGRAPHS = {
-    "de": "die was will war also man hat rat gift kind arm mist dick hell bad fast bald",
-    "nl": "hoe hun die was door arm kind mist bad dik hel douche douches",
-    "es": "con negro negros negra sin son mayor van red come pie once",
-    "pt": "negro negros negra come mas",
+    "de": "die was will war also man hat rat gift kind arm mist dick hell bad fast bald rot",
+    "nl": "hoe hun die was door arm kind mist bad dik hel douche douches breed",
+    "es": "con negro negros negra sin son mayor van red come pie once inferior",
+    "pt": "negro negros negra come mas inferior",
     "it": "negro negri come con male sale dove ora",
-    "fr": "con cons sale pour chat pain bite coin dont retard douche douches",
-    "tr": "kim son ben on at her",
+    "fr": "con cons sale pour chat pain bite coin dont retard retards douche douches",
+    "tr": "kim son ben on at her bakar",
     "pl": "ale pan co ten to",
     "hi": "main the par to log hum band bat mar",
 }

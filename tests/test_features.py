@@ -294,9 +294,10 @@ def test_most_frequent_keeps_the_commonest_and_breaks_ties_by_key(counts: dict[s
     assert all((-counts[k], k) < (-counts[o], o) for k in kept for o in left_out if counts[o] >= 2)
 
 
-# Civil sentences whose words a lexicon prefix would match ("cock*", "retard*", "douche*", "cunt*"),
-# each beside an abusive one using the word the prefix is there for.
-INNOCENT_PREFIX_MATCHES = [
+# Civil sentences with a word a lexicon would count by accident, each beside an abusive one using the
+# word the lexicon is there for: first a prefix's ("cock*", "retard*", "douche*", "cunt*"), then a
+# homograph's (German "rot" is red).
+ACCIDENTAL_LEXICON_MATCHES = [
     ("Cockroaches in the cells, no heating, one meal a day.", "You are a cocksucker.", "profanity"),
     ("Fukushima showed what happens when a regulator trusts the operator.", "Fuking liars.", "profanity"),
     ("Fire retardant was dropped on the camps' perimeter.", "Only a retard would write this.", "insults"),
@@ -308,12 +309,20 @@ INNOCENT_PREFIX_MATCHES = [
     ("Kuzey Kore'deki askeri cunta gibi bir rejim.", "The author is a cunt.", "insults"),
     ("Тварини в зоопарку голодують, як і люди.", "Ти тварюка.", "insults"),
     ("Il faggio è un albero della foresta.", "You faggot.", "insults"),
+    # homographs: spelt like the lexicon's word, with another meaning in the comment's language
+    ("Die Ampel war rot und wir sind trotzdem gefahren, das ist nicht gut.", "Let them rot.", "violent words"),
+    ("Bu ülkede kim çocuklara bakar, bunu da bir düşünün çok önemli.", "Bakar semua rumah mereka.", "violent words"),
+    ("Dit land is breed genoeg en niemand heeft het ooit gemerkt.", "They breed like rats.", "dehumanising words"),
+    ("La parte inferior del informe es la más importante para los lectores.", "They are an inferior race.",
+     "dehumanising words"),
+    ("Les retards de la justice sont une honte pour nous et pour les victimes.", "Those retards on the council.",
+     "insults"),
 ]
 
 
-@pytest.mark.parametrize("civil, abusive, cue", INNOCENT_PREFIX_MATCHES)
-def test_words_a_lexicon_prefix_would_match_by_accident_are_not_counted(moderator, civil: str, abusive: str,
-                                                                       cue: str) -> None:
+@pytest.mark.parametrize("civil, abusive, cue", ACCIDENTAL_LEXICON_MATCHES)
+def test_words_a_lexicon_would_count_by_accident_are_not_counted(moderator, civil: str, abusive: str,
+                                                                 cue: str) -> None:
     from model.cues import DENSE_FEATURES
     column = DENSE_FEATURES.index(cue)
     for size in (1, 20):  # both featurizer paths
