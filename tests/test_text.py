@@ -173,11 +173,12 @@ def test_every_cue_is_a_word_or_word_pair_as_normalised(name: str) -> None:
         assert len(words) == 1 or not set(words) & homographs, cue
 
 
-@pytest.mark.parametrize("name", ["insults", "profanity", "dehumanising", "violence"])
+@pytest.mark.parametrize("name", ["insults", "profanity"])  # the lexicons with exceptions
 def test_every_lexicon_exception_takes_back_words_a_prefix_matches(name: str) -> None:
     """An exception that no prefix matches, or that a whole-word entry contradicts, does nothing."""
     from model.text import Lexicon, read_exceptions
     lexicon = Lexicon(name)
+    assert read_exceptions(name)
     for exception in read_exceptions(name):
         word = exception.rstrip("*")
         assert word.startswith(lexicon.prefixes) and word not in lexicon.words, exception
