@@ -112,9 +112,8 @@ def round20_lines(moderator, records: list[dict]) -> list[str]:
     are scored, part by part, each under its article (``records``: the labelled set's)."""
     articles = {r["group"]: r["article"] for r in records}
     rows = [json.loads(line) for line in ROUND20.read_text(encoding="utf-8").splitlines() if line.strip()]
-    probabilities = moderator.classifier.predict([r["text"] for r in rows],
-                                                 [articles[r["article_id"]] for r in rows]).category
-    flagged = probabilities.argmax(axis=1) == CATEGORIES.index("abusive")
+    scores = probabilities(moderator, [r["text"] for r in rows], [articles[r["article_id"]] for r in rows])
+    flagged = scores.argmax(axis=1) == CATEGORIES.index("abusive")
     lines = []
     for part in dict.fromkeys(r["part"] for r in rows):
         civil = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] != "abusive"]

@@ -105,21 +105,30 @@ _REPLACEMENT_LENGTHS = np.array([0, 1, 1, 3, 1, 1])  # how many code points each
 _KINDS = np.zeros(0x110000, dtype=np.uint8)  # kind of each code point, filled as they are met
 
 
-def _lexicon_lines(name: str) -> list[str]:
-    """The entries of a lexicon file in ``model/lexicons``, NFKC-normalised (comments and blank lines skipped)."""
+def _lexicon_entries(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Terms and exceptions (the lines starting with ``!``, without it) of a lexicon file in
+    ``model/lexicons``, NFKC-normalised (comments and blank lines skipped), from one read."""
     lines = (LEXICON_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines()
-    return [unicodedata.normalize("NFKC", line.strip())  # as comments are: "ㅅㅂ" -> "ᄉᄇ"
-            for line in lines if line.strip() and not line.startswith("#")]
+    entries = [unicodedata.normalize("NFKC", line.strip())  # as comments are: "ㅅㅂ" -> "ᄉᄇ"
+               for line in lines if line.strip() and not line.startswith("#")]
+    return (frozenset(e for e in entries if not e.startswith(EXCEPTION)),
+            frozenset(e[1:] for e in entries if e.startswith(EXCEPTION)))
 
 
 def read_lexicon(name: str) -> frozenset[str]:
-    """Terms of a lexicon file (its exceptions, the lines starting with ``!``, left out)."""
-    return frozenset(line for line in _lexicon_lines(name) if not line.startswith(EXCEPTION))
+    """Terms of a lexicon file (its exceptions left out)."""
+    return _lexicon_entries(name)[0]
 
 
 def read_exceptions(name: str) -> frozenset[str]:
     """Exceptions of a lexicon file: words (or prefixes, ending in ``*``) its prefixes must not match."""
-    return frozenset(line[1:] for line in _lexicon_lines(name) if line.startswith(EXCEPTION))
+    return _lexicon_entries(name)[1]
+
+
+def _words_and_prefixes(entries: frozenset[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Whole words, and prefixes (entries ending in ``*``, without it), of lexicon entries."""
+    return (frozenset(e for e in entries if not e.endswith("*")),
+            tuple(sorted(e[:-1] for e in entries if e.endswith("*"))))
 
 
 class Lexicon:
@@ -127,20 +136,17 @@ class Lexicon:
     exceptions (``!cockroach*``, ``!fuku*``) take back from the prefixes (with or without "'s")."""
 
     def __init__(self, name: str) -> None:
-        terms, exceptions = read_lexicon(name), read_exceptions(name)
-        self.words = frozenset(t for t in terms if not t.endswith("*"))
-        self.prefixes = tuple(sorted(t[:-1] for t in terms if t.endswith("*")))
-        self.excepted_words = frozenset(t for t in exceptions if not t.endswith("*"))
-        self.excepted_prefixes = tuple(sorted(t[:-1] for t in exceptions if t.endswith("*")))
+        terms, exceptions = _lexicon_entries(name)
+        self.words, self.prefixes = _words_and_prefixes(terms)
+        self.excepted_words, self.excepted_prefixes = _words_and_prefixes(exceptions)
 
     def __contains__(self, token: str) -> bool:
         if token in self.words:
             return True
-        if not self.prefixes or not token.startswith(self.prefixes):
+        if not token.startswith(self.prefixes):
             return False
         word = token.removesuffix("'s")  # "cockburn's" is excepted as "cockburn" is
-        return word not in self.excepted_words and not (self.excepted_prefixes
-                                                        and word.startswith(self.excepted_prefixes))
+        return word not in self.excepted_words and not word.startswith(self.excepted_prefixes)
 
 
 @lru_cache(maxsize=1)
