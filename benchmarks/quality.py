@@ -94,6 +94,8 @@ INDEPENDENT_PROBES = [
     ("group", ("group_civil", "group_abusive"), "civil sentences about a people, faith or group"),
     ("lookalike-word", ("lookalike_civil", "lookalike_abusive"),
      "civil comments with words that begin like a crude word or slur (Fukushima, cocktail, Spanish retardo)"),
+    ("slur", ("slur_civil", "slur_abusive"),
+     "civil comments that report, discuss or quote a slur (court reports, a team's former name)"),
 ]
 
 

@@ -69,6 +69,8 @@ def test_report_files_are_written(trained_dir: Path) -> None:
     report = metrics_of(trained_dir)["held_out"]["category"]
     assert {"precision", "recall", "f1", "roc_auc"} <= set(report["per_class"]["abusive"])
     assert len(report["confusion_matrix"]["rows_true_columns_predicted"]) == 3
+    swapped = metrics_of(trained_dir)["data"]["insults_swapped"]
+    assert swapped["comments"] > 500 and swapped["words_taught"] > 100, swapped
 
 
 SMALL_TRAINING = """
@@ -181,7 +183,7 @@ def test_probe_sentences_are_distinct_and_absent_from_the_labelled_set() -> None
     assert len(set(probes)) == len(probes)
     benchmark_probes = [line for path in sorted(BENCHMARK_PROBES.glob("*.txt"))
                         for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(benchmark_probes) == 800
+    assert len(benchmark_probes) == 920
     labelled = {_folded(record["text"]) for record in seed_data().records}
     assert not [probe for probe in probes + benchmark_probes if _folded(probe) in labelled]
 

@@ -21,6 +21,7 @@ class TrainingConfig:
     evidence_power: float = 0.5
     C_characters: float = 0.0  # 0: no character view; 16 turns it on (see the README)
     spelling: bool = True  # the character n-grams inside each word, in the category and stance heads
+    swap_insults: float = 0.5  # share of abusive comments lending their insult to one the data lacks (0: off)
     n_folds: int = 5
     cv_folds: int = 5
     test_fraction: float = 0.2
@@ -50,6 +51,8 @@ def resolve_config(path: Path | None = None, **overrides: object) -> TrainingCon
         raise ConfigError(f"test_fraction must be between 0 and 1, got {config.test_fraction}")
     if config.evidence_power < 0:
         raise ConfigError(f"evidence_power must be 0 (off) or more, got {config.evidence_power}")
+    if not 0 <= config.swap_insults <= 1:
+        raise ConfigError(f"swap_insults must be between 0 (off) and 1, got {config.swap_insults}")
     if not isinstance(config.spelling, bool):
         raise ConfigError(f"spelling must be true or false, got {config.spelling!r}")
     if config.C_characters < 0:

@@ -21,6 +21,7 @@ from model.errors import ArtifactError, DataError
 from model.labels import CATEGORIES, STANCES
 from model.moderation import Moderator
 from model.policy import DecisionPolicy
+from training.augment import InsultSwap, swap_unseen_insults
 from training.config import TrainingConfig
 from training.dataset import split_grouped
 from training.metrics import classification_report
@@ -52,7 +53,18 @@ class TrainingOutcome:
 
 
 def fit_classifier(records: list[dict], config: TrainingConfig) -> CommentClassifier:
-    """Fit a classifier on records with keys text, article, category, stance, group."""
+    """Fit a classifier on records with keys text, article, category, stance, group, a share of
+    their abusive comments' insults swapped for lexicon insults they lack (``swap_insults``)."""
+    return fit_swapped(swapped_insults(records, config).records, config)
+
+
+def swapped_insults(records: list[dict], config: TrainingConfig) -> InsultSwap:
+    """The records as the fit sees them (``training.augment``)."""
+    return swap_unseen_insults(records, config.swap_insults, config.min_df, config.seed)
+
+
+def fit_swapped(records: list[dict], config: TrainingConfig) -> CommentClassifier:
+    """Fit a classifier on records whose insults were already swapped."""
     classifier = CommentClassifier(C_category=config.C_category, C_stance=config.C_stance,
                                    C_sentence=config.C_sentence, min_df=config.min_df,
                                    dense_weight=config.dense_weight, evidence_power=config.evidence_power,
@@ -134,8 +146,10 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     train_records, test_records = [records[i] for i in train_index], [records[i] for i in test_index]
     check_enough_articles(train_records, config)
     cv = cross_validate(train_records, config, progress) if config.cv_folds else None
-    progress(f"fitting on {len(train_records)} comments")
-    candidate = Moderator(fit_classifier(train_records, config), policy or DecisionPolicy(),
+    swap = swapped_insults(train_records, config)
+    progress(f"fitting on {len(train_records)} comments ({swap.comments} abusive ones with an insult swapped "
+             f"for one of {len(swap.taught)} lexicon insults the data lacks: swap_insults)")
+    candidate = Moderator(fit_swapped(swap.records, config), policy or DecisionPolicy(),
                           model_version(records, config))
     progress(f"evaluating on {len(test_records)} held-out comments")
     held_out = evaluate(candidate, test_records)
@@ -144,6 +158,7 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
                "blend_weights": _blend_weights(candidate.classifier),
                "data": {"n_train": len(train_records), "n_test": len(test_records),
                         "test_articles": sorted({r["group"] for r in test_records}),
+                        "insults_swapped": swap.summary(),
                         "sources": data.sources}}
     comparison = compare_with_current(out_dir, test_records, candidate)
     promoted = force or comparison is None or (

@@ -1,0 +1,85 @@
+"""Swapping lexicon insults the training data lacks into its abusive comments (training.augment)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from conftest import seed_data
+
+from model.errors import ConfigError
+from model.text import Lexicon, normalise, sentence_words
+from training.augment import lexicon_blocks, swap_unseen_insults
+from training.config import TrainingConfig, resolve_config
+
+
+def _record(text: str, category: str, group: str = "a1") -> dict:
+    return {"text": text, "article": None, "category": category, "stance": None, "group": group}
+
+
+ABUSIVE = [_record(text, "abusive") for text in (
+    "You are a moron.", "Only a moron writes this.", "MORON. Total moron.", "Shut up, moron.",
+    "What a moron, honestly.", "Morons like you ruin every thread.", "Morons, all of them.",
+    "Typical morons.", "Go away, morons.", "Morons everywhere.")]
+CIVIL = [_record(text, "substantive") for text in (
+    "Calling him a moron is not an argument.", "The clowns at the fair were the best part.",
+    "A clown visited the children's ward.", "Clowns, jugglers and a brass band.",
+    "The circus clown retired after forty years.", "Send in the clowns, the band played.")]
+ENGLISH = lexicon_blocks()[0]
+
+
+def test_lexicon_blocks_are_the_files_runs_of_whole_words() -> None:
+    blocks = lexicon_blocks()
+    assert ENGLISH[:2] == ["idiot", "idiots"] and "nigger" in ENGLISH
+    assert len(blocks) >= 5 and any("pendejo" in block for block in blocks[1:])
+    assert not any(word.endswith("*") or word.startswith("!") for block in blocks for word in block)
+
+
+def test_abusive_comments_lend_their_insult_to_words_the_data_lacks() -> None:
+    swap = swap_unseen_insults(ABUSIVE + CIVIL, share=1.0, min_df=3, seed=0)
+    assert [r["category"] for r in swap.records] == [r["category"] for r in ABUSIVE + CIVIL]
+    assert swap.records[len(ABUSIVE):] == CIVIL  # civil comments are never changed
+    assert swap.comments == len(ABUSIVE) and swap.taught
+    held = Counter(word for r in ABUSIVE + CIVIL for s in sentence_words(normalise(r["text"])) for word in set(s))
+    for before, after in zip(ABUSIVE, swap.records):
+        assert "moron" not in after["text"].lower()  # "moron" and "morons": their comments are abusive
+        assert after["text"] != before["text"] and after["article"] == before["article"]
+        new_words = {w for s in sentence_words(normalise(after["text"])) for w in s} - set(held)
+        assert new_words and all(word in ENGLISH and held[word] < 3 for word in new_words), new_words
+    plural = swap.records[5]["text"].split()[0]
+    assert plural.endswith("s") and plural[0].isupper()  # "Morons": by a plural, capitalised
+
+
+def test_a_word_the_data_uses_civilly_is_never_swapped_out() -> None:
+    records = CIVIL + [_record("Shut up, clown.", "abusive"), _record("Clowns, the lot of you.", "abusive")]
+    swap = swap_unseen_insults(ABUSIVE + records, share=1.0, min_df=3, seed=0)
+    assert swap.records[-2:] == records[-2:]  # "clown" and "clowns": most of their comments are civil
+
+
+def test_adjectives_said_of_things_too_are_never_swapped_in() -> None:
+    """"The vetting rule is moronic." is blunt criticism: an adjective swapped into abusive comments
+    would be learnt as abuse (a tried model read that sentence 0.98 abusive)."""
+    words = {word for block in lexicon_blocks() for word in block}
+    assert not words & {"moronic", "idiotic", "stupid", "dumb", "retarded", "bitchy"}
+    assert "moronic" in Lexicon("insults")  # still counted as an insult word
+
+
+def test_share_and_seed_decide_which_comments_change() -> None:
+    many = ABUSIVE * 20
+    assert swap_unseen_insults(many, share=0.0, min_df=3, seed=0).records is many
+    half = swap_unseen_insults(many, share=0.5, min_df=3, seed=0)
+    assert 0.3 * len(many) < half.comments < 0.7 * len(many)
+    assert half.records == swap_unseen_insults(many, share=0.5, min_df=3, seed=0).records
+    assert half.records != swap_unseen_insults(many, share=0.5, min_df=3, seed=1).records
+
+
+def test_the_labelled_set_teaches_the_english_slurs_it_lacks() -> None:
+    swap = swap_unseen_insults(seed_data().records, TrainingConfig().swap_insults, TrainingConfig().min_df, 0)
+    assert swap.comments > 500
+    assert {"nigger", "towelhead", "kike", "spic", "fag"} <= set(swap.taught)
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5])
+def test_swap_share_outside_zero_to_one_is_refused(share: float) -> None:
+    with pytest.raises(ConfigError, match="swap_insults"):
+        resolve_config(swap_insults=share)

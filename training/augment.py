@@ -1,0 +1,110 @@
+"""Lexicon insults the training data lacks, taught by swapping them into its abusive comments.
+
+A slur no labelled comment uses ("nigger", "towelhead") gets no n-gram column and no weight of its
+own, so a comment using it is judged by the insult count alone, which disagreement also moves. Before
+a fit, a share of the abusive comments whose insult the data shows used as one ("moron", 109 of 109
+comments abusive) have that insult replaced by a word of the same lexicon block that fewer than
+``min_df`` comments hold. The comments are changed in place, never copied, so their other words count
+no more than before, and the comments under evaluation are never changed.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from model.text import EXCEPTION, LEXICON_DIR, nfkc, normalise, sentence_words
+
+SWAPPED_LEXICON = "insults"
+NOT_SWAPPED = "# Adjectives"  # a run of the lexicon under a comment starting so is never swapped
+SOURCE_MIN_COMMENTS = 5  # an insult is swapped out only if this many comments hold it ...
+SOURCE_MIN_ABUSIVE_SHARE = 0.8  # ... and this share of them are abusive: the data shows it used as an insult
+
+
+@dataclass
+class InsultSwap:
+    """Records with a share of their abusive comments' insults swapped, and what was swapped."""
+
+    records: list[dict]
+    comments: int  # abusive comments changed
+    taught: list[str]  # lexicon words swapped in
+
+    def summary(self) -> dict:
+        """JSON-ready figures for the training report."""
+        return {"comments": self.comments, "words_taught": len(self.taught)}
+
+
+def lexicon_blocks(name: str = SWAPPED_LEXICON) -> list[list[str]]:
+    """The runs of whole-word entries between comment lines of a lexicon file, one language or
+    family of languages each (prefixes, exceptions and runs under a ``NOT_SWAPPED`` comment left out)."""
+    blocks: list[list[str]] = [[]]
+    swapped, in_comments = True, True
+    for line in (LEXICON_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines():
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            if not in_comments:  # a run of words ended: the comments that follow head the next
+                blocks.append([])
+                swapped, in_comments = True, True
+            swapped = swapped and not entry.startswith(NOT_SWAPPED)
+            continue
+        in_comments = False
+        if swapped and not entry.startswith(EXCEPTION) and not entry.endswith("*"):
+            blocks[-1].append(nfkc(entry))  # as comments are read: "ㅅㅂ" -> "ᄉᄇ"
+    return [block for block in blocks if block]
+
+
+def swap_unseen_insults(records: list[dict], share: float, min_df: int, seed: int) -> InsultSwap:
+    """Replace, in ``share`` of the abusive comments holding an insult the data uses as one, that
+    insult by a word of its lexicon block that fewer than ``min_df`` comments hold (plural by plural)."""
+    if share <= 0:
+        return InsultSwap(records, 0, [])
+    words = [{word for sentence in sentence_words(normalise(r["text"])) for word in sentence} for r in records]
+    held, abusive = Counter(), Counter()
+    for comment_words, record in zip(words, records):
+        held.update(comment_words)
+        abusive.update(comment_words if record["category"] == "abusive" else ())
+    swaps = [_BlockSwap(block, held, abusive, min_df) for block in lexicon_blocks()]
+    swaps = [swap for swap in swaps if swap.sources and swap.targets]
+    rng = random.Random(seed)
+    swapped, taught, out = 0, set(), []
+    for record, comment_words in zip(records, words):
+        block_swaps = [swap for swap in swaps if comment_words & swap.sources]
+        if record["category"] != "abusive" or not block_swaps or rng.random() >= share:
+            out.append(record)
+            continue
+        text, replaced = nfkc(record["text"]), 0
+        for swap in block_swaps:
+            text, count = swap.apply(text, rng, taught)
+            replaced += count
+        swapped += replaced > 0
+        out.append({**record, "text": text} if replaced else record)
+    return InsultSwap(out, swapped, sorted(taught))
+
+
+class _BlockSwap:
+    """The insults of one lexicon block to swap out (``sources``) and in (``targets``)."""
+
+    def __init__(self, block: list[str], held: Counter, abusive: Counter, min_df: int) -> None:
+        self.sources = {word for word in block if held[word] >= SOURCE_MIN_COMMENTS
+                        and abusive[word] >= SOURCE_MIN_ABUSIVE_SHARE * held[word]}
+        self.targets = [word for word in block if held[word] < min_df]
+        alternatives = "|".join(map(re.escape, sorted(self.sources, key=len, reverse=True)))
+        self.pattern = re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])", re.IGNORECASE)
+
+    def apply(self, text: str, rng: random.Random, taught: set[str]) -> tuple[str, int]:
+        """``text`` with each of the block's source insults replaced by one target (a plural by a
+        plural, when the block has plural targets), capitalised as the word it replaces; and how
+        many words were replaced."""
+        plurals = [word for word in self.targets if word.endswith("s")] or self.targets
+        singulars = [word for word in self.targets if not word.endswith("s")] or self.targets
+        plural, singular = rng.choice(plurals), rng.choice(singulars)
+
+        def replace(match: re.Match) -> str:
+            word = match.group(0)
+            target = plural if word.lower().endswith("s") else singular
+            taught.add(target)
+            return target.capitalize() if word[:1].isupper() else target
+
+        return self.pattern.subn(replace, text)
