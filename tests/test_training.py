@@ -152,6 +152,13 @@ def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
     assert resolve_config(path, seed=7).C_category == 2.0 and resolve_config(path, seed=7).seed == 7
     with pytest.raises(ConfigError, match="evidence_power"):
         resolve_config(evidence_power=-0.5)
+    path.write_text('[training]\nswap_insults = "half"\n')
+    with pytest.raises(ConfigError, match="train.toml: training setting swap_insults must be float, got 'half'"):
+        resolve_config(path)
+    path.write_text("[training]\ncv_folds = 2.5\nspelling = 1\n")
+    with pytest.raises(ConfigError, match="cv_folds must be int"):
+        resolve_config(path)
+    assert resolve_config(swap_insults=1).swap_insults == 1  # an int where a float is due
 
 
 def _old_library(card: dict) -> None:

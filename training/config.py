@@ -46,6 +46,8 @@ def resolve_config(path: Path | None = None, **overrides: object) -> TrainingCon
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ConfigError(f"unknown training setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    for name, value in values.items():
+        _check_type(name, value, path)
     config = replace(TrainingConfig(), **values)
     if not 0 < config.test_fraction < 1:
         raise ConfigError(f"test_fraction must be between 0 and 1, got {config.test_fraction}")
@@ -53,10 +55,18 @@ def resolve_config(path: Path | None = None, **overrides: object) -> TrainingCon
         raise ConfigError(f"evidence_power must be 0 (off) or more, got {config.evidence_power}")
     if not 0 <= config.swap_insults <= 1:
         raise ConfigError(f"swap_insults must be between 0 (off) and 1, got {config.swap_insults}")
-    if not isinstance(config.spelling, bool):
-        raise ConfigError(f"spelling must be true or false, got {config.spelling!r}")
     if config.C_characters < 0:
         raise ConfigError(f"C_characters must be 0 (no character view) or more, got {config.C_characters}")
     if config.n_folds < 2 or config.cv_folds == 1 or config.cv_folds < 0:
         raise ConfigError("n_folds must be at least 2 and cv_folds 0 (off) or at least 2")
     return config
+
+
+def _check_type(name: str, value: object, path: Path | None) -> None:
+    """Refuse a setting whose value is not of its default's type (an int where a float is due is fine)."""
+    default = getattr(TrainingConfig(), name)
+    expected = (int, float) if isinstance(default, float) else (type(default),)
+    if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, expected):
+        where = f"{path}: " if path is not None else ""
+        raise ConfigError(f"{where}training setting {name} must be {type(default).__name__}, "
+                          f"got {value!r} ({type(value).__name__})")
