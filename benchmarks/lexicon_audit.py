@@ -1,12 +1,16 @@
-"""Lexicon audit: the frequent words of many languages that a lexicon prefix counts.
+"""Lexicon audit: the frequent words of many languages that a lexicon prefix or whole word counts.
 
-Run: python benchmarks/lexicon_audit.py [--top N] [--lexicon NAME ...] [--language CODE ...]
+Run: python benchmarks/lexicon_audit.py [--top N] [--word-top N] [--lexicon NAME ...] [--language CODE ...]
 Needs the `wordfreq` package (pip install wordfreq; about 60 MB, so it is no extra of this project).
 For every lexicon with prefix entries (``retard*``), prints per language the words among its ``--top``
 most frequent that a prefix counts and no whole-word entry names: each is an inflection or
 misspelling the prefix is there for ("retardz"), or a word it matches by accident ("retardant",
-Spanish "retardo"), which a ``!`` line of the lexicon file should take back. Run it after editing
-a lexicon; the README says how the shipped lists were made.
+Spanish "retardo"), which a ``!`` line of the lexicon file should take back. Then, for every
+lexicon, prints per language other than English the whole-word entries among that language's
+``--word-top`` most frequent words that are not already its homographs (``model/languages.py``):
+each is the same insult there ("idiot"), or a word with another meaning ("rot", German for red; "dago",
+an Indonesian word), which should become a homograph of that language or leave the lexicon. Run it
+after editing a lexicon; the README says how the shipped lists were made.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from model.languages import HOMOGRAPHS
 from model.text import Lexicon
 
 LEXICONS = ("insults", "profanity", "dehumanising", "violence")
@@ -26,10 +31,17 @@ def prefix_matches(lexicon: Lexicon, words: list[str]) -> list[str]:
     return [word for word in words if word not in lexicon.words and word in lexicon]
 
 
+def whole_word_matches(lexicon: Lexicon, words: list[str], homographs: frozenset[str]) -> list[str]:
+    """The whole-word entries of ``lexicon`` among ``words`` (in their order) that are not ``homographs``."""
+    return [word for word in words if word in lexicon.words and word not in homographs]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--top", type=int, default=80_000, help="how many frequent words per language")
-    parser.add_argument("--lexicon", action="append", choices=LEXICONS, help="default: all with prefixes")
+    parser.add_argument("--word-top", type=int, default=20_000,
+                        help="how many frequent words per language the whole-word entries are checked against")
+    parser.add_argument("--lexicon", action="append", choices=LEXICONS, help="default: all four")
     parser.add_argument("--language", action="append", help=f"wordfreq language code (default: {' '.join(LANGUAGES)})")
     args = parser.parse_args()
     try:
@@ -49,6 +61,20 @@ def main() -> int:
                 print(f"  {language}: no word list ({error})")
                 continue
             matches = prefix_matches(lexicon, words)
+            if matches:
+                print(f"  {language} ({len(matches)}): {' '.join(matches)}")
+    for name in args.lexicon or LEXICONS:
+        lexicon = Lexicon(name)
+        print(f"== {name}: whole words among the {args.word_top:,} most frequent words of another language")
+        for language in args.language or LANGUAGES:
+            if language == "en":
+                continue
+            try:
+                words = top_n_list(language, args.word_top)
+            except (LookupError, ValueError) as error:
+                print(f"  {language}: no word list ({error})")
+                continue
+            matches = whole_word_matches(lexicon, words, HOMOGRAPHS.get(language, frozenset()))
             if matches:
                 print(f"  {language} ({len(matches)}): {' '.join(matches)}")
     return 0
