@@ -29,7 +29,8 @@ from common import davidson, non_english_ids, reddit_worse_problems, whataboutis
 
 from model.artifact import DEFAULT_MODEL_DIR, load_model  # noqa: E402
 from model.labels import CATEGORIES  # noqa: E402
-from training.probes import scored_abusive  # noqa: E402
+from training.augment import insults_held_by_few
+from training.probes import friendly_frame_sentences, scored_abusive  # noqa: E402
 from training.sources import load_seed_data
 
 
@@ -81,6 +82,9 @@ def main() -> None:
         civil, abusive_texts = probe_texts(civil_name), probe_texts(abusive_name)
         print(f"independent {kind} probes: {len(scored_abusive(moderator, civil))}/{len(civil)} {civil_kind} "
               f"scored abusive, {len(scored_abusive(moderator, abusive_texts))}/{len(abusive_texts)} abusive ones caught")
+    slurs = friendly_frame_sentences(insults_held_by_few(records, card["training_config"]["min_df"]))
+    print(f"slurs the labelled set lacks, in a friendly frame (\"Thanks for the link, ...\"): "
+          f"{len(scored_abusive(moderator, slurs))}/{len(slurs)} scored abusive")
     for line in round20_lines(moderator, records):
         print(line)
     if args.all_articles_cv:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
-
 import numpy as np
 import pytest
 from conftest import seed_data
@@ -13,10 +11,10 @@ from hypothesis import strategies as st
 from model.corpus import load_articles
 from model.labels import CATEGORIES, STANCES
 from model.moderation import CommentInput
-from model.text import normalise, sentence_words
 from seeds import SEEDS_DIR
-from training.augment import lexicon_blocks
+from training.augment import insults_held_by_few
 from training.config import TrainingConfig
+from training.probes import friendly_frame_sentences
 
 ARTICLE = load_articles(SEEDS_DIR / "articles.jsonl")["003_2d5113ef618b1c85"].text
 SLURS_MISSED_CEILING = 0.1  # the shipped model misses 4 of 108; the one before it, 37 of 56 on half the words
@@ -127,19 +125,12 @@ def test_decision_policy_rejects_clear_abuse_and_approves_clear_engagement(moder
                                   ).decision == "approve"
 
 
-def _english_slurs_the_labelled_set_lacks() -> list[str]:
-    """Words of the insult lexicon's English block that fewer than min_df labelled comments hold."""
-    held = Counter(word for r in seed_data().records for word in {w for s in sentence_words(normalise(r["text"]))
-                                                                    for w in s})
-    return [word for word in lexicon_blocks()[0] if held[word] < TrainingConfig().min_df]
-
-
 def test_slurs_the_labelled_set_lacks_are_abusive_even_in_a_friendly_frame(moderator) -> None:
     """Swapped into abusive training comments (training.augment), slurs no labelled comment uses
     are learnt as insults: the previous model read "Thanks for the link, nigger." as civil."""
-    words = _english_slurs_the_labelled_set_lacks()
+    words = insults_held_by_few(seed_data().records, TrainingConfig().min_df)
     assert len(words) >= 40 and "nigger" in words
-    texts = [frame.format(word) for word in words for frame in ("Thanks for the link, {}.", "Happy birthday, {}.")]
+    texts = friendly_frame_sentences(words)
     results = moderator.moderate([CommentInput(text) for text in texts], explain=False)
     missed = [text for text, result in zip(texts, results) if result.category != "abusive"]
     assert len(missed) <= SLURS_MISSED_CEILING * len(texts), missed

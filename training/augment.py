@@ -60,11 +60,7 @@ def swap_unseen_insults(records: list[dict], share: float, min_df: int, seed: in
     insult by a word of its lexicon block that fewer than ``min_df`` comments hold (plural by plural)."""
     if share <= 0:
         return InsultSwap(records, 0, [])
-    words = [{word for sentence in sentence_words(normalise(r["text"])) for word in sentence} for r in records]
-    held, abusive = Counter(), Counter()
-    for comment_words, record in zip(words, records):
-        held.update(comment_words)
-        abusive.update(comment_words if record["category"] == "abusive" else ())
+    words, held, abusive = _word_counts(records)
     swaps = [_BlockSwap(block, held, abusive, min_df) for block in lexicon_blocks()]
     swaps = [swap for swap in swaps if swap.sources and swap.targets]
     rng = random.Random(seed)
@@ -81,6 +77,24 @@ def swap_unseen_insults(records: list[dict], share: float, min_df: int, seed: in
         swapped += replaced > 0
         out.append({**record, "text": text} if replaced else record)
     return InsultSwap(out, swapped, sorted(taught))
+
+
+def insults_held_by_few(records: list[dict], min_df: int, block: int = 0) -> list[str]:
+    """The words of a lexicon run (the first: English) that fewer than ``min_df`` of ``records`` hold:
+    the words a fit on them swaps in."""
+    held = _word_counts(records)[1]
+    return [word for word in lexicon_blocks()[block] if held[word] < min_df]
+
+
+def _word_counts(records: list[dict]) -> tuple[list[set[str]], Counter, Counter]:
+    """Each record's distinct words as the model reads them, and per word the records, and the
+    abusive records, that hold it."""
+    words = [{word for sentence in sentence_words(normalise(r["text"])) for word in sentence} for r in records]
+    held, abusive = Counter(), Counter()
+    for comment_words, record in zip(words, records):
+        held.update(comment_words)
+        abusive.update(comment_words if record["category"] == "abusive" else ())
+    return words, held, abusive
 
 
 class _BlockSwap:

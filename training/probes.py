@@ -47,6 +47,15 @@ CRITICISMS = (
 MAX_ABUSIVE_SHARE = 0.02
 
 
+# A slur aimed at someone in an otherwise friendly line: the frame alone reads as civil.
+FRIENDLY_FRAMES = ("Thanks for the link, {}.", "Happy birthday, {}.")
+
+
+def friendly_frame_sentences(words: list[str]) -> list[str]:
+    """Each of ``words`` (slurs) in each of ``FRIENDLY_FRAMES``."""
+    return [frame.format(word) for word in words for frame in FRIENDLY_FRAMES]
+
+
 def identity_sentences() -> list[str]:
     """Every identity template filled with every group."""
     return [template.format(group=group) for group in GROUPS for template in TEMPLATES]
