@@ -105,14 +105,39 @@ _REPLACEMENT_LENGTHS = np.array([0, 1, 1, 3, 1, 1])  # how many code points each
 _KINDS = np.zeros(0x110000, dtype=np.uint8)  # kind of each code point, filled as they are met
 
 
-def _lexicon_entries(name: str) -> tuple[frozenset[str], frozenset[str]]:
-    """Terms and exceptions (the lines starting with ``!``, without it) of a lexicon file in
-    ``model/lexicons``, NFKC-normalised (comments and blank lines skipped), from one read."""
+def _lexicon_lines(name: str) -> list[tuple[str, str | None]]:
+    """Each line of a lexicon file in ``model/lexicons``, stripped, with its entry NFKC-normalised as
+    comments are ("ㅅㅂ" -> "ᄉᄇ"), or None for a comment or blank line."""
     lines = (LEXICON_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines()
-    entries = [unicodedata.normalize("NFKC", line.strip())  # as comments are: "ㅅㅂ" -> "ᄉᄇ"
-               for line in lines if line.strip() and not line.startswith("#")]
+    return [(stripped, unicodedata.normalize("NFKC", stripped) if stripped and not line.startswith("#") else None)
+            for line, stripped in zip(lines, map(str.strip, lines))]
+
+
+def _lexicon_entries(name: str) -> tuple[frozenset[str], frozenset[str]]:
+    """Terms and exceptions (the lines starting with ``!``, without it) of a lexicon file, from one read."""
+    entries = [entry for _, entry in _lexicon_lines(name) if entry is not None]
     return (frozenset(e for e in entries if not e.startswith(EXCEPTION)),
             frozenset(e[1:] for e in entries if e.startswith(EXCEPTION)))
+
+
+def lexicon_runs(name: str) -> list[tuple[list[str], list[str]]]:
+    """The runs of a lexicon file: for each run of entries between comment lines, the comment lines
+    above it and its whole words in file order (prefixes and exceptions left out)."""
+    runs: list[tuple[list[str], list[str]]] = []
+    comments: list[str] = []
+    in_run = False
+    for line, entry in _lexicon_lines(name):
+        if entry is None:
+            if in_run:  # a run ended: the comment lines that follow head the next
+                comments, in_run = [], False
+            comments.append(line)
+            continue
+        if not in_run:
+            runs.append((comments, []))
+            in_run = True
+        if not entry.startswith(EXCEPTION) and not entry.endswith("*"):
+            runs[-1][1].append(entry)
+    return runs
 
 
 def read_lexicon(name: str) -> frozenset[str]:

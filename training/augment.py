@@ -15,7 +15,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from model.text import EXCEPTION, LEXICON_DIR, nfkc, normalise, sentence_words
+from model.text import lexicon_runs, nfkc, normalise, sentence_words
 
 SWAPPED_LEXICON = "insults"
 NOT_SWAPPED = "# Adjectives"  # a run of the lexicon under a comment starting so is never swapped
@@ -37,22 +37,10 @@ class InsultSwap:
 
 
 def lexicon_blocks(name: str = SWAPPED_LEXICON) -> list[list[str]]:
-    """The runs of whole-word entries between comment lines of a lexicon file, one language or
-    family of languages each (prefixes, exceptions and runs under a ``NOT_SWAPPED`` comment left out)."""
-    blocks: list[list[str]] = [[]]
-    swapped, in_comments = True, True
-    for line in (LEXICON_DIR / f"{name}.txt").read_text(encoding="utf-8").splitlines():
-        entry = line.strip()
-        if not entry or entry.startswith("#"):
-            if not in_comments:  # a run of words ended: the comments that follow head the next
-                blocks.append([])
-                swapped, in_comments = True, True
-            swapped = swapped and not entry.startswith(NOT_SWAPPED)
-            continue
-        in_comments = False
-        if swapped and not entry.startswith(EXCEPTION) and not entry.endswith("*"):
-            blocks[-1].append(nfkc(entry))  # as comments are read: "ㅅㅂ" -> "ᄉᄇ"
-    return [block for block in blocks if block]
+    """The runs of whole words of a lexicon file (``model.text.lexicon_runs``), one language or family
+    of languages each, less the runs under a comment starting with ``NOT_SWAPPED``."""
+    return [words for comments, words in lexicon_runs(name)
+            if words and not any(line.startswith(NOT_SWAPPED) for line in comments)]
 
 
 def swap_unseen_insults(records: list[dict], share: float, min_df: int, seed: int) -> InsultSwap:
@@ -104,6 +92,8 @@ class _BlockSwap:
         self.sources = {word for word in block if held[word] >= SOURCE_MIN_COMMENTS
                         and abusive[word] >= SOURCE_MIN_ABUSIVE_SHARE * held[word]}
         self.targets = [word for word in block if held[word] < min_df]
+        self.plurals = [word for word in self.targets if word.endswith("s")] or self.targets
+        self.singulars = [word for word in self.targets if not word.endswith("s")] or self.targets
         alternatives = "|".join(map(re.escape, sorted(self.sources, key=len, reverse=True)))
         self.pattern = re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])", re.IGNORECASE)
 
@@ -111,9 +101,7 @@ class _BlockSwap:
         """``text`` with each of the block's source insults replaced by one target (a plural by a
         plural, when the block has plural targets), capitalised as the word it replaces; and how
         many words were replaced."""
-        plurals = [word for word in self.targets if word.endswith("s")] or self.targets
-        singulars = [word for word in self.targets if not word.endswith("s")] or self.targets
-        plural, singular = rng.choice(plurals), rng.choice(singulars)
+        plural, singular = rng.choice(self.plurals), rng.choice(self.singulars)
 
         def replace(match: re.Match) -> str:
             word = match.group(0)
