@@ -43,19 +43,27 @@ SETS = {  # name: (rows, the category whose probability is scored)
 }
 
 
+def word_grams() -> TfidfVectorizer:
+    """Word 1- and 2-grams in at least two rows, TF-IDF with sublinear counts."""
+    return TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
+
+
+def balanced_regression() -> LogisticRegression:
+    """The reference's classifier: logistic regression with classes weighted to balance."""
+    return LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced")
+
+
 def reference_model() -> object:
     """Word 1-2-grams and character 2-5-grams, TF-IDF, into a balanced logistic regression."""
     return make_pipeline(
-        make_union(TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True),
-                   TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
-        LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced"))
+        make_union(word_grams(), TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), min_df=2, sublinear_tf=True)),
+        balanced_regression())
 
 
 def strongest_cues(texts: list[str], labels: np.ndarray, n: int = 15) -> list[str]:
     """The word n-grams a word-only reference model fitted on all rows weighs most toward label 1."""
-    vectoriser = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True)
-    model = LogisticRegression(C=1.0, max_iter=2000, class_weight="balanced").fit(
-        vectoriser.fit_transform(texts), labels)
+    vectoriser = word_grams()
+    model = balanced_regression().fit(vectoriser.fit_transform(texts), labels)
     names = vectoriser.get_feature_names_out()
     return [names[i] for i in np.argsort(model.coef_[0])[::-1][:n]]
 

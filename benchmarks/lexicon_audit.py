@@ -26,14 +26,36 @@ LEXICONS = ("insults", "profanity", "dehumanising", "violence")
 LANGUAGES = ("en", "de", "nl", "fr", "es", "it", "pt", "pl", "ru", "uk", "tr", "ar", "hi", "id", "ms", "sv")
 
 
-def prefix_matches(lexicon: Lexicon, words: list[str]) -> list[str]:
+def prefix_matches(lexicon: Lexicon, words: list[str], language: str) -> list[str]:
     """The words a prefix of ``lexicon`` counts that no whole-word entry names, in the given order."""
     return [word for word in words if word not in lexicon.words and word in lexicon]
 
 
-def whole_word_matches(lexicon: Lexicon, words: list[str], homographs: frozenset[str]) -> list[str]:
-    """The whole-word entries of ``lexicon`` among ``words`` (in their order) that are not ``homographs``."""
+def whole_word_matches(lexicon: Lexicon, words: list[str], language: str) -> list[str]:
+    """The whole-word entries of ``lexicon`` among ``words`` (in their order) that are not yet
+    homographs of ``language``."""
+    homographs = HOMOGRAPHS.get(language, frozenset())
     return [word for word in words if word in lexicon.words and word not in homographs]
+
+
+def _word_list(top_n_list, language: str, n: int) -> list[str] | str:
+    """wordfreq's ``n`` most frequent words of ``language``, or why it has none."""
+    try:
+        return top_n_list(language, n)
+    except (LookupError, ValueError) as error:
+        return f"no word list ({error})"
+
+
+def _print_matches(word_lists: dict[str, list[str] | str], top: int, lexicon: Lexicon, matches_of) -> None:
+    """Per language, the matches ``matches_of(lexicon, words, language)`` finds among its ``top`` most
+    frequent words."""
+    for language, words in word_lists.items():
+        if isinstance(words, str):
+            print(f"  {language}: {words}")
+            continue
+        matches = matches_of(lexicon, words[:top], language)
+        if matches:
+            print(f"  {language} ({len(matches)}): {' '.join(matches)}")
 
 
 def main() -> int:
@@ -49,34 +71,18 @@ def main() -> int:
     except ImportError:
         print("lexicon_audit: needs the wordfreq package: pip install wordfreq", file=sys.stderr)
         return 2
+    word_lists = {language: _word_list(top_n_list, language, max(args.top, args.word_top))
+                  for language in args.language or LANGUAGES}
     for name in args.lexicon or LEXICONS:
         lexicon = Lexicon(name)
-        if not lexicon.prefixes:
-            continue
-        print(f"== {name}: prefixes {' '.join(p + '*' for p in lexicon.prefixes)}")
-        for language in args.language or LANGUAGES:
-            try:
-                words = top_n_list(language, args.top)
-            except (LookupError, ValueError) as error:
-                print(f"  {language}: no word list ({error})")
-                continue
-            matches = prefix_matches(lexicon, words)
-            if matches:
-                print(f"  {language} ({len(matches)}): {' '.join(matches)}")
+        if lexicon.prefixes:
+            print(f"== {name}: prefixes {' '.join(p + '*' for p in lexicon.prefixes)}")
+            _print_matches(word_lists, args.top, lexicon, prefix_matches)
     for name in args.lexicon or LEXICONS:
         lexicon = Lexicon(name)
         print(f"== {name}: whole words among the {args.word_top:,} most frequent words of another language")
-        for language in args.language or LANGUAGES:
-            if language == "en":
-                continue
-            try:
-                words = top_n_list(language, args.word_top)
-            except (LookupError, ValueError) as error:
-                print(f"  {language}: no word list ({error})")
-                continue
-            matches = whole_word_matches(lexicon, words, HOMOGRAPHS.get(language, frozenset()))
-            if matches:
-                print(f"  {language} ({len(matches)}): {' '.join(matches)}")
+        others = {language: words for language, words in word_lists.items() if language != "en"}
+        _print_matches(others, args.word_top, lexicon, whole_word_matches)
     return 0
 
 
