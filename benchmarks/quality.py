@@ -100,6 +100,8 @@ INDEPENDENT_PROBES = [
      "civil comments with words that begin like a crude word or slur (Fukushima, cocktail, Spanish retardo)"),
     ("slur", ("slur_civil", "slur_abusive"),
      "civil comments that report, discuss or quote a slur (court reports, a team's former name)"),
+    ("second slur", ("slur2_civil", "slur2_abusive"),
+     "civil comments that report, discuss or quote a slur (written after the first set grew the lexicon)"),
 ]
 
 

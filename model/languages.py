@@ -39,10 +39,10 @@ _MARKERS = {
 }
 # Words of each language that are spelt like an English word with another meaning.
 _HOMOGRAPHS = {
-    "de": "die was will war also man hat rat gift kind arm mist dick hell bad fast bald rot",
-    "nl": "hoe hun die was door arm kind mist bad dik hel douche douches breed",
-    "es": "con negro negros negra sin son mayor van red come pie once inferior",
-    "pt": "negro negros negra come mas inferior",
+    "de": "die was will war also man hat rat gift kind arm mist dick hell bad fast bald rot dies abo jap",
+    "nl": "hoe hun die was door arm kind mist bad dik hel douche douches breed rot hang hoes",
+    "es": "con negro negros negra sin son mayor van red come pie once inferior deficiente",
+    "pt": "negro negros negra come mas inferior deficiente",
     "it": "negro negri come con male sale dove ora",
     "fr": "con cons sale pour chat pain bite coin dont retard retards douche douches",
     "tr": "kim son ben on at her bakar",

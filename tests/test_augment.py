@@ -1,4 +1,4 @@
-"""Swapping lexicon insults the training data lacks into its abusive comments (training.augment)."""
+"""Swapping lexicon insults the training data lacks into the comments of insults it has (training.augment)."""
 
 from __future__ import annotations
 
@@ -35,19 +35,31 @@ def test_lexicon_blocks_are_the_files_runs_of_whole_words() -> None:
     assert not any(word.endswith("*") or word.startswith("!") for block in blocks for word in block)
 
 
-def test_abusive_comments_lend_their_insult_to_words_the_data_lacks() -> None:
+def test_comments_of_an_insult_lend_it_to_words_the_data_lacks() -> None:
     swap = swap_unseen_insults(ABUSIVE + CIVIL, share=1.0, min_df=3, seed=0)
     assert [r["category"] for r in swap.records] == [r["category"] for r in ABUSIVE + CIVIL]
-    assert swap.records[len(ABUSIVE):] == CIVIL  # civil comments are never changed
-    assert swap.comments == len(ABUSIVE) and swap.taught
+    assert swap.records[len(ABUSIVE) + 1:] == CIVIL[1:]  # civil comments without the insult are unchanged
+    assert swap.comments == len(ABUSIVE) + 1 and swap.taught
     held = Counter(word for r in ABUSIVE + CIVIL for s in sentence_words(normalise(r["text"])) for word in set(s))
-    for before, after in zip(ABUSIVE, swap.records):
+    # the abusive comments, and the civil one that mentions the insult, so the swapped-in words learn both
+    for before, after in zip(ABUSIVE + CIVIL[:1], swap.records):
         assert "moron" not in after["text"].lower()  # "moron" and "morons": their comments are abusive
         assert after["text"] != before["text"] and after["article"] == before["article"]
         new_words = {w for s in sentence_words(normalise(after["text"])) for w in s} - set(held)
         assert new_words and all(word in ENGLISH and held[word] < 3 for word in new_words), new_words
     plural = swap.records[5]["text"].split()[0]
     assert plural.endswith("s") and plural[0].isupper()  # "Morons": by a plural, capitalised
+
+
+def test_the_words_the_data_lacks_are_swapped_in_by_turns() -> None:
+    """Each word the data lacks is swapped into about as many comments as the others: drawn at random,
+    some fell under min_df and got no column of their own."""
+    swap = swap_unseen_insults(ABUSIVE * 40, share=1.0, min_df=3, seed=0)
+    uses = Counter(word for r in swap.records for word in {w for s in sentence_words(normalise(r["text"])) for w in s})
+    singulars = [uses[word] for word in ENGLISH if not word.endswith("s") and word != "moron"]
+    plurals = [uses[word] for word in ENGLISH if word.endswith("s") and word != "morons"]
+    assert min(singulars) >= 2 and max(singulars) - min(singulars) <= 1
+    assert min(plurals) >= 2 and max(plurals) - min(plurals) <= 1
 
 
 def test_a_word_the_data_uses_civilly_is_never_swapped_out() -> None:

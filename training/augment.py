@@ -1,11 +1,13 @@
-"""Lexicon insults the training data lacks, taught by swapping them into its abusive comments.
+"""Lexicon insults the training data lacks, taught by swapping them into the comments of insults it has.
 
 A slur no labelled comment uses ("nigger", "towelhead") gets no n-gram column and no weight of its
 own, so a comment using it is judged by the insult count alone, which disagreement also moves. Before
-a fit, a share of the abusive comments whose insult the data shows used as one ("moron", 109 of 109
-comments abusive) have that insult replaced by a word of the same lexicon block that fewer than
-``min_df`` comments hold. The comments are changed in place, never copied, so their other words count
-no more than before, and the comments under evaluation are never changed.
+a fit, a share of the comments holding an insult the data shows used as one ("moron", 109 of 109
+comments abusive before the round of mentions) have that insult replaced by a word of the same
+lexicon block that fewer than ``min_df`` comments hold. Most such comments are abusive; the civil
+ones report or discuss the insult ("The court heard he called the officer a moron"), so the swapped-in
+words learn both the uses and the mentions. The comments are changed in place, never copied, so their
+other words count no more than before, and the comments under evaluation are never changed.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import random
 import re
 from collections import Counter
 from dataclasses import dataclass
+from itertools import cycle
 
 from model.text import lexicon_runs, nfkc, normalise, sentence_words
 
@@ -25,10 +28,10 @@ SOURCE_MIN_ABUSIVE_SHARE = 0.8  # ... and this share of them are abusive: the da
 
 @dataclass
 class InsultSwap:
-    """Records with a share of their abusive comments' insults swapped, and what was swapped."""
+    """Records with a share of their comments' insults swapped, and what was swapped."""
 
     records: list[dict]
-    comments: int  # abusive comments changed
+    comments: int  # comments changed
     taught: list[str]  # lexicon words swapped in
 
     def summary(self) -> dict:
@@ -44,23 +47,23 @@ def lexicon_blocks(name: str = SWAPPED_LEXICON) -> list[list[str]]:
 
 
 def swap_unseen_insults(records: list[dict], share: float, min_df: int, seed: int) -> InsultSwap:
-    """Replace, in ``share`` of the abusive comments holding an insult the data uses as one, that
-    insult by a word of its lexicon block that fewer than ``min_df`` comments hold (plural by plural)."""
+    """Replace, in ``share`` of the comments holding an insult the data uses as one, that insult by a
+    word of its lexicon block that fewer than ``min_df`` comments hold (plural by plural)."""
     if share <= 0:
         return InsultSwap(records, 0, [])
     words, held, abusive = _word_counts(records)
-    swaps = [_BlockSwap(block, held, abusive, min_df) for block in lexicon_blocks()]
-    swaps = [swap for swap in swaps if swap.sources and swap.targets]
     rng = random.Random(seed)
+    swaps = [_BlockSwap(block, held, abusive, min_df, rng) for block in lexicon_blocks()]
+    swaps = [swap for swap in swaps if swap.sources and swap.targets]
     swapped, taught, out = 0, set(), []
     for record, comment_words in zip(records, words):
         block_swaps = [swap for swap in swaps if comment_words & swap.sources]
-        if record["category"] != "abusive" or not block_swaps or rng.random() >= share:
+        if not block_swaps or rng.random() >= share:
             out.append(record)
             continue
         text, replaced = nfkc(record["text"]), 0
         for swap in block_swaps:
-            text, count = swap.apply(text, rng, taught)
+            text, count = swap.apply(text, taught)
             replaced += count
         swapped += replaced > 0
         out.append({**record, "text": text} if replaced else record)
@@ -88,24 +91,30 @@ def _word_counts(records: list[dict]) -> tuple[list[set[str]], Counter, Counter]
 class _BlockSwap:
     """The insults of one lexicon block to swap out (``sources``) and in (``targets``)."""
 
-    def __init__(self, block: list[str], held: Counter, abusive: Counter, min_df: int) -> None:
+    def __init__(self, block: list[str], held: Counter, abusive: Counter, min_df: int, rng: random.Random) -> None:
         self.sources = {word for word in block if held[word] >= SOURCE_MIN_COMMENTS
                         and abusive[word] >= SOURCE_MIN_ABUSIVE_SHARE * held[word]}
         self.targets = [word for word in block if held[word] < min_df]
-        self.plurals = [word for word in self.targets if word.endswith("s")] or self.targets
-        self.singulars = [word for word in self.targets if not word.endswith("s")] or self.targets
+        plurals = [word for word in self.targets if word.endswith("s")] or self.targets
+        singulars = [word for word in self.targets if not word.endswith("s")] or self.targets
+        # Targets are taken in turn, from a shuffled order, so each is swapped into about as many
+        # comments as the others: drawn at random, some fell under min_df and got no column.
+        self.turns = {True: cycle(rng.sample(plurals, len(plurals))), False: cycle(rng.sample(singulars, len(singulars)))}
         alternatives = "|".join(map(re.escape, sorted(self.sources, key=len, reverse=True)))
         self.pattern = re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])", re.IGNORECASE)
 
-    def apply(self, text: str, rng: random.Random, taught: set[str]) -> tuple[str, int]:
-        """``text`` with each of the block's source insults replaced by one target (a plural by a
-        plural, when the block has plural targets), capitalised as the word it replaces; and how
-        many words were replaced."""
-        plural, singular = rng.choice(self.plurals), rng.choice(self.singulars)
+    def apply(self, text: str, taught: set[str]) -> tuple[str, int]:
+        """``text`` with each of the block's source insults replaced by the next target in turn (a
+        plural by a plural, when the block has plural targets; one target per form and comment),
+        capitalised as the word it replaces; and how many words were replaced."""
+        chosen: dict[bool, str] = {}
 
         def replace(match: re.Match) -> str:
             word = match.group(0)
-            target = plural if word.lower().endswith("s") else singular
+            plural = word.lower().endswith("s")
+            if plural not in chosen:
+                chosen[plural] = next(self.turns[plural])
+            target = chosen[plural]
             taught.add(target)
             return target.capitalize() if word[:1].isupper() else target
 

@@ -54,7 +54,7 @@ class TrainingOutcome:
 
 def fit_classifier(records: list[dict], config: TrainingConfig) -> CommentClassifier:
     """Fit a classifier on records with keys text, article, category, stance, group, a share of
-    their abusive comments' insults swapped for lexicon insults they lack (``swap_insults``)."""
+    their comments' insults swapped for lexicon insults they lack (``swap_insults``)."""
     return fit_swapped(swapped_insults(records, config).records, config)
 
 
@@ -147,7 +147,7 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     check_enough_articles(train_records, config)
     cv = cross_validate(train_records, config, progress) if config.cv_folds else None
     swap = swapped_insults(train_records, config)
-    progress(f"fitting on {len(train_records)} comments ({swap.comments} abusive ones with an insult swapped "
+    progress(f"fitting on {len(train_records)} comments ({swap.comments} with an insult swapped "
              f"for one of {len(swap.taught)} lexicon insults the data lacks: swap_insults)")
     candidate = Moderator(fit_swapped(swap.records, config), policy or DecisionPolicy(),
                           model_version(records, config))
