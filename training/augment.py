@@ -99,7 +99,8 @@ class _BlockSwap:
         singulars = [word for word in self.targets if not word.endswith("s")] or self.targets
         # Targets are taken in turn, from a shuffled order, so each is swapped into about as many
         # comments as the others: drawn at random, some fell under min_df and got no column.
-        self.turns = {True: cycle(rng.sample(plurals, len(plurals))), False: cycle(rng.sample(singulars, len(singulars)))}
+        self.turns = {True: cycle(rng.sample(plurals, len(plurals))),  # keyed by "is a plural"
+                      False: cycle(rng.sample(singulars, len(singulars)))}
         alternatives = "|".join(map(re.escape, sorted(self.sources, key=len, reverse=True)))
         self.pattern = re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])", re.IGNORECASE)
 
