@@ -126,8 +126,9 @@ def test_decision_policy_rejects_clear_abuse_and_approves_clear_engagement(moder
 
 
 def test_slurs_the_labelled_set_lacks_are_abusive_even_in_a_friendly_frame(moderator) -> None:
-    """Swapped into abusive training comments (training.augment), slurs no labelled comment uses
-    are learnt as insults: the previous model read "Thanks for the link, nigger." as civil."""
+    """Swapped into the training comments of the insults the data has (training.augment), slurs no
+    labelled comment uses are learnt as insults: a model without the swap read "Thanks for the link,
+    nigger." as civil."""
     words = insults_held_by_few(seed_data().records, TrainingConfig().min_df)
     assert len(words) >= 40 and "nigger" in words
     texts = friendly_frame_sentences(words)

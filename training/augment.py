@@ -88,6 +88,11 @@ def _word_counts(records: list[dict]) -> tuple[list[set[str]], Counter, Counter]
     return words, held, abusive
 
 
+def _is_plural(word: str) -> bool:
+    """Whether an insult reads as a plural ("morons"), so a plural replaces it."""
+    return word.lower().endswith("s")
+
+
 class _BlockSwap:
     """The insults of one lexicon block to swap out (``sources``) and in (``targets``)."""
 
@@ -95,11 +100,11 @@ class _BlockSwap:
         self.sources = {word for word in block if held[word] >= SOURCE_MIN_COMMENTS
                         and abusive[word] >= SOURCE_MIN_ABUSIVE_SHARE * held[word]}
         self.targets = [word for word in block if held[word] < min_df]
-        plurals = [word for word in self.targets if word.endswith("s")] or self.targets
-        singulars = [word for word in self.targets if not word.endswith("s")] or self.targets
+        plurals = [word for word in self.targets if _is_plural(word)] or self.targets
+        singulars = [word for word in self.targets if not _is_plural(word)] or self.targets
         # Targets are taken in turn, from a shuffled order, so each is swapped into about as many
         # comments as the others: drawn at random, some fell under min_df and got no column.
-        self.turns = {True: cycle(rng.sample(plurals, len(plurals))),  # keyed by "is a plural"
+        self.turns = {True: cycle(rng.sample(plurals, len(plurals))),  # keyed by _is_plural
                       False: cycle(rng.sample(singulars, len(singulars)))}
         alternatives = "|".join(map(re.escape, sorted(self.sources, key=len, reverse=True)))
         self.pattern = re.compile(rf"(?<![\w'])(?:{alternatives})(?![\w'])", re.IGNORECASE)
@@ -112,7 +117,7 @@ class _BlockSwap:
 
         def replace(match: re.Match) -> str:
             word = match.group(0)
-            plural = word.lower().endswith("s")
+            plural = _is_plural(word)
             if plural not in chosen:
                 chosen[plural] = next(self.turns[plural])
             target = chosen[plural]
