@@ -102,6 +102,8 @@ INDEPENDENT_PROBES = [
      "civil comments that report, discuss or quote a slur (court reports, a team's former name)"),
     ("second slur", ("slur2_civil", "slur2_abusive"),
      "civil comments that report, discuss or quote a slur (written after the first set grew the lexicon)"),
+    ("third slur", ("slur3_civil", "slur3_abusive"),
+     "civil comments that report, discuss or quote a slur (written before the lexicon gained the second set's misses)"),
 ]
 
 

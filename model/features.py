@@ -21,7 +21,7 @@ from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_MASK, 
                         DENSE_FEATURES, INSULT, PLACE, PROFANITY,
                         SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
                         STEM_PREFIX, capitalised_words, character_cues, grams_of, log1p_count, most_frequent,
-                        positions_in, stem_of, tfidf_rows, word_properties)
+                        QUOTE, pair_properties, positions_in, quoted_count, stem_of, tfidf_rows, word_properties)
 from model.features_one_by_one import transform_one_by_one
 from model.languages import (HOMOGRAPH_BITS, HOMOGRAPHS, LANGUAGES, MARKER_BITS, MIN_MARKERS,
                              languages_of_comments, qualified)
@@ -77,6 +77,10 @@ class WordTable(dict):
                 bigrams.setdefault(self.key(words), [-1, 0])[1] |= (
                     (DEFLECTION if gram in DEFLECTION_CUES else 0)
                     | (PLACE if gram in lexicons["places"].words else 0))
+        self.lexicon_pairs = pair_properties(lexicons)  # "camel jockey": INSULT
+        self.lexicon_pair_words = frozenset(word for pair in self.lexicon_pairs for word in pair.split(" "))
+        for gram, bits in self.lexicon_pairs.items():
+            bigrams.setdefault(self.key(gram.split(" ")), [-1, 0])[1] |= bits
         homograph_keys = {self[word.encode()] << LANGUAGE_BITS | index: self[qualified(word, language).encode()]
                           for index, language in enumerate(LANGUAGES) for word in sorted(HOMOGRAPHS[language])}
         order = sorted(homograph_keys)
@@ -253,6 +257,8 @@ class _Tokens:
     pair_sentence: np.ndarray
     pair_keys: np.ndarray
     pair_index: np.ndarray
+    word_tokens: np.ndarray  # each word's position among the tokens
+    pair_tokens: np.ndarray  # each pair's first word's position among the tokens
 
 
 class CommentFeaturizer(BaseEstimator):
@@ -345,12 +351,13 @@ class CommentFeaturizer(BaseEstimator):
         """Features of a batch through whole-batch array operations (any batch size)."""
         if table is None:
             table = self._word_table()
-        token_bytes, tokens = _index_tokens(table, normalise_joined(list(texts)))
+        normalised = normalise_joined(list(texts))
+        token_bytes, tokens = _index_tokens(table, normalised)
         n = len(texts)
         doc_columns, doc_rows, sentence_rows = self._ngram_cells(table, tokens)
         text_matrix = tfidf_rows(doc_rows, doc_columns, n, self.idf_)
         sentence_matrix = tfidf_rows(sentence_rows, doc_columns, len(tokens.sentence_owner), self.idf_)
-        dense = self._dense(table, tokens, texts, articles, text_matrix)
+        dense = self._dense(table, tokens, texts, (normalised, token_bytes), articles, text_matrix)
         lengths = np.bincount(tokens.word_sentence, minlength=len(tokens.sentence_owner))
         batch = FeatureBatch(text_matrix, sentence_matrix, tokens.sentence_owner, dense,
                              token_bytes, tokens.sentence_starts, lengths)
@@ -394,22 +401,31 @@ class CommentFeaturizer(BaseEstimator):
             table.articles.popitem(last=False)
         return entry
 
-    def _dense(self, table: WordTable, tokens: _Tokens, texts: list[str], articles: list[str | None],
-               text_matrix: sp.csr_matrix) -> np.ndarray:
-        """The dense cues of every comment of the batch (see ``DENSE_FEATURES``)."""
+    def _dense(self, table: WordTable, tokens: _Tokens, texts: list[str], normalised: tuple[str, ByteTokens],
+               articles: list[str | None], text_matrix: sp.csr_matrix) -> np.ndarray:
+        """The dense cues of every comment of the batch (see ``DENSE_FEATURES``), from its normalised
+        text and that text's tokens too."""
+        normalised, token_bytes = normalised
         n = len(texts)
         properties = table.properties[tokens.words]
         n_tokens = np.bincount(tokens.word_comment, minlength=n)
-        flagged = np.flatnonzero(properties & COUNTED_MASK)  # the few words any count below needs
-        comment, flagged_properties = tokens.word_comment[flagged], properties[flagged]
-        count = lambda bit: np.bincount(comment, weights=(flagged_properties & bit) > 0, minlength=n)  # noqa: E731
-        insults_per_sentence = np.bincount(tokens.word_sentence[flagged],
-                                           weights=(flagged_properties & INSULT) > 0,
-                                           minlength=len(tokens.sentence_owner))
-        max_insults = np.zeros(n)
-        np.maximum.at(max_insults, tokens.sentence_owner, insults_per_sentence)
         pair_index = tokens.pair_index
         pair_properties = np.where(pair_index >= 0, table.bigram_properties[pair_index], 0)
+        # the few words, and lexicon pairs ("camel jockey"), any count below needs
+        flagged = np.flatnonzero(properties & COUNTED_MASK)
+        flagged_pairs = np.flatnonzero(pair_properties & COUNTED_MASK)
+        comment = np.concatenate([tokens.word_comment[flagged], tokens.pair_comment[flagged_pairs]])
+        flagged_properties = np.concatenate([properties[flagged], pair_properties[flagged_pairs]])
+        count = lambda bit: np.bincount(comment, weights=(flagged_properties & bit) > 0, minlength=n)  # noqa: E731
+        insults_per_sentence = np.bincount(
+            np.concatenate([tokens.word_sentence[flagged], tokens.pair_sentence[flagged_pairs]]),
+            weights=(flagged_properties & INSULT) > 0, minlength=len(tokens.sentence_owner))
+        max_insults = np.zeros(n)
+        np.maximum.at(max_insults, tokens.sentence_owner, insults_per_sentence)
+        is_insult = (flagged_properties & INSULT) > 0
+        pair_words = np.searchsorted(tokens.word_tokens, tokens.pair_tokens[flagged_pairs])  # their first words
+        word_of_hit = np.concatenate([flagged, pair_words])
+        quoted_insults = _quoted_insults(normalised, token_bytes, tokens, comment[is_insult], word_of_hit[is_insult], n)
         places = _gram_hits(tokens, properties, pair_properties, PLACE)
         cues = _gram_hits(tokens, properties, pair_properties, DEFLECTION)
         dense = np.zeros((n, len(DENSE_FEATURES)))
@@ -420,7 +436,8 @@ class CommentFeaturizer(BaseEstimator):
         dense[:, 11] = np.log1p(max_insults)
         dense[:, 12] = np.log1p(count(SECOND_PERSON_BIT))
         dense[:, 13] = np.log1p(n_tokens)
-        dense[:, 14:] = _character_cues_joined(texts)
+        dense[:, 14:17] = _character_cues_joined(texts)
+        dense[:, 17] = np.log1p(quoted_insults)
         if any(articles):
             self._article_cues(table, tokens, properties, places, texts, articles, text_matrix, dense)
         return dense
@@ -454,6 +471,24 @@ class CommentFeaturizer(BaseEstimator):
         rows = np.flatnonzero(has_article).tolist()
         for row, subjects in zip(rows, _capitalised_words([texts[row] for row in rows])):
             dense[row, 3] = log1p_count(len(subjects.difference(STOPWORDS, features[article_of[row]].words)))
+
+
+def _quoted_insults(normalised: str, token_bytes: ByteTokens, tokens: _Tokens, comments: np.ndarray,
+                    words: np.ndarray, n: int) -> np.ndarray:
+    """How many of the insult hits (comment, position in ``tokens.words`` of the hit's first word)
+    of each comment lie inside a quotation (``cues.QUOTATION``, searched in those comments only)."""
+    counts = np.zeros(n)
+    if not len(comments) or (QUOTE not in normalised and "'" not in normalised):
+        return counts
+    data = normalised.encode("utf-8", "surrogatepass")  # the tokens' bytes, before quotes became spaces
+    separators = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0).tolist()
+    bounds = [-1, *separators, len(data)]  # comment c's bytes lie between bounds c and c + 1
+    hits: dict[int, list[int]] = {}
+    for comment, position in zip(comments.tolist(), token_bytes.starts[tokens.word_tokens[words]].tolist()):
+        hits.setdefault(comment, []).append(position)
+    for comment, positions in hits.items():
+        counts[comment] = quoted_count(data, bounds[comment] + 1, bounds[comment + 1], positions)
+    return counts
 
 
 def _capitalised_words(texts: list[str]) -> list[set[str]]:
@@ -515,7 +550,8 @@ def _index_tokens(table: WordTable, normalised_text: str) -> tuple[ByteTokens, _
         word_sentence=sentence_of_token[word_positions], sentence_starts=sentence_starts,
         sentence_owner=comment_of_token[sentence_starts],
         pair_comment=comment_of_token[pairs], pair_sentence=sentence_of_token[pairs],
-        pair_keys=pair_keys, pair_index=table.bigram_index.find(pair_keys))
+        pair_keys=pair_keys, pair_index=table.bigram_index.find(pair_keys),
+        word_tokens=word_positions, pair_tokens=pairs)
 
 
 def _qualify_homographs(table: WordTable, ids: np.ndarray, comment_of_token: np.ndarray,

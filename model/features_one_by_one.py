@@ -26,6 +26,7 @@ from model.cues import (
     character_counts,
     csr_from_parts,
     log1p_count,
+    quoted_insults,
     sorted_counts,
 )
 from model.languages import qualify_sentences
@@ -46,7 +47,8 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
     word_ids: list[int] = []
     word_comments: list[int] = []
     for row, text in enumerate(texts):
-        sentences = sentence_words(normalise(text))
+        normalised = normalise(text)
+        sentences = sentence_words(normalised)
         qualified = qualify_sentences(sentences)
         words = [word for sentence in qualified for word in sentence]
         ids_of_words = list(map(table.__getitem__, map(str.encode, words)))
@@ -54,11 +56,20 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
         columns_of_comment: list[int] = []
         grams = list(words)
         insults = [i for i, b in enumerate(bits) if b & INSULT]
+        pair_bits: list[int] = []  # the bits of the lexicon pairs it holds ("camel jockey": INSULT)
+        pair_words: list[int] = []  # the first word of each
         max_insults, end = 0, 0
         for shown, sentence in zip(sentences, qualified):
             start, end = end, end + len(sentence)
             pairs = list(map(" ".join, pairwise(sentence)))
             grams += pairs
+            pair_insults = 0
+            if not table.lexicon_pair_words.isdisjoint(sentence):
+                for i, b in enumerate(map(table.lexicon_pairs.get, pairs)):
+                    if b:
+                        pair_words.append(start + i)
+                        pair_bits.append(b)
+                        pair_insults += bool(b & INSULT)
             columns = ([c for c in word_columns[start:end] if c >= 0] + [c for c in stem_columns[start:end] if c >= 0]
                        + [c for c in map(vocabulary_get, pairs) if c is not None])
             columns_of_comment += columns
@@ -68,12 +79,15 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
             sentence_lengths.append(len(shown))
             tokens += shown
             tokens.append(".")
-            if insults:
-                max_insults = max(max_insults, sum(start <= i < end for i in insults))
+            if insults or pair_insults:
+                max_insults = max(max_insults, pair_insults + sum(start <= i < end for i in insults))
         comment_columns.append(columns_of_comment)
         word_ids += ids_of_words
         word_comments += [row] * len(words)
-        dense[row] = _dense(featurizer, table, text, words, grams, bits, max_insults, articles[row])
+        dense[row] = _dense(featurizer, table, text, words, grams, (bits, pair_bits), max_insults, articles[row])
+        if insults or pair_bits:
+            quoted = quoted_insults(normalised, insults + [i for i, b in zip(pair_words, pair_bits) if b & INSULT])
+            dense[row, 17] = log1p_count(quoted)
     idf = featurizer._idf_list
     comment_lists = _tfidf_lists(comment_columns, idf)
     text_matrix = _csr(comment_lists, len(idf))
@@ -82,7 +96,7 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
             dense[row, 1] = _similarity(comment_lists[row], featurizer._article(table, article))
     for row, text in enumerate(texts):
         share, exclamations, questions = character_counts(text)
-        dense[row, 14:] = share, log1p_count(exclamations), log1p_count(questions)
+        dense[row, 14:17] = share, log1p_count(exclamations), log1p_count(questions)
     one_sentence = len(texts) == 1 and len(sentence_columns) == 1  # its one row is the comment's
     sentence_lists = comment_lists if one_sentence else _tfidf_lists(sentence_columns, idf)
     batch = FeatureBatch(text_matrix, SentenceRows(sentence_lists, len(idf)),
@@ -178,10 +192,12 @@ def _similarity(row: tuple[list[int], list[float]], article) -> float:
     return total
 
 
-def _dense(featurizer, table, text: str, words: list[str], grams: list[str], bits: list[int],
-           max_insults: int, article: str | None) -> list[float]:
-    """The dense cues of one comment (similarity and character cues filled in by the caller)."""
-    flagged = [b for b in bits if b & COUNTED_MASK]  # the few words any count needs
+def _dense(featurizer, table, text: str, words: list[str], grams: list[str],
+           word_and_pair_bits: tuple[list[int], list[int]], max_insults: int, article: str | None) -> list[float]:
+    """The dense cues of one comment (similarity and character cues filled in by the caller), from
+    the property bits of its words and of the lexicon pairs it holds."""
+    bits, pair_bits = word_and_pair_bits
+    flagged = [b for b in bits if b & COUNTED_MASK] + pair_bits  # the few words and pairs any count needs
     counts = dict.fromkeys(COUNTED_BITS, 0)
     for b in flagged:
         for bit in COUNTED_BITS:
@@ -203,5 +219,5 @@ def _dense(featurizer, table, text: str, words: list[str], grams: list[str], bit
         log1p_count(len(places)), log1p_count(len(DEFLECTION_CUES.intersection(grams))),
         log1p_count(counts[INSULT]), log1p_count(counts[PROFANITY]),
         log1p_count(counts[DEHUMANISING]), log1p_count(counts[VIOLENCE]), log1p_count(max_insults),
-        log1p_count(counts[SECOND_PERSON_BIT]), log1p_count(n_words), 0.0, 0.0, 0.0,
+        log1p_count(counts[SECOND_PERSON_BIT]), log1p_count(n_words), 0.0, 0.0, 0.0, 0.0,
     ]

@@ -40,7 +40,7 @@ _MARKERS = {
 # Words of each language that are spelt like an English word with another meaning.
 _HOMOGRAPHS = {
     "de": "die was will war also man hat rat gift kind arm mist dick hell bad fast bald rot dies abo jap",
-    "nl": "hoe hun die was door arm kind mist bad dik hel douche douches breed rot hang hoes",
+    "nl": "hoe hun die was door arm kind mist bad dik hel douche douches breed rot hang hoes troon",
     "es": "con negro negros negra sin son mayor van red come pie once inferior deficiente",
     "pt": "negro negros negra come mas inferior deficiente",
     "it": "negro negri come con male sale dove ora",

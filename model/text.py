@@ -47,6 +47,7 @@ CONTROL = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f]")
 # The characters comments use most whose NFKC form is ASCII, with that form: NFKC decomposes a
 # character to its form before composing, so replacing them first changes nothing in the result.
 NFKC_ASCII = (("，", ","), ("？", "?"), ("！", "!"), ("：", ":"), ("…", "..."))
+TYPOGRAPHIC_QUOTES = "“”„«»"  # made '"' by normalising: quotation marks of any language
 RUN = re.compile(r"[\w*$@!]*")  # the characters an obfuscated token's run is made of (``_in_run``)
 # Joins the texts of a batch so that one pass of each string operation serves them all.
 SEPARATOR = "\x00"
@@ -225,11 +226,13 @@ def normalise_joined(texts: list[str]) -> str:
 
 
 def _normalise_non_ascii(texts: list[str]) -> list[str]:
-    """Each text with NFKC, a typographic apostrophe made plain, every character but letters, marks
-    and digits made a space (``WORD_CHARACTERS``), and lower case (control characters stay, for the
-    caller to remove). NFKC runs per text (it returns an already normal text at once); the rest runs
-    once over them all."""
-    joined = SEPARATOR.join([nfkc(text) for text in texts]).replace("’", "'")
+    """Each text with NFKC, typographic apostrophes and quotation marks made plain, every character
+    but letters, marks and digits made a space (``WORD_CHARACTERS``), and lower case (control
+    characters stay, for the caller to remove). NFKC runs per text (it returns an already normal text
+    at once); the rest runs once over them all."""
+    joined = SEPARATOR.join([nfkc(text) for text in texts]).replace("’", "'").replace("‘", "'")
+    for quote in TYPOGRAPHIC_QUOTES:  # one mark, so that quotations can be found (model.cues)
+        joined = joined.replace(quote, '"')
     joined = joined.replace("İ", "I")  # Turkish capital İ lower-cases to "i" plus a combining dot
     return _words_only(joined).lower().split(SEPARATOR)
 

@@ -21,7 +21,9 @@ from model.text import SEPARATOR, normalise, normalise_joined
 
 AWKWARD = ["", "   ", "!!!", "F*CK you id10t!!", "Ünïcödé ’quotes’ café\x00x\x07y", "a.b.c", "...",
            "Hello\nWorld. Again? Yes!", "\ud800 lone surrogate", "4ever f*ck", "ＦＵＬＬＷＩＤＴＨ ＊", "e\u0301"]
-TEXT = st.text(alphabet=st.sampled_from(list("abcdefghij ABCXYZ.!?*$@01'\n\x00\x07é’…ÜＡ한국난민")), max_size=80)
+TEXT = st.text(alphabet=st.sampled_from(list("abcdefghij ABCXYZ.!?*$@01'\n\x00\x07é’…ÜＡ한국난민\"“»")), max_size=80)
+INSULTING = st.lists(st.sampled_from(["idiot", "moron", "camel jockey", "'", '"', "“", "‘", " ", ".", "don't", "a", "\n", ","]),
+                     max_size=30).map("".join)
 
 
 def assert_same(vectorised, one_by_one) -> None:
@@ -51,6 +53,15 @@ def test_paths_agree_on_any_text(moderator, texts: list[str], with_article: list
     featurizer = moderator.classifier.featurizer_
     article = "North Korea's prison camps: the UN commission of inquiry reports. What about Iraq?"
     articles = [article if flag else None for flag, _ in zip(with_article, texts)]
+    assert_same(featurizer.transform_vectorised(texts, articles),
+                transform_one_by_one(featurizer, featurizer._word_table(), texts, articles))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(INSULTING, min_size=1, max_size=20))
+def test_paths_agree_on_quoted_insults(moderator, texts: list[str]) -> None:
+    featurizer = moderator.classifier.featurizer_
+    articles = [None] * len(texts)
     assert_same(featurizer.transform_vectorised(texts, articles),
                 transform_one_by_one(featurizer, featurizer._word_table(), texts, articles))
 
@@ -202,6 +213,36 @@ def test_a_german_article_is_not_a_violent_word(moderator) -> None:
     for size in (1, 20):  # both featurizer paths
         batch = moderator.classifier.featurizer_.transform(texts * size, [None] * 2 * size)
         assert batch.dense[0, violent] == 0 and batch.dense[1, violent] > 0
+
+
+def test_a_slur_of_two_words_is_one_insult_within_its_sentence(moderator) -> None:
+    """Lexicon pairs ("camel jockey", "shirt-lifter" as "shirt lifter") count once each, on both
+    paths; the same words apart, or across a sentence break, count nothing."""
+    from model.cues import DENSE_FEATURES
+    insults, in_one_sentence = DENSE_FEATURES.index("insults"), DENSE_FEATURES.index("insults in one sentence")
+    texts = ["Camel jockeys bought the club.", "Shirt-lifters and fudge packers get a parade. Another camel jockey.",
+             "The jockey fell off the camel.", "He rode a camel. Jockeys train for years."]
+    expected = np.log1p([[1, 1], [3, 2], [0, 0], [0, 0]])
+    for size in (1, 20):  # both featurizer paths
+        batch = moderator.classifier.featurizer_.transform(texts * size, [None] * len(texts) * size)
+        np.testing.assert_allclose(batch.dense[:len(texts), [insults, in_one_sentence]], expected)
+
+
+def test_insults_between_quotation_marks_are_counted_apart(moderator) -> None:
+    """An insult inside a short closed quotation, in double, typographic or single quotation marks,
+    is counted as quoted too, on both paths; one outside it, after a mark never closed, or inside a
+    quotation of a whole post (over 40 bytes), is not."""
+    from model.cues import DENSE_FEATURES
+    insults, quoted = DENSE_FEATURES.index("insults"), DENSE_FEATURES.index("insults in quotation marks")
+    texts = ['The court heard he shouted "moron" and "camel jockey" at her.', "He called her a “moron”. You moron.",
+             'You moron, "journalist".', 'Ihr sagt „Idiot“ zu ihm, und «idiot» bleibt ein Wort.',
+             'An open quote " then idiot with no end.', 'Quote "one" then idiot, then "two".',
+             "The guards' word for us was 'idiots', she said.", "Don't be an idiot, 'friend'.",
+             "Fans chanted ‘morons’ at the stewards.", '"@joe: you are all idiots and I hope you lose" lol']
+    expected = np.log1p([[2, 2], [2, 1], [1, 0], [2, 2], [1, 0], [1, 0], [1, 1], [1, 0], [1, 1], [1, 0]])
+    for size in (1, 20):  # both featurizer paths
+        batch = moderator.classifier.featurizer_.transform(texts * size, [None] * len(texts) * size)
+        np.testing.assert_allclose(batch.dense[:len(texts), [insults, quoted]], expected)
 
 
 def test_naming_gypsy_and_traveller_people_is_not_an_insult(moderator) -> None:
