@@ -25,7 +25,14 @@ CIVIL = [_record(text, "substantive") for text in (
     "Calling him a moron is not an argument.", "The clowns at the fair were the best part.",
     "A clown visited the children's ward.", "Clowns, jugglers and a brass band.",
     "The circus clown retired after forty years.", "Send in the clowns, the band played.")]
-ENGLISH = lexicon_blocks()[0]
+ENGLISH = lexicon_blocks()[0]  # words and pairs of words ("camel jockey")
+ENGLISH_WORDS = {word for entry in ENGLISH for word in entry.split(" ")}
+
+
+def _entries(text: str) -> set[str]:
+    """The words and the pairs of words of a text's sentences, as the model reads them."""
+    sentences = sentence_words(normalise(text))
+    return {w for s in sentences for w in s} | {" ".join(pair) for s in sentences for pair in zip(s, s[1:])}
 
 
 def test_lexicon_blocks_are_the_files_runs_of_whole_words() -> None:
@@ -46,18 +53,20 @@ def test_comments_of_an_insult_lend_it_to_words_the_data_lacks() -> None:
         assert "moron" not in after["text"].lower()  # "moron" and "morons": their comments are abusive
         assert after["text"] != before["text"] and after["article"] == before["article"]
         new_words = {w for s in sentence_words(normalise(after["text"])) for w in s} - set(held)
-        assert new_words and all(word in ENGLISH and held[word] < 3 for word in new_words), new_words
+        assert new_words and all(word in ENGLISH_WORDS and held[word] < 3 for word in new_words), new_words
     plural = swap.records[5]["text"].split()[0]
     assert plural.endswith("s") and plural[0].isupper()  # "Morons": by a plural, capitalised
 
 
 def test_the_words_the_data_lacks_are_swapped_in_by_turns() -> None:
-    """Each word the data lacks is swapped into about as many comments as the others: drawn at random,
-    some fell under min_df and got no column of their own."""
-    swap = swap_unseen_insults(ABUSIVE * 40, share=1.0, min_df=3, seed=0)
-    uses = Counter(word for r in swap.records for word in {w for s in sentence_words(normalise(r["text"])) for w in s})
-    singulars = [uses[word] for word in ENGLISH if not word.endswith("s") and word != "moron"]
-    plurals = [uses[word] for word in ENGLISH if word.endswith("s") and word != "morons"]
+    """Each word (or pair of words) the data lacks is swapped into about as many comments as the
+    others: drawn at random, some fell under min_df and got no column of their own."""
+    swap = swap_unseen_insults(ABUSIVE * 60, share=1.0, min_df=3, seed=0)
+    uses = Counter(entry for r in swap.records for entry in _entries(r["text"]))
+    in_pairs = {word for entry in ENGLISH if " " in entry for word in entry.split(" ")}  # "nig" of "nig nog"
+    entries = [entry for entry in ENGLISH if entry not in in_pairs | {"moron", "morons"}]
+    singulars = [uses[entry] for entry in entries if not entry.endswith("s")]
+    plurals = [uses[entry] for entry in entries if entry.endswith("s")]
     assert min(singulars) >= 2 and max(singulars) - min(singulars) <= 1
     assert min(plurals) >= 2 and max(plurals) - min(plurals) <= 1
 
