@@ -401,11 +401,11 @@ class CommentFeaturizer(BaseEstimator):
             table.articles.popitem(last=False)
         return entry
 
-    def _dense(self, table: WordTable, tokens: _Tokens, texts: list[str], normalised: tuple[str, ByteTokens],
+    def _dense(self, table: WordTable, tokens: _Tokens, texts: list[str], normalised_and_bytes: tuple[str, ByteTokens],
                articles: list[str | None], text_matrix: sp.csr_matrix) -> np.ndarray:
         """The dense cues of every comment of the batch (see ``DENSE_FEATURES``), from its normalised
         text and that text's tokens too."""
-        normalised, token_bytes = normalised
+        normalised, token_bytes = normalised_and_bytes
         n = len(texts)
         properties = table.properties[tokens.words]
         n_tokens = np.bincount(tokens.word_comment, minlength=n)
