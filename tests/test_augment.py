@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from itertools import pairwise
 
 import pytest
 from conftest import seed_data
@@ -32,7 +33,7 @@ ENGLISH_WORDS = {word for entry in ENGLISH for word in entry.split(" ")}
 def _entries(text: str) -> set[str]:
     """The words and the pairs of words of a text's sentences, as the model reads them."""
     sentences = sentence_words(normalise(text))
-    return {w for s in sentences for w in s} | {" ".join(pair) for s in sentences for pair in zip(s, s[1:])}
+    return {w for s in sentences for w in s} | {" ".join(pair) for s in sentences for pair in pairwise(s)}
 
 
 def test_lexicon_blocks_are_the_files_runs_of_whole_words() -> None:
