@@ -84,6 +84,11 @@ def word_properties(word: str, lexicons: dict) -> int:
     return bits
 
 
+def may_quote(normalised_text: str) -> bool:
+    """Whether a normalised text holds a quotation mark, so that ``QUOTATION`` may match in it."""
+    return QUOTE in normalised_text or "'" in normalised_text
+
+
 def quoted_count(data: bytes, start: int, end: int, positions: list[int]) -> int:
     """How many of the byte positions lie inside a quotation (``QUOTATION``: "He called me a
     'moron'", where an insult is often mentioned, not used) of ``data[start:end]``, one comment's
@@ -95,7 +100,7 @@ def quoted_count(data: bytes, start: int, end: int, positions: list[int]) -> int
 def quoted_insults(normalised_text: str, insults: list[int]) -> int:
     """How many of a normalised comment's words at the given positions (its insults, by their
     first word) lie inside a quotation."""
-    if QUOTE not in normalised_text and "'" not in normalised_text:
+    if not may_quote(normalised_text):
         return 0
     tokens, starts, _ = token_spans(normalised_text)
     words = starts[np.frombuffer(tokens, dtype=np.uint8)[starts] >= 97]  # as model.features finds them

@@ -21,7 +21,7 @@ from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_MASK, 
                         DENSE_FEATURES, INSULT, PLACE, PROFANITY,
                         SECOND_PERSON_BIT, STOPWORDS, DEHUMANISING, VIOLENCE, FeatureBatch,
                         STEM_PREFIX, capitalised_words, character_cues, grams_of, log1p_count, most_frequent,
-                        QUOTE, pair_properties, positions_in, quoted_count, stem_of, tfidf_rows, word_properties)
+                        may_quote, pair_properties, positions_in, quoted_count, stem_of, tfidf_rows, word_properties)
 from model.features_one_by_one import transform_one_by_one
 from model.languages import (HOMOGRAPH_BITS, HOMOGRAPHS, LANGUAGES, MARKER_BITS, MIN_MARKERS,
                              languages_of_comments, qualified)
@@ -478,7 +478,7 @@ def _quoted_insults(normalised: str, token_bytes: ByteTokens, tokens: _Tokens, c
     """How many of the insult hits (comment, position in ``tokens.words`` of the hit's first word)
     of each comment lie inside a quotation (``cues.QUOTATION``, searched in those comments only)."""
     counts = np.zeros(n)
-    if not len(comments) or (QUOTE not in normalised and "'" not in normalised):
+    if not len(comments) or not may_quote(normalised):
         return counts
     data = normalised.encode("utf-8", "surrogatepass")  # the tokens' bytes, before quotes became spaces
     separators = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 0).tolist()
