@@ -104,6 +104,8 @@ INDEPENDENT_PROBES = [
      "civil comments that report, discuss or quote a slur (written after the first set grew the lexicon)"),
     ("third slur", ("slur3_civil", "slur3_abusive"),
      "civil comments that report, discuss or quote a slur (written before the lexicon gained the second set's misses)"),
+    ("crude-word", ("crude_civil", "crude_abusive"),
+     "civil comments naming a person, place, dish, breed or idiom with a crude word inside (Dick Van Dyke, Scunthorpe)"),
 ]
 
 

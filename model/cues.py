@@ -14,6 +14,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from model.languages import qualify_sentences
+from model.phrases import is_phrase_word
 from model.text import read_lexicon, sentence_words, token_spans
 
 if TYPE_CHECKING:  # model.spelling imports this module's array helpers
@@ -348,11 +349,14 @@ def ngrams_of(words: list[str]) -> list[str]:
 def stem_of(word: str) -> str | None:
     """The stem feature of a long word, shared by its inflections: ``STEM_PREFIX`` and the word's first
     five characters ("~tortu" for "tortured" and "torturers"), or for a Korean word its first two
-    syllables (particles attach to nouns: "난민들은", "난민충"); None for short words."""
+    syllables (particles attach to nouns: "난민들은", "난민충"); None for short words, and for a crude
+    word inside a fixed phrase ("phrase:pussy" in "Pussy Riot")."""
     if HANGUL_FIRST <= word[:1] <= HANGUL_LAST:
         return STEM_PREFIX + word[:2] if len(word) > 2 else None
     if ARABIC_FIRST <= word[:1] <= ARABIC_LAST:
         return _arabic_stem(word)
     if CYRILLIC_FIRST <= word[:1] <= CYRILLIC_LAST:
         return _cyrillic_stem(word)
-    return STEM_PREFIX + word[:STEM_CHARACTERS] if len(word) > STEM_CHARACTERS + 1 else None
+    if len(word) <= STEM_CHARACTERS + 1 or is_phrase_word(word):
+        return None
+    return STEM_PREFIX + word[:STEM_CHARACTERS]

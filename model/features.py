@@ -25,6 +25,7 @@ from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_MASK, 
 from model.features_one_by_one import transform_one_by_one
 from model.languages import (HOMOGRAPH_BITS, HOMOGRAPHS, LANGUAGES, MARKER_BITS, MIN_MARKERS,
                              languages_of_comments, qualified)
+from model.phrases import mark_phrases, phrase_marks, phrase_parts, phrase_word
 from model.spelling import SpellingVocabulary, WordScores, spelling_logits
 from model.text import (BREAK_TOKENS, MAX_HASHED_BYTES, SEPARATOR, Lexicon, normalise, normalise_joined,
                         read_lexicon, sentence_words, span_hashes, token_spans)
@@ -57,6 +58,7 @@ class WordTable(dict):
         self.stem_columns = np.full(1024, -1, dtype=np.int64)
         self.markers = np.zeros(1024, dtype=np.uint16)
         self.homographs = np.zeros(1024, dtype=np.uint16)
+        self.phrase_parts = np.zeros(1024, dtype=bool)
         self.stem_vocabulary = {gram: column for gram, column in vocabulary.items()
                                 if gram.startswith(STEM_PREFIX)}
         self.lock = threading.Lock()
@@ -86,6 +88,7 @@ class WordTable(dict):
         order = sorted(homograph_keys)
         self.homograph_index = KeyIndex(np.array(order, dtype=np.int64))
         self.qualified_ids = np.array([homograph_keys[k] for k in order], dtype=np.int64)
+        self._index_phrases()
         self.n_base = self.n_ids
         order = sorted(bigrams)
         self.bigram_keys = np.array(order, dtype=np.int64)
@@ -95,6 +98,16 @@ class WordTable(dict):
         self._index_hashes()
         if spelling is not None:  # score the vocabulary's words now, not one comment at a time later
             spelling.of_ids(np.arange(FIRST_WORD, self.n_ids), self.word_of)
+
+    def _index_phrases(self) -> None:
+        """Index the fixed phrases by the key of their pair of words, with the ids of their crude
+        words' qualified forms (-1 for a word that is not crude)."""
+        marked = {self.key(list(pair)): [self[phrase_word(word).encode()] if crude else -1
+                                         for word, crude in zip(pair, marks)]
+                  for pair, marks in phrase_marks().items()}
+        order = sorted(marked)
+        self.phrase_index = KeyIndex(np.array(order, dtype=np.int64))
+        self.phrase_ids = np.array([marked[key] for key in order], dtype=np.int64).reshape(-1, 2)
 
     def _index_hashes(self) -> None:
         """Index every word of the table by the hash of its bytes (under ``lock`` once shared)."""
@@ -154,10 +167,12 @@ class WordTable(dict):
                 self.stem_columns = np.concatenate([self.stem_columns, np.full_like(self.stem_columns, -1)])
                 self.markers = np.concatenate([self.markers, np.zeros_like(self.markers)])
                 self.homographs = np.concatenate([self.homographs, np.zeros_like(self.homographs)])
+                self.phrase_parts = np.concatenate([self.phrase_parts, np.zeros_like(self.phrase_parts)])
             text = word.decode("utf-8")
             self.properties[word_id] = word_properties(text, self.lexicons)
             self.markers[word_id] = MARKER_BITS.get(text, 0)
             self.homographs[word_id] = HOMOGRAPH_BITS.get(text, 0)
+            self.phrase_parts[word_id] = text in phrase_parts()
             self.stem_columns[word_id] = self.stem_vocabulary.get(stem_of(text), -1)
             self.n_ids += 1
             self.word_list.append(word)
@@ -502,8 +517,8 @@ def _capitalised_words(texts: list[str]) -> list[set[str]]:
 
 
 def _words_of(normalised_text: str) -> list[str]:
-    """The words of a normalised comment, sentence after sentence."""
-    return [word for words in sentence_words(normalised_text) for word in words]
+    """The words of a normalised comment, sentence after sentence (fixed phrases' crude words qualified)."""
+    return [word for words in mark_phrases(sentence_words(normalised_text)) for word in words]
 
 
 class _Groups:
@@ -538,6 +553,7 @@ def _index_tokens(table: WordTable, normalised_text: str) -> tuple[ByteTokens, _
     comment_of_token = np.cumsum(ids == COMMENT_BREAK)
     is_word = ids >= FIRST_WORD
     _qualify_homographs(table, ids, comment_of_token, is_word)
+    _mark_phrases(table, ids)
     starts = is_word.copy()
     starts[1:] &= ~is_word[:-1]
     sentence_of_token = np.cumsum(starts) - 1
@@ -574,6 +590,20 @@ def _qualify_homographs(table: WordTable, ids: np.ndarray, comment_of_token: np.
     keys = ids[positions] << LANGUAGE_BITS | languages
     found = table.homograph_index.find(keys)
     ids[positions[found >= 0]] = table.qualified_ids[found[found >= 0]]
+
+
+def _mark_phrases(table: WordTable, ids: np.ndarray) -> None:
+    """Replace, in place, the ids of the crude words of fixed phrases by the ids of their qualified
+    forms ("phrase:pussy" in "pussy riot"; see ``model.phrases``)."""
+    parts = table.phrase_parts[ids]
+    candidates = np.flatnonzero(parts[:-1] & parts[1:])  # breaks are no phrase's part
+    if not len(candidates):
+        return
+    found = table.phrase_index.find(ids[candidates] << WORD_BITS | ids[candidates + 1])
+    starts, marked = candidates[found >= 0], table.phrase_ids[found[found >= 0]]
+    first, second = marked[:, 0] >= 0, marked[:, 1] >= 0
+    ids[starts[first]] = marked[first, 0]
+    ids[starts[second] + 1] = marked[second, 1]
 
 
 def _words_in_comments(comment_of_token: np.ndarray, is_word: np.ndarray, comments: np.ndarray

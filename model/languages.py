@@ -14,6 +14,8 @@ from typing import Callable
 
 import numpy as np
 
+from model.phrases import mark_phrases
+
 # Function words of each language that are not English words, used to recognise the language.
 _MARKERS = {
     "de": "und der das nicht ist ein eine einen dem des zu mit auf sich auch es sie wir ihr ich "
@@ -85,12 +87,13 @@ def detect_language(words: list[str]) -> str | None:
 
 
 def qualify_sentences(sentences: list[list[str]]) -> list[list[str]]:
-    """A comment's sentences with the homographs of its language qualified ("hoe" → "nl:hoe")."""
+    """A comment's sentences with the homographs of its language qualified ("hoe" → "nl:hoe"), then
+    the crude words of fixed phrases ("phrase:pussy riot"; ``model.phrases``)."""
     language = detect_language([word for words in sentences for word in words])
-    if language is None:
-        return sentences
-    homographs = HOMOGRAPHS[language]
-    return [[qualified(w, language) if w in homographs else w for w in words] for words in sentences]
+    if language is not None:
+        homographs = HOMOGRAPHS[language]
+        sentences = [[qualified(w, language) if w in homographs else w for w in words] for words in sentences]
+    return mark_phrases(sentences)
 
 
 def languages_of_comments(comments: np.ndarray, markers: np.ndarray,

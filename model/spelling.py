@@ -23,6 +23,7 @@ import scipy.sparse as sp
 
 from model.cues import most_frequent, run_lengths, run_starts, sorted_counts
 from model.languages import SEPARATOR
+from model.phrases import is_phrase_word
 
 SPELLING_ORDERS = (2, 3, 4)
 MAX_ORDER = SPELLING_ORDERS[-1]
@@ -91,7 +92,8 @@ class SpellingVocabulary:
         self.masked_ = masked
         frequency: Counter = Counter()
         for words in comments:
-            frequency.update({gram for word in set(words) if word not in masked for gram in word_grams(word)})
+            frequency.update({gram for word in set(words) if word not in masked and not is_phrase_word(word)
+                              for gram in word_grams(word)})
         kept = most_frequent(frequency, self.max_features, self.min_df)
         self.vocabulary_ = {gram: column for column, gram in enumerate(kept)}
         self.idf_ = np.array([math.log((1 + len(comments)) / (1 + frequency[g])) + 1 for g in kept])
@@ -99,9 +101,9 @@ class SpellingVocabulary:
 
     def cells(self, words: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Word index, n-gram column and IDF-weighted count of every n-gram the words hold, sorted
-        by word, then column (a masked word holds none)."""
+        by word, then column (a masked word, or a crude word inside a fixed phrase, holds none)."""
         shown = [shown_word(word) for word in words]
-        kept = [i for i, word in enumerate(shown) if word not in self.masked_]
+        kept = [i for i, word in enumerate(shown) if word not in self.masked_ and not is_phrase_word(words[i])]
         if not kept or not self.vocabulary_:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
         if len(kept) < len(shown):

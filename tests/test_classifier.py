@@ -156,6 +156,20 @@ def test_x_is_a_y_is_not_abusive_by_its_shape(moderator, text: str) -> None:
     assert moderator.moderate_one(text).scores["abusive"] < 0.2
 
 
+@pytest.mark.parametrize("text", ["Pussy Riot members were jailed for singing a protest song in a cathedral.",
+                                  "Dick Van Dyke danced on the rooftops in Mary Poppins.",
+                                  "We are all guinea pigs in this surveillance experiment."])
+def test_a_name_or_idiom_holding_a_crude_word_is_not_abuse(moderator, text: str) -> None:
+    assert moderator.moderate_one(text).scores["abusive"] < 0.5
+
+
+@pytest.mark.parametrize("text", ["Kim is a pussy hiding behind his generals.",
+                                  "The author is a pussy for not naming his sources.",
+                                  "You fucking pussy."])
+def test_a_crude_word_aimed_at_a_person_is_abuse(moderator, text: str) -> None:
+    assert moderator.moderate_one(text).category == "abusive"
+
+
 def test_evidence_scale_favours_ngrams_that_tell_classes_apart() -> None:
     import numpy as np
     import scipy.sparse as sp

@@ -37,6 +37,14 @@ def assert_same(vectorised, one_by_one) -> None:
     np.testing.assert_allclose(vectorised.spelling, one_by_one.spelling, rtol=0, atol=1e-12)
 
 
+def assert_paths_agree(moderator, texts: list[str]) -> None:
+    """The vectorised and the one-by-one featurizer give the same features of texts without an article."""
+    featurizer = moderator.classifier.featurizer_
+    articles = [None] * len(texts)
+    assert_same(featurizer.transform_vectorised(texts, articles),
+                transform_one_by_one(featurizer, featurizer._word_table(), texts, articles))
+
+
 def test_paths_agree_on_the_labelled_set_with_mixed_articles(moderator) -> None:
     featurizer = moderator.classifier.featurizer_
     records = seed_data().records
@@ -60,10 +68,7 @@ def test_paths_agree_on_any_text(moderator, texts: list[str], with_article: list
 @settings(max_examples=60, deadline=None)
 @given(st.lists(INSULTING, min_size=1, max_size=20))
 def test_paths_agree_on_quoted_insults(moderator, texts: list[str]) -> None:
-    featurizer = moderator.classifier.featurizer_
-    articles = [None] * len(texts)
-    assert_same(featurizer.transform_vectorised(texts, articles),
-                transform_one_by_one(featurizer, featurizer._word_table(), texts, articles))
+    assert_paths_agree(moderator, texts)
 
 
 @settings(max_examples=200, deadline=None)
@@ -185,15 +190,42 @@ def test_stems_are_features_but_never_of_a_group_name(moderator) -> None:
 
 HOMOGRAPH_WORDS = st.sampled_from("hoe hun die was het een niet und der das nicht con negro los que you the "
                                   "idiot kill . ? \n".split(" "))
+PHRASE_WORDS = st.sampled_from(["pussy", "riot", "dick", "van", "dyke", "guinea", "pig", "pigs", "honky", "tonk",
+                                "moby", "you", "the", ".", "\n", "-", "Riot", "DICK"])
 
 
+@pytest.mark.parametrize("words", [HOMOGRAPH_WORDS, PHRASE_WORDS], ids=["homographs", "fixed phrases"])
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.lists(HOMOGRAPH_WORDS, max_size=14).map(" ".join), min_size=1, max_size=20))
-def test_paths_agree_on_homographs_in_any_language(moderator, texts: list[str]) -> None:
+@given(data=st.data())
+def test_paths_agree_on_words_read_by_their_context(moderator, words, data) -> None:
+    """Homographs in a comment of their language, and crude words inside fixed phrases."""
+    texts = data.draw(st.lists(st.lists(words, max_size=14).map(" ".join), min_size=1, max_size=20))
+    assert_paths_agree(moderator, texts)
+
+
+@pytest.mark.parametrize("text, insults, profanity", [
+    ("Dick Van Dyke danced on the rooftops.", 0, 0), ("You dick.", 0, 1), ("Moby Dick, you dick.", 0, 1),
+    ("Pussy Riot were jailed. You pussy!", 1, 1), ("We are all guinea pigs here, you pigs.", 1, 0),
+    ("The honky-tonk piano.", 0, 0),
+])
+def test_a_crude_word_inside_a_fixed_phrase_counts_in_no_lexicon(moderator, text: str, insults: int,
+                                                                  profanity: int) -> None:
     featurizer = moderator.classifier.featurizer_
-    articles = [None] * len(texts)
-    assert_same(featurizer.transform_vectorised(texts, articles),
-                transform_one_by_one(featurizer, featurizer._word_table(), texts, articles))
+    names = list(cues.DENSE_FEATURES)
+    for batch in (featurizer.transform_vectorised([text] * 5, [None] * 5), featurizer.transform([text], [None])):
+        dense = np.expm1(batch.dense[0])
+        assert (round(dense[names.index("insults")]), round(dense[names.index("profanity")])) == (insults, profanity)
+
+
+def test_a_crude_word_inside_a_fixed_phrase_has_no_stem_or_spelling() -> None:
+    from model.cues import stem_of
+    from model.phrases import mark_phrases
+    from model.spelling import SpellingVocabulary
+    assert mark_phrases([["pussy", "riot", "pussy"]]) == [["phrase:pussy", "riot", "pussy"]]
+    assert stem_of("phrase:pussycat") is None and stem_of("pussycat") == "~pussy"
+    vocabulary = SpellingVocabulary(min_df=1).fit([["pussy", "riot"]], frozenset())
+    owners = vocabulary.cells(["phrase:pussy", "riot", "pussy"])[0]
+    assert set(owners.tolist()) == {1, 2}
 
 
 def test_a_homograph_is_its_own_feature_in_a_comment_of_its_language() -> None:

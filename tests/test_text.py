@@ -173,6 +173,15 @@ def test_every_cue_is_a_word_or_word_pair_as_normalised(name: str) -> None:
         assert len(words) == 1 or not set(words) & homographs, cue
 
 
+def test_every_fixed_phrase_is_a_pair_holding_a_crude_word() -> None:
+    """A phrase that tokenises otherwise, or holds no crude word, never marks anything."""
+    from model.phrases import phrase_marks
+    assert len(phrase_marks()) >= 10
+    for pair, crude in phrase_marks().items():
+        words = [word for sentence in sentence_words(normalise(" ".join(pair))) for word in sentence]
+        assert tuple(words) == pair and any(crude), pair
+
+
 @pytest.mark.parametrize("name", ["insults", "profanity"])  # the lexicons with exceptions
 def test_every_lexicon_exception_takes_back_words_a_prefix_matches(name: str) -> None:
     """An exception that no prefix matches, or that a whole-word entry contradicts, does nothing."""

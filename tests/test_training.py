@@ -29,7 +29,7 @@ ROUND_20 = Path(__file__).resolve().parents[1] / "benchmarks" / "evaluation" / "
 # Over what the shipped model reaches (15/224). Before training broke vocabulary ties by the gram and
 # fitted the heads to 1e-4, the session model could read several more (30 against 23 for bb6624e1),
 # as the check's sentences sit near the boundary; now it reads what the shipped model reads.
-CRITICISM_ABUSIVE_CEILING = 0.15
+CRITICISM_ABUSIVE_CEILING = 0.13  # the shipped model: 25 of 224 (11.2%); f36b0d1b: 29 (12.9%)
 
 
 def metrics_of(directory: Path) -> dict:
@@ -190,7 +190,7 @@ def test_probe_sentences_are_distinct_and_absent_from_the_labelled_set() -> None
     assert len(set(probes)) == len(probes)
     benchmark_probes = [line for path in sorted(BENCHMARK_PROBES.glob("*.txt"))
                         for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(benchmark_probes) == 1160
+    assert len(benchmark_probes) == 1280
     labelled = {_folded(record["text"]) for record in seed_data().records}
     assert not [probe for probe in probes + benchmark_probes if _folded(probe) in labelled]
 
