@@ -106,6 +106,8 @@ INDEPENDENT_PROBES = [
      "civil comments that report, discuss or quote a slur (written before the lexicon gained the second set's misses)"),
     ("crude-word", ("crude_civil", "crude_abusive"),
      "civil comments naming a person, place, dish, breed or idiom with a crude word inside (Dick Van Dyke, Scunthorpe)"),
+    ("second crude-word", ("crude2_civil", "crude2_abusive"),
+     "civil comments naming a person, place, tool, bird or idiom with a crude word inside (written after 607e29ac)"),
 ]
 
 
