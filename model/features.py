@@ -24,11 +24,11 @@ from model.cues import (ARTICLE_CACHE_SIZE, CAPITALISED, CONTENT, COUNTED_MASK, 
                         may_quote, pair_properties, positions_in, quoted_count, stem_of, tfidf_rows, word_properties)
 from model.features_one_by_one import transform_one_by_one
 from model.languages import (HOMOGRAPH_BITS, HOMOGRAPHS, LANGUAGES, MARKER_BITS, MIN_MARKERS,
-                             languages_of_comments, qualified)
+                             languages_of_comments)
 from model.phrases import mark_phrases, phrase_marks, phrase_parts, phrase_word
 from model.spelling import SpellingVocabulary, WordScores, spelling_logits
 from model.text import (BREAK_TOKENS, MAX_HASHED_BYTES, SEPARATOR, Lexicon, normalise, normalise_joined,
-                        read_lexicon, sentence_words, span_hashes, token_spans)
+                        qualified, read_lexicon, sentence_words, span_hashes, token_spans)
 
 
 SENTENCE_BREAK, COMMENT_BREAK, FIRST_WORD = 0, 1, 2

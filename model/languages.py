@@ -15,6 +15,7 @@ from typing import Callable
 import numpy as np
 
 from model.phrases import mark_phrases
+from model.text import qualified
 
 # Function words of each language that are not English words, used to recognise the language.
 _MARKERS = {
@@ -55,7 +56,6 @@ LANGUAGES = tuple(_MARKERS)
 MARKERS = {language: frozenset(words.split()) for language, words in _MARKERS.items()}
 HOMOGRAPHS = {language: frozenset(words.split()) for language, words in _HOMOGRAPHS.items()}
 MIN_MARKERS, MIN_MARKER_SHARE = 2, 0.1
-SEPARATOR = ":"  # never part of a token, so a qualified word cannot collide with one
 
 
 def language_bits(word: str, lists: dict[str, frozenset[str]]) -> int:
@@ -67,11 +67,6 @@ def language_bits(word: str, lists: dict[str, frozenset[str]]) -> int:
 # Each marker's and each homograph's language bits, looked up for every word met.
 MARKER_BITS = {word: language_bits(word, MARKERS) for words in MARKERS.values() for word in words}
 HOMOGRAPH_BITS = {word: language_bits(word, HOMOGRAPHS) for words in HOMOGRAPHS.values() for word in words}
-
-
-def qualified(word: str, language: str) -> str:
-    """The feature name of a homograph in a comment of ``language``: "nl:hoe"."""
-    return f"{language}{SEPARATOR}{word}"
 
 
 def detect_language(words: list[str]) -> str | None:

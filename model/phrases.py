@@ -7,16 +7,15 @@ from __future__ import annotations
 
 from functools import cache
 
-from model.text import Lexicon, read_lexicon
+from model.text import QUALIFIER, Lexicon, qualified, read_lexicon
 
 PHRASE = "phrase"  # the qualifier of a crude word inside a fixed phrase
-QUALIFIER = ":"  # as model.languages.SEPARATOR: never part of a token
 CRUDE_LEXICONS = ("insults", "profanity", "dehumanising", "violence")
 
 
 def phrase_word(word: str) -> str:
     """The form of a crude word inside a fixed phrase: "phrase:pussy"."""
-    return f"{PHRASE}{QUALIFIER}{word}"
+    return qualified(word, PHRASE)
 
 
 def is_phrase_word(word: str) -> bool:

@@ -22,8 +22,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from model.cues import most_frequent, run_lengths, run_starts, sorted_counts
-from model.languages import SEPARATOR
 from model.phrases import is_phrase_word
+from model.text import QUALIFIER
 
 SPELLING_ORDERS = (2, 3, 4)
 MAX_ORDER = SPELLING_ORDERS[-1]
@@ -77,7 +77,7 @@ def gram_keys(codes: np.ndarray, owner: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 def shown_word(word: str) -> str:
     """A word as written: a homograph qualified by its comment's language ("nl:hoe") is "hoe"."""
-    return word.rsplit(SEPARATOR, 1)[-1]
+    return word.rsplit(QUALIFIER, 1)[-1]
 
 
 class SpellingVocabulary:

@@ -11,6 +11,7 @@ import numpy as np
 
 LEXICON_DIR = Path(__file__).resolve().parent / "lexicons"
 EXCEPTION = "!"  # a lexicon line starting so names a word its prefixes must not match
+QUALIFIER = ":"  # joins a qualifier to a word ("nl:hoe", "phrase:pussy"): never part of a token
 # Tokens are found with byte operations, not a regex: every byte but a-z, apostrophes, sentence ends
 # and the batch separator becomes a space (a newline becomes NEWLINE, which is not whitespace), each
 # break is padded with spaces, and the bytes are split on whitespace. A word is a run of letters and
@@ -139,6 +140,13 @@ def lexicon_runs(name: str) -> list[tuple[list[str], list[str]]]:
         if not entry.startswith(EXCEPTION) and not entry.endswith("*"):
             runs[-1][1].append(entry)
     return runs
+
+
+def qualified(word: str, qualifier: str) -> str:
+    """The feature name of a word read as another by its context: a homograph in a comment of its
+    language ("nl:hoe", ``model.languages``), a crude word inside a fixed phrase ("phrase:pussy",
+    ``model.phrases``)."""
+    return f"{qualifier}{QUALIFIER}{word}"
 
 
 def read_lexicon(name: str) -> frozenset[str]:
