@@ -108,6 +108,9 @@ INDEPENDENT_PROBES = [
      "civil comments naming a person, place, dish, breed or idiom with a crude word inside (Dick Van Dyke, Scunthorpe)"),
     ("second crude-word", ("crude2_civil", "crude2_abusive"),
      "civil comments naming a person, place, tool, bird or idiom with a crude word inside (written after 607e29ac)"),
+    ("third crude-word", ("crude3_civil", "crude3_abusive"),
+     ("civil comments with a crude word inside a name, place, dish, bird or tool, and British, Irish and "
+      "Australian slang insults (written after the lexicon gained the first set's misses)")),
 ]
 
 
