@@ -158,14 +158,18 @@ def test_x_is_a_y_is_not_abusive_by_its_shape(moderator, text: str) -> None:
 
 @pytest.mark.parametrize("text", ["Pussy Riot members were jailed for singing a protest song in a cathedral.",
                                   "Dick Van Dyke danced on the rooftops in Mary Poppins.",
-                                  "We are all guinea pigs in this surveillance experiment."])
+                                  "We are all guinea pigs in this surveillance experiment.",
+                                  "We watched the jackass penguins waddle along the beach."])
 def test_a_name_or_idiom_holding_a_crude_word_is_not_abuse(moderator, text: str) -> None:
     assert moderator.moderate_one(text).scores["abusive"] < 0.5
 
 
 @pytest.mark.parametrize("text", ["Kim is a pussy hiding behind his generals.",
                                   "The author is a pussy for not naming his sources.",
-                                  "You fucking pussy."])
+                                  "You fucking pussy.",
+                                  "Read the article before commenting, you knobhead.",
+                                  "The minister is a total numpty.",
+                                  "There are too many chinks in this town."])  # no phrase hides a slur
 def test_a_crude_word_aimed_at_a_person_is_abuse(moderator, text: str) -> None:
     assert moderator.moderate_one(text).category == "abusive"
 

@@ -182,6 +182,14 @@ def test_every_fixed_phrase_is_a_pair_holding_a_crude_word() -> None:
         assert tuple(words) == pair and any(crude), pair
 
 
+def test_no_fixed_phrase_pairs_a_crude_word_with_a_function_word() -> None:
+    """"chink in" (the armour) would also mark "too many chinks in this town", a slur: a phrase's
+    other word must name something."""
+    from model.cues import STOPWORDS
+    from model.phrases import phrase_marks
+    assert not [pair for pair in phrase_marks() if STOPWORDS & set(pair)]
+
+
 @pytest.mark.parametrize("name", ["insults", "profanity"])  # the lexicons with exceptions
 def test_every_lexicon_exception_takes_back_words_a_prefix_matches(name: str) -> None:
     """An exception that no prefix matches, or that a whole-word entry contradicts, does nothing."""
