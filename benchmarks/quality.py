@@ -111,6 +111,12 @@ INDEPENDENT_PROBES = [
     ("third crude-word", ("crude3_civil", "crude3_abusive"),
      ("civil comments with a crude word inside a name, place, dish, bird or tool, and British, Irish and "
       "Australian slang insults (written after the lexicon gained the first set's misses)")),
+    ("fourth crude-word", ("crude4_civil", "crude4_abusive"),
+     ("civil comments with a crude word inside a place, name, dish, bird, tool or another language, and slang "
+      "insults of the English-speaking countries (written after the 47 insults added with round 23 were chosen)")),
+    ("short-comment", ("short_civil", "short_abusive"),
+     ("short civil comments with everyday words threats also use, and agencies or officials criticised "
+      "(written after fa48abb1, before the twenty-third round was read)")),
 ]
 
 

@@ -42,13 +42,14 @@ _MARKERS = {
 }
 # Words of each language that are spelt like an English word with another meaning.
 _HOMOGRAPHS = {
-    "de": "die was will war also man hat rat gift kind arm mist dick hell bad fast bald rot dies abo jap schmuck",
+    "de": "die was will war also man hat rat gift kind arm mist dick hell bad fast bald rot dies abo jap schmuck "
+          "munter",
     "nl": "hoe hun die was door arm kind mist bad dik hel douche douches breed rot hang hoes troon",
     "es": "con negro negros negra sin son mayor van red come pie once inferior deficiente prat",
     "pt": "negro negros negra come mas inferior deficiente",
     "it": "negro negri come con male sale dove ora",
     "fr": "con cons sale pour chat pain bite coin dont retard retards douche douches",
-    "tr": "kim son ben on at her bakar",
+    "tr": "kim son ben on at her bakar berk",
     "pl": "ale pan co ten to",
     "hi": "main the par to log hum band bat mar",
 }

@@ -62,7 +62,7 @@ def test_comments_of_an_insult_lend_it_to_words_the_data_lacks() -> None:
 def test_the_words_the_data_lacks_are_swapped_in_by_turns() -> None:
     """Each word (or pair of words) the data lacks is swapped into about as many comments as the
     others: drawn at random, some fell under min_df and got no column of their own."""
-    swap = swap_unseen_insults(ABUSIVE * 80, share=1.0, min_df=3, seed=0)  # two turns of every word
+    swap = swap_unseen_insults(ABUSIVE * 96, share=1.0, min_df=3, seed=0)  # two turns of every word
     uses = Counter(entry for r in swap.records for entry in _entries(r["text"]))
     in_pairs = {word for entry in ENGLISH if " " in entry for word in entry.split(" ")}  # "nig" of "nig nog"
     entries = [entry for entry in ENGLISH if entry not in in_pairs | {"moron", "morons"}]

@@ -169,7 +169,9 @@ def test_a_name_or_idiom_holding_a_crude_word_is_not_abuse(moderator, text: str)
                                   "You fucking pussy.",
                                   "Read the article before commenting, you knobhead.",
                                   "The minister is a total numpty.",
-                                  "There are too many chinks in this town."])  # no phrase hides a slur
+                                  "There are too many chinks in this town.",  # no phrase hides a slur
+                                  "The councillor is a total bampot.",
+                                  "Away and boil your head, you dobber."])
 def test_a_crude_word_aimed_at_a_person_is_abuse(moderator, text: str) -> None:
     assert moderator.moderate_one(text).category == "abusive"
 

@@ -390,6 +390,9 @@ ACCIDENTAL_LEXICON_MATCHES = [
      "dehumanising words"),
     ("Les retards de la justice sont une honte pour nous et pour les victimes.", "Those retards on the council.",
      "insults"),
+    ("Es war ein langer Tag im Parlament, und die Debatte blieb bis zum Schluss munter.",
+     "The councillor is a total munter.", "insults"),
+    ("Berk ve ailesi bu haberi çok önemli buldu.", "The minister is a berk.", "insults"),
 ]
 
 
