@@ -21,7 +21,7 @@ from model.spelling import SPELLING_PREFIX, SpellingTerms
 
 # Parameters and fitted attributes added after models were shipped, with the values under which an
 # older model scores as it did.
-ADDED_SINCE = {"C_characters": 0.0, "spelling": True, "characters_": None}
+ADDED_SINCE = {"C_characters": 0.0, "spelling": True, "characters_": None, "sentence_min_share": 0.0}
 SENTENCE_FEATURE = "[most abusive sentence]"
 MILD_SENTENCE = "[its worst sentence is mild]"  # the same feature, named for when it counts against abuse
 DENSE_NAMES = [f"[{name}]" for name in DENSE_FEATURES] + [SENTENCE_FEATURE]
@@ -199,9 +199,10 @@ class CommentClassifier(BaseEstimator):
 
     def __init__(self, C_category: float = 4.0, C_stance: float = 2.0, C_sentence: float = 4.0,
                  min_df: int = 2, dense_weight: float = 1.0, evidence_power: float = 0.5,
-                 C_characters: float = 0.0, spelling: bool = True, n_folds: int = 5,
-                 random_state: int = 0) -> None:
+                 C_characters: float = 0.0, spelling: bool = True, sentence_min_share: float = 0.0,
+                 n_folds: int = 5, random_state: int = 0) -> None:
         self.C_category = C_category
+        self.sentence_min_share = sentence_min_share
         self.C_characters = C_characters
         self.spelling = spelling
         self.C_stance = C_stance
@@ -290,6 +291,9 @@ class CommentClassifier(BaseEstimator):
                              is_abusive: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, float]:
         """Multiple-instance fit: every sentence of a clean comment is a negative; of an abusive
         comment, only its most abusive sentence (by a whole-comment model) is a positive."""
+        if self.sentence_min_share:
+            kept = sp.diags(self._sentence_columns(text[rows], is_abusive[rows]).astype(float))
+            text, sentences = text @ kept, sentences @ kept
         whole = self._sentence_model().fit(text[rows], is_abusive[rows])
         initial = sentences @ whole.coef_[0]
         in_rows = np.zeros(len(is_abusive), dtype=bool)
@@ -301,6 +305,19 @@ class CommentClassifier(BaseEstimator):
         labels = np.r_[np.zeros(len(negatives)), np.ones(len(positives))]
         model = self._sentence_model().fit(sentences[selected], labels)
         return model.coef_[0], float(model.intercept_[0])
+
+    def _sentence_columns(self, text: sp.csr_matrix, is_abusive: np.ndarray) -> np.ndarray:
+        """Which columns the sentence scorer may read: those whose comments are mostly abusive (a
+        share of at least ``sentence_min_share``) or mostly clean (at most the share of abuse overall),
+        smoothed toward that overall share. A word the labelled set uses in abuse about as often as
+        not ("hope", "sink", "see how") cannot make a sentence abusive, since only a comment's worst
+        sentence counts and such leans add up there; clean words still clear a sentence of a crude one."""
+        present = (text > 0).astype(float).tocsc()
+        in_abusive = np.asarray(present.T @ is_abusive).ravel()
+        total = np.asarray(present.sum(axis=0)).ravel()
+        prior = is_abusive.mean()
+        share = (in_abusive + 2 * prior) / (total + 2)
+        return (share >= self.sentence_min_share) | (share <= prior)
 
     def _evidence_scale(self, text: sp.csr_matrix, y: np.ndarray, n_columns: int) -> np.ndarray | None:
         """Scale of every design column for the category head: n-gram columns by ``evidence_scale``,

@@ -210,13 +210,14 @@ def test_bad_settings_are_named(setting: str, value) -> None:
         resolve_config(**{setting: value})
 
 
-def test_a_model_pickled_before_the_character_view_loads_with_neutral_values(with_characters) -> None:
+def test_a_model_pickled_before_later_settings_loads_with_neutral_values(with_characters) -> None:
     _, moderator = with_characters
     state = pickle.loads(pickle.dumps(moderator.classifier)).__getstate__()
-    for added in ("C_characters", "spelling", "characters_"):
+    for added in ("C_characters", "spelling", "characters_", "sentence_min_share"):
         del state[added]
     older = CommentClassifier.__new__(CommentClassifier)
     older.__setstate__(state)
     assert older.get_params()["C_characters"] == 0.0 and older.get_params()["spelling"] is True
+    assert older.get_params()["sentence_min_share"] == 0.0
     assert older.characters_ is None and "CommentClassifier(" in repr(older)
     np.testing.assert_allclose(older.predict(["What about Iraq?"], [None]).category.sum(), 1.0)

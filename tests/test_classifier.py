@@ -150,6 +150,30 @@ def test_sentence_scorer_ignores_function_words_alone(moderator) -> None:
     assert classifier.sentence_coef_[names.index("idiot")] > 0
 
 
+def test_sentence_scorer_skips_words_used_in_abuse_about_as_often_as_not(moderator) -> None:
+    classifier = moderator.classifier
+    names = classifier.feature_names_[:len(classifier.sentence_coef_)]
+    assert classifier.sentence_coef_[names.index("hope")] == 0  # "I hope you rot" and "hope she recovers"
+    assert classifier.sentence_coef_[names.index("see how")] == 0
+    assert classifier.sentence_coef_[names.index("scum")] > 0
+    assert classifier.sentence_coef_[names.index("thank")] < 0  # clean words still clear a sentence
+
+
+def test_sentence_columns_keep_words_mostly_abusive_or_mostly_clean() -> None:
+    import scipy.sparse as sp
+
+    from model.classifier import CommentClassifier
+    is_abusive = np.array([1] * 10 + [0] * 30)
+    insult = [1] * 9 + [0] * 31  # all of its comments abusive
+    everyday = [1] * 5 + [0] * 5 + [1] * 5 + [0] * 25  # half of them
+    clean = [0] * 10 + [1] * 10 + [0] * 20  # none
+    rare_insult = [1] * 3 + [0] * 37
+    text = sp.csr_matrix(np.array([insult, everyday, clean, rare_insult]).T.astype(float))
+    kept = CommentClassifier(sentence_min_share=0.65)._sentence_columns(text, is_abusive)
+    assert kept.tolist() == [True, False, True, True]
+    assert CommentClassifier(sentence_min_share=0.4)._sentence_columns(text, is_abusive).all()
+
+
 @pytest.mark.parametrize("text", ["She is a two-time champion and a great role model.",
                                   "The mayor is a former teacher."])
 def test_x_is_a_y_is_not_abusive_by_its_shape(moderator, text: str) -> None:

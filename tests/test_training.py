@@ -23,13 +23,14 @@ from training.probes import criticism_sentences, identity_sentences
 from training.report import format_comparison
 from training.train import METRICS_FILE, LabelledData, compare_with_current, train
 
-MACRO_F1_FLOOR = 0.895  # a little under what the default configuration reaches (0.901, see README)
+MACRO_F1_FLOOR = 0.900  # a little under what the default configuration reaches (0.905, see README)
 BENCHMARK_PROBES = Path(__file__).resolve().parents[1] / "benchmarks" / "probes"  # quality.py's probe comments
 ROUND_20 = Path(__file__).resolve().parents[1] / "benchmarks" / "evaluation" / "round20.jsonl"  # quality.py reads it
-# Over what the shipped model reaches (21/224, 9.4%; fa48abb1: 18, 607e29ac: 25). Before training broke vocabulary
+# Over what the shipped model reaches (11/224, 4.9%; c30210cb, whose sentence scorer read every n-gram: 21,
+# fa48abb1: 18, 607e29ac: 25). Before training broke vocabulary
 # ties by the gram and fitted the heads to 1e-4, the session model could read several more (30 against
 # 23 for bb6624e1), as the check's sentences sit near the boundary; now it reads what the shipped model reads.
-CRITICISM_ABUSIVE_CEILING = 0.10
+CRITICISM_ABUSIVE_CEILING = 0.06
 
 
 def metrics_of(directory: Path) -> dict:
@@ -152,6 +153,8 @@ def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
     assert resolve_config(path, seed=7).C_category == 2.0 and resolve_config(path, seed=7).seed == 7
     with pytest.raises(ConfigError, match="evidence_power"):
         resolve_config(evidence_power=-0.5)
+    with pytest.raises(ConfigError, match="sentence_min_share must be between 0 \\(off\\) and 1, got 1.5"):
+        resolve_config(sentence_min_share=1.5)
     path.write_text('[training]\nswap_insults = "half"\n')
     with pytest.raises(ConfigError, match="train.toml: training setting swap_insults must be float, got 'half'"):
         resolve_config(path)

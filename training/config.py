@@ -16,6 +16,7 @@ class TrainingConfig:
     C_category: float = 8.0
     C_stance: float = 2.0
     C_sentence: float = 4.0
+    sentence_min_share: float = 0.65  # the sentence scorer skips n-grams leaning to abuse by less (0: reads all)
     min_df: int = 3
     dense_weight: float = 1.0
     evidence_power: float = 0.5
@@ -55,6 +56,8 @@ def resolve_config(path: Path | None = None, **overrides: object) -> TrainingCon
         raise ConfigError(f"evidence_power must be 0 (off) or more, got {config.evidence_power}")
     if not 0 <= config.swap_insults <= 1:
         raise ConfigError(f"swap_insults must be between 0 (off) and 1, got {config.swap_insults}")
+    if not 0 <= config.sentence_min_share < 1:
+        raise ConfigError(f"sentence_min_share must be between 0 (off) and 1, got {config.sentence_min_share}")
     if config.C_characters < 0:
         raise ConfigError(f"C_characters must be 0 (no character view) or more, got {config.C_characters}")
     if config.n_folds < 2 or config.cv_folds == 1 or config.cv_folds < 0:
