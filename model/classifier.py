@@ -202,9 +202,9 @@ class CommentClassifier(BaseEstimator):
                  C_characters: float = 0.0, spelling: bool = True, sentence_min_share: float = 0.0,
                  n_folds: int = 5, random_state: int = 0) -> None:
         self.C_category = C_category
-        self.sentence_min_share = sentence_min_share
         self.C_characters = C_characters
         self.spelling = spelling
+        self.sentence_min_share = sentence_min_share
         self.C_stance = C_stance
         self.C_sentence = C_sentence
         self.min_df = min_df
