@@ -110,13 +110,18 @@ class LinearHead(BaseEstimator):
         return removed
 
 
+def class_document_counts(X: sp.csr_matrix, y: np.ndarray, n_classes: int) -> np.ndarray:
+    """Per class (rows) and column, how many documents of that class hold the column."""
+    present = (X != 0).astype(np.float64)
+    one_hot = sp.csr_matrix((np.ones(len(y)), (y, np.arange(len(y)))), shape=(n_classes, len(y)))
+    return np.asarray((one_hot @ present).todense())
+
+
 def evidence_scale(X: sp.csr_matrix, y: np.ndarray, n_classes: int, power: float) -> np.ndarray:
     """Per column, the largest |log-count ratio| of one class against the rest (NB-weighted
     logistic regression, Wang and Manning 2012), raised to ``power`` and scaled to mean 1: n-grams
     that tell the classes apart are penalised less by the regulariser."""
-    present = (X != 0).astype(np.float64)
-    one_hot = sp.csr_matrix((np.ones(len(y)), (y, np.arange(len(y)))), shape=(n_classes, len(y)))
-    per_class = np.asarray((one_hot @ present).todense())  # documents of each class holding each column
+    per_class = class_document_counts(X, y, n_classes)
     everywhere = per_class.sum(axis=0)
     ratios = np.zeros(X.shape[1])
     for in_class in per_class:
@@ -312,11 +317,9 @@ class CommentClassifier(BaseEstimator):
         smoothed toward that overall share. A word the labelled set uses in abuse about as often as
         not ("hope", "sink", "see how") cannot make a sentence abusive, since only a comment's worst
         sentence counts and such leans add up there; clean words still clear a sentence of a crude one."""
-        present = (text > 0).astype(float).tocsc()
-        in_abusive = np.asarray(present.T @ is_abusive).ravel()
-        total = np.asarray(present.sum(axis=0)).ravel()
+        clean, abusive = class_document_counts(text, is_abusive, 2)
         prior = is_abusive.mean()
-        share = (in_abusive + 2 * prior) / (total + 2)
+        share = (abusive + 2 * prior) / (clean + abusive + 2)
         return (share >= self.sentence_min_share) | (share <= prior)
 
     def _evidence_scale(self, text: sp.csr_matrix, y: np.ndarray, n_columns: int) -> np.ndarray | None:
