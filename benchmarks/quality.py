@@ -9,9 +9,11 @@ scored: criticisms of authors and outlets with insulting versions, and everyday 
 also use ("hope", "little", "every one", "strike") in civil comments and in abusive ones, civil sentences
 about peoples and faiths, and words that begin like a crude word or slur (names, places, other
 languages' words: "Fukushima", "Cockburn", Spanish "retardo") beside crude insults in inflected forms.
-Last, how the comments written for round 20 of the labelled set, and kept out of it as they gained
-nothing measurable (``benchmarks/evaluation``), are read: words abuse uses in their literal sense,
-blunt criticism of an author, and calls for harm to a people beside civil sentences about them.
+Last, how the comments written for rounds 20 and 24 of the labelled set, and kept out of it as they
+gained nothing worth their cost (``benchmarks/evaluation``), are read: words abuse uses in their
+literal sense, blunt criticism of an author, calls for harm to a people beside civil sentences about
+them (round 20), and everyday words the set held mostly inside abuse, in civil comments and in
+abusive twins (round 24).
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def main() -> None:
     slurs = friendly_frame_sentences(insults_held_by_few(records, card["training_config"]["min_df"]))
     print(f"slurs the labelled set lacks, in a friendly frame (\"Thanks for the link, ...\"): "
           f"{len(scored_abusive(moderator, slurs))}/{len(slurs)} scored abusive")
-    for line in round20_lines(moderator, records):
+    for line in kept_out_lines(moderator, records):
         print(line)
     if args.all_articles_cv:
         print(f"article-grouped 5-fold CV over all articles, seeds 0 and 1: {all_articles_cv(records):.4f}")
@@ -130,24 +132,28 @@ def probe_texts(name: str) -> list[str]:
     return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-ROUND20 = Path(__file__).resolve().parent / "evaluation" / "round20.jsonl"
+EVALUATION = Path(__file__).resolve().parent / "evaluation"
+KEPT_OUT_ROUNDS = (20, 24)  # rounds written for the labelled set and kept out of it (evaluation/README.md)
 
 
-def round20_lines(moderator, records: list[dict]) -> list[str]:
-    """How the comments written for round 20 and kept out of training (``benchmarks/evaluation``)
+def kept_out_lines(moderator, records: list[dict]) -> list[str]:
+    """How the comments written for rounds 20 and 24 and kept out of training (``benchmarks/evaluation``)
     are scored, part by part, each under its article (``records``: the labelled set's)."""
     articles = {r["group"]: r["article"] for r in records}
-    rows = [json.loads(line) for line in ROUND20.read_text(encoding="utf-8").splitlines() if line.strip()]
-    scores = probabilities(moderator, [r["text"] for r in rows], [articles[r["article_id"]] for r in rows])
-    flagged = scores.argmax(axis=1) == CATEGORIES.index("abusive")
     lines = []
-    for part in dict.fromkeys(r["part"] for r in rows):
-        civil = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] != "abusive"]
-        abusive = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] == "abusive"]
-        line = f"round-20 comments, {part}: {int(flagged[civil].sum())}/{len(civil)} civil ones read as abusive"
-        if abusive:
-            line += f", {int(flagged[abusive].sum())}/{len(abusive)} abusive ones caught"
-        lines.append(line)
+    for number in KEPT_OUT_ROUNDS:
+        path = EVALUATION / f"round{number}.jsonl"
+        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        scores = probabilities(moderator, [r["text"] for r in rows], [articles[r["article_id"]] for r in rows])
+        flagged = scores.argmax(axis=1) == CATEGORIES.index("abusive")
+        for part in dict.fromkeys(r["part"] for r in rows):
+            civil = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] != "abusive"]
+            abusive = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] == "abusive"]
+            line = (f"round-{number} comments, {part}: {int(flagged[civil].sum())}/{len(civil)} civil ones "
+                    "read as abusive")
+            if abusive:
+                line += f", {int(flagged[abusive].sum())}/{len(abusive)} abusive ones caught"
+            lines.append(line)
     return lines
 
 

@@ -17,7 +17,9 @@ from training.config import TrainingConfig
 from training.probes import friendly_frame_sentences
 
 ARTICLE = load_articles(SEEDS_DIR / "articles.jsonl")["003_2d5113ef618b1c85"].text
-SLURS_MISSED_CEILING = 0.1  # the shipped model misses 0 of 182 (63fd0008: 4 of 108; d8c501a5: 37 of 56)
+# The shipped model misses 5 of 592. The figure depends on the insult swap's draw (HISTORY, round 24): other
+# draws of the same data and settings missed 41 and 44, mostly plurals; trained with round 24, up to 50.
+SLURS_MISSED_CEILING = 0.1
 
 
 def test_scores_are_probabilities_summing_to_one(moderator) -> None:
