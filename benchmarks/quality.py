@@ -140,20 +140,23 @@ def kept_out_lines(moderator, records: list[dict]) -> list[str]:
     """How the comments written for rounds 20 and 24 and kept out of training (``benchmarks/evaluation``)
     are scored, part by part, each under its article (``records``: the labelled set's)."""
     articles = {r["group"]: r["article"] for r in records}
+    return [line for number in KEPT_OUT_ROUNDS for line in _round_lines(moderator, number, articles)]
+
+
+def _round_lines(moderator, number: int, articles: dict[str, str]) -> list[str]:
+    """One line per part of ``evaluation/round<number>.jsonl``: civil ones flagged, abusive ones caught."""
+    path = EVALUATION / f"round{number}.jsonl"
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    scores = probabilities(moderator, [r["text"] for r in rows], [articles[r["article_id"]] for r in rows])
+    flagged = scores.argmax(axis=1) == CATEGORIES.index("abusive")
     lines = []
-    for number in KEPT_OUT_ROUNDS:
-        path = EVALUATION / f"round{number}.jsonl"
-        rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-        scores = probabilities(moderator, [r["text"] for r in rows], [articles[r["article_id"]] for r in rows])
-        flagged = scores.argmax(axis=1) == CATEGORIES.index("abusive")
-        for part in dict.fromkeys(r["part"] for r in rows):
-            civil = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] != "abusive"]
-            abusive = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] == "abusive"]
-            line = (f"round-{number} comments, {part}: {int(flagged[civil].sum())}/{len(civil)} civil ones "
-                    "read as abusive")
-            if abusive:
-                line += f", {int(flagged[abusive].sum())}/{len(abusive)} abusive ones caught"
-            lines.append(line)
+    for part in dict.fromkeys(r["part"] for r in rows):
+        civil = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] != "abusive"]
+        abusive = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] == "abusive"]
+        line = f"round-{number} comments, {part}: {int(flagged[civil].sum())}/{len(civil)} civil ones read as abusive"
+        if abusive:
+            line += f", {int(flagged[abusive].sum())}/{len(abusive)} abusive ones caught"
+        lines.append(line)
     return lines
 
 
