@@ -87,12 +87,30 @@ def test_adjectives_said_of_things_too_are_never_swapped_in() -> None:
 
 
 def test_share_and_seed_decide_which_comments_change() -> None:
-    many = ABUSIVE * 20
+    many = [r for r in ABUSIVE if "morons" not in r["text"].lower()] * 40  # singular insults only
     assert swap_unseen_insults(many, share=0.0, min_df=3, seed=0).records is many
     half = swap_unseen_insults(many, share=0.5, min_df=3, seed=0)
     assert 0.3 * len(many) < half.comments < 0.7 * len(many)
     assert half.records == swap_unseen_insults(many, share=0.5, min_df=3, seed=0).records
     assert half.records != swap_unseen_insults(many, share=0.5, min_df=3, seed=1).records
+
+
+def test_every_comment_of_a_plural_insult_is_swapped_whatever_the_share() -> None:
+    """Plural insults are rarer than singular ones for about as many words to teach: at the share, many
+    plural slurs landed in fewer than min_df comments and got no column ("Thanks for the link, wops.")."""
+    many = ABUSIVE * 20
+    swap = swap_unseen_insults(many, share=0.05, min_df=3, seed=0)
+    changed = [before["text"] != after["text"] for before, after in zip(many, swap.records)]
+    plural = ["morons" in r["text"].lower() for r in many]
+    assert all(c for c, p in zip(changed, plural) if p)
+    assert sum(c for c, p in zip(changed, plural) if not p) < 0.15 * plural.count(False)
+
+
+@pytest.mark.parametrize("insult, swapped", [("Morons", True), ("Moron", False)])
+def test_a_plural_insult_in_three_comments_is_swapped_out_a_singular_one_needs_five(insult: str, swapped: bool) -> None:
+    records = [_record(f"{insult}, {ending}", "abusive") for ending in ("honestly.", "again.", "the lot.")]
+    swap = swap_unseen_insults(records, share=1.0, min_df=3, seed=0)
+    assert (swap.comments == 3) is swapped and (swap.records == records) is not swapped
 
 
 def test_the_labelled_set_teaches_the_english_slurs_it_lacks() -> None:

@@ -17,9 +17,9 @@ from training.config import TrainingConfig
 from training.probes import friendly_frame_sentences
 
 ARTICLE = load_articles(SEEDS_DIR / "articles.jsonl")["003_2d5113ef618b1c85"].text
-# The shipped model misses 5 of 592. The figure depends on the insult swap's draw (HISTORY, round 24): other
-# draws of the same data and settings missed 41 and 44, mostly plurals; trained with round 24, up to 50.
-SLURS_MISSED_CEILING = 0.1
+# The shipped model misses 7 of 592 (another draw of its insult swap: 4). Before the swap took every comment of
+# a plural insult, the figure was a draw: dea6d4b2 missed 5, other draws of its data 41 and 44 (HISTORY).
+SLURS_MISSED_CEILING = 0.05
 
 
 def test_scores_are_probabilities_summing_to_one(moderator) -> None:

@@ -22,7 +22,8 @@ from model.text import lexicon_runs, nfkc, normalise, sentence_words
 
 SWAPPED_LEXICON = "insults"
 NOT_SWAPPED = "# Adjectives"  # a run of the lexicon under a comment starting so is never swapped
-SOURCE_MIN_COMMENTS = 5  # an insult is swapped out only if this many comments hold it ...
+SOURCE_MIN_COMMENTS = 5  # an insult is swapped out only if this many comments hold it (3 for a plural) ...
+PLURAL_SOURCE_MIN_COMMENTS = 3
 SOURCE_MIN_ABUSIVE_SHARE = 0.8  # ... and this share of them are abusive: the data shows it used as an insult
 
 
@@ -48,7 +49,10 @@ def lexicon_blocks(name: str = SWAPPED_LEXICON) -> list[list[str]]:
 
 def swap_unseen_insults(records: list[dict], share: float, min_df: int, seed: int) -> InsultSwap:
     """Replace, in ``share`` of the comments holding an insult the data uses as one, that insult by a
-    word of its lexicon block that fewer than ``min_df`` comments hold (plural by plural)."""
+    word of its lexicon block that fewer than ``min_df`` comments hold (plural by plural). Comments
+    holding a plural one are all swapped: plural insults are rarer (in the labelled set, 618 comments
+    against 2,175) for about as many targets, which at ``share`` landed in too few comments to get a
+    column of their own."""
     if share <= 0:
         return InsultSwap(records, 0, [])
     words, held, abusive = _word_counts(records)
@@ -58,7 +62,8 @@ def swap_unseen_insults(records: list[dict], share: float, min_df: int, seed: in
     swapped, taught, out = 0, set(), []
     for record, comment_words in zip(records, words):
         block_swaps = [swap for swap in swaps if comment_words & swap.sources]
-        if not block_swaps or rng.random() >= share:
+        has_plural = any(comment_words & swap.plural_sources for swap in block_swaps)
+        if not block_swaps or (rng.random() >= share and not has_plural):
             out.append(record)
             continue
         text, replaced = nfkc(record["text"]), 0
@@ -97,8 +102,9 @@ class _BlockSwap:
     """The insults of one lexicon block to swap out (``sources``) and in (``targets``)."""
 
     def __init__(self, block: list[str], held: Counter, abusive: Counter, min_df: int, rng: random.Random) -> None:
-        self.sources = {word for word in block if held[word] >= SOURCE_MIN_COMMENTS
-                        and abusive[word] >= SOURCE_MIN_ABUSIVE_SHARE * held[word]}
+        self.sources = {word for word in block if abusive[word] >= SOURCE_MIN_ABUSIVE_SHARE * held[word]
+                        and held[word] >= (PLURAL_SOURCE_MIN_COMMENTS if _is_plural(word) else SOURCE_MIN_COMMENTS)}
+        self.plural_sources = {word for word in self.sources if _is_plural(word)}
         self.targets = [word for word in block if held[word] < min_df]
         plurals = [word for word in self.targets if _is_plural(word)] or self.targets
         singulars = [word for word in self.targets if not _is_plural(word)] or self.targets

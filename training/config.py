@@ -22,7 +22,7 @@ class TrainingConfig:
     evidence_power: float = 0.5
     C_characters: float = 0.0  # 0: no character view; 16 turns it on (see the README)
     spelling: bool = True  # the character n-grams inside each word, in the category and stance heads
-    swap_insults: float = 0.8  # share of comments lending their insult to one the data lacks (0: off)
+    swap_insults: float = 0.8  # share of comments lending their insult to one the data lacks (plural ones: all; 0: off)
     n_folds: int = 5
     cv_folds: int = 5
     test_fraction: float = 0.2
