@@ -157,7 +157,9 @@ def test_sentence_scorer_skips_words_used_in_abuse_about_as_often_as_not(moderat
     names = classifier.feature_names_[:len(classifier.sentence_coef_)]
     assert classifier.sentence_coef_[names.index("hope")] == 0  # "I hope you rot" and "hope she recovers"
     assert classifier.sentence_coef_[names.index("see how")] == 0
-    assert classifier.sentence_coef_[names.index("scum")] > 0
+    # a dehumanising word: the insult lexicon's own words ("scum") are mostly swapped out of their abusive
+    # comments before the fit (training.augment), which leaves the rest near the band's edge
+    assert classifier.sentence_coef_[names.index("vermin")] > 0
     assert classifier.sentence_coef_[names.index("thank")] < 0  # clean words still clear a sentence
 
 
