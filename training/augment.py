@@ -22,8 +22,8 @@ from model.text import lexicon_runs, nfkc, normalise, sentence_words
 
 SWAPPED_LEXICON = "insults"
 NOT_SWAPPED = "# Adjectives"  # a run of the lexicon under a comment starting so is never swapped
-SOURCE_MIN_COMMENTS = 5  # an insult is swapped out only if this many comments hold it (3 for a plural) ...
-PLURAL_SOURCE_MIN_COMMENTS = 3
+SOURCE_MIN_COMMENTS = 5  # an insult is swapped out only if this many comments hold it ...
+PLURAL_SOURCE_MIN_COMMENTS = 3  # ... or this many for a plural, as plural insults are rarer ...
 SOURCE_MIN_ABUSIVE_SHARE = 0.8  # ... and this share of them are abusive: the data shows it used as an insult
 
 
