@@ -119,6 +119,9 @@ INDEPENDENT_PROBES = [
     ("short-comment", ("short_civil", "short_abusive"),
      ("short civil comments with everyday words threats also use, and agencies or officials criticised "
       "(written after fa48abb1, before the twenty-third round was read)")),
+    ("second criticism", ("criticism2_civil", "criticism2_abusive"),
+     ("short civil criticisms of authors, outlets and institutions, at most 14 words (written while the "
+      "twenty-fifth round was trained)")),
     ("casual-register", ("casual_civil", "casual_abusive"),
      ("civil comments in the register of social-media replies, a fifth with profanity aimed at nobody "
       "(written after dea6d4b2 was chosen)")),
