@@ -122,6 +122,9 @@ INDEPENDENT_PROBES = [
     ("second criticism", ("criticism2_civil", "criticism2_abusive"),
      ("short civil criticisms of authors, outlets and institutions, at most 14 words (written while the "
       "twenty-fifth round was trained)")),
+    ("calls-for-harm", ("harm_civil", "harm_abusive"),
+     ("civil comments that report, condemn or discuss violence against peoples, groups and persons, or use "
+      "its words literally (written while the twenty-sixth round was written, by a writer who saw no file)")),
     ("casual-register", ("casual_civil", "casual_abusive"),
      ("civil comments in the register of social-media replies, a fifth with profanity aimed at nobody "
       "(written after dea6d4b2 was chosen)")),
