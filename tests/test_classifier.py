@@ -111,6 +111,28 @@ def test_mentioning_a_group_is_not_abusive(moderator, group: str) -> None:
     assert result.category != "abusive", result.scores
 
 
+CALLS_FOR_HARM = [  # read civil or as whataboutism before the twenty-sixth round (seeds/LABELING.md)
+    "Let the Rohingya drown.",
+    "The Hazaras need to be removed for good, one way or another.",
+]
+REPORTS_OF_HARM = [
+    "The militia drove the Masalit out of El Geneina and burned their homes.",
+    "Hindus in Bangladesh were rounded up and beaten; the government must protect them.",
+    "Our farm had rats in the barn all winter, so we called pest control.",
+]
+
+
+@pytest.mark.parametrize("text", CALLS_FOR_HARM)
+def test_calls_for_harm_to_a_people_are_abusive(moderator, text: str) -> None:
+    assert moderator.moderate_one(text).category == "abusive"
+
+
+@pytest.mark.parametrize("text", REPORTS_OF_HARM)
+def test_reports_of_harm_and_literal_pests_are_not_abusive(moderator, text: str) -> None:
+    result = moderator.moderate_one(text)
+    assert result.category != "abusive", result.scores
+
+
 @pytest.mark.parametrize("text, category", [
     ("Thank you for writing this, Robert. Keep going.", "substantive"),
     ("Pot, meet kettle. Fix your own country's prisons first.", "whataboutism"),
