@@ -9,11 +9,12 @@ scored: criticisms of authors and outlets with insulting versions, and everyday 
 also use ("hope", "little", "every one", "strike") in civil comments and in abusive ones, civil sentences
 about peoples and faiths, and words that begin like a crude word or slur (names, places, other
 languages' words: "Fukushima", "Cockburn", Spanish "retardo") beside crude insults in inflected forms.
-Last, how the comments written for rounds 20 and 24 of the labelled set, and kept out of it as they
-gained nothing worth their cost (``benchmarks/evaluation``), are read: words abuse uses in their
+Last, how the comments written for rounds 20, 24 and 28 of the labelled set, and kept out of it as
+they gained nothing worth their cost (``benchmarks/evaluation``), are read: words abuse uses in their
 literal sense, blunt criticism of an author, calls for harm to a people beside civil sentences about
-them (round 20), and everyday words the set held mostly inside abuse, in civil comments and in
-abusive twins (round 24).
+them (round 20), everyday words the set held mostly inside abuse, in civil comments and in abusive
+twins (round 24), and words the set uses almost only as insults or dehumanising comparisons, in
+their literal, idiomatic or self-mocking senses (round 28).
 """
 
 from __future__ import annotations
@@ -44,6 +45,11 @@ def probabilities(moderator, texts: list[str], articles: list[str | None] | None
     return np.vstack(chunks)
 
 
+def read_abusive(probabilities: np.ndarray) -> int:
+    """How many rows have abusive as their most probable category."""
+    return int((probabilities.argmax(axis=1) == CATEGORIES.index("abusive")).sum())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL_DIR)
@@ -61,17 +67,20 @@ def main() -> None:
         print(f"  of which {name:<25} n={n:>5}  macro-F1 {f1:.3f}")
 
     texts, labels = whataboutism_twitter()
-    auc = roc_auc_score(labels, probabilities(moderator, texts)[:, whataboutism])
+    twitter = probabilities(moderator, texts)
+    auc = roc_auc_score(labels, twitter[:, whataboutism])
     print(f"whataboutism-twitter  n={len(texts):>6}  AUC P(whataboutism) {auc:.3f}  (target ≥ 0.75)")
 
     texts, titles, labels = reddit_worse_problems()
     auc = roc_auc_score(labels, probabilities(moderator, texts, titles)[:, whataboutism])
-    auc_bare = roc_auc_score(labels, probabilities(moderator, texts)[:, whataboutism])
+    reddit = probabilities(moderator, texts)
+    auc_bare = roc_auc_score(labels, reddit[:, whataboutism])
     print(f"reddit-worse-problems n={len(texts):>6}  AUC P(whataboutism) {auc:.3f} with post title as "
           f"article, {auc_bare:.3f} without  (target ≥ 0.75)")
 
     texts, labels = davidson()
-    ours = roc_auc_score(labels, probabilities(moderator, texts)[:, abusive])
+    scores = probabilities(moderator, texts)
+    ours = roc_auc_score(labels, scores[:, abusive])
     line = f"davidson              n={len(texts):>6}  AUC P(abusive) {ours:.3f}  (target ≥ 0.90)"
     try:
         from profanity_check import predict_prob
@@ -80,6 +89,10 @@ def main() -> None:
     except ImportError:
         line += "; alt-profanity-check not installed (pip install -e '.[bench]')"
     print(line)
+    neither = scores[np.array(labels) == 0]
+    print(f"real comments read as abusive (a ceiling on false flags: some are abuse): whataboutism-twitter "
+          f"{read_abusive(twitter)}/{len(twitter)}, reddit-worse-problems {read_abusive(reddit)}/{len(reddit)}, "
+          f"davidson's 'neither' {read_abusive(neither)}/{len(neither)}")
     for kind, (civil_name, abusive_name), civil_kind in INDEPENDENT_PROBES:
         civil, abusive_texts = probe_texts(civil_name), probe_texts(abusive_name)
         print(f"independent {kind} probes: {len(scored_abusive(moderator, civil))}/{len(civil)} {civil_kind} "
@@ -125,6 +138,10 @@ INDEPENDENT_PROBES = [
     ("calls-for-harm", ("harm_civil", "harm_abusive"),
      ("civil comments that report, condemn or discuss violence against peoples, groups and persons, or use "
       "its words literally (written while the twenty-sixth round was written, by a writer who saw no file)")),
+    ("blunt-word", ("blunt_civil", "blunt_abusive"),
+     ("civil comments, most of two or three sentences, blunt or crude about a thing (a ruling, an app, the "
+      "refereeing) or using an insult's word harmlessly (written while the twenty-seventh round was written, "
+      "by a writer who saw no file)")),
     ("casual-register", ("casual_civil", "casual_abusive"),
      ("civil comments in the register of social-media replies, a fifth with profanity aimed at nobody "
       "(written after dea6d4b2 was chosen)")),
@@ -139,11 +156,11 @@ def probe_texts(name: str) -> list[str]:
 
 
 EVALUATION = Path(__file__).resolve().parent / "evaluation"
-KEPT_OUT_ROUNDS = (20, 24)  # rounds written for the labelled set and kept out of it (evaluation/README.md)
+KEPT_OUT_ROUNDS = (20, 24, 28)  # rounds written for the labelled set and kept out of it (evaluation/README.md)
 
 
 def kept_out_lines(moderator, records: list[dict]) -> list[str]:
-    """How the comments written for rounds 20 and 24 and kept out of training (``benchmarks/evaluation``)
+    """How the comments written for rounds 20, 24 and 28 and kept out of training (``benchmarks/evaluation``)
     are scored, part by part, each under its article (``records``: the labelled set's)."""
     articles = {r["group"]: r["article"] for r in records}
     return [line for number in KEPT_OUT_ROUNDS for line in _round_lines(moderator, number, articles)]
