@@ -21,7 +21,8 @@ from model.spelling import SPELLING_PREFIX, SpellingTerms
 
 # Parameters and fitted attributes added after models were shipped, with the values under which an
 # older model scores as it did.
-ADDED_SINCE = {"C_characters": 0.0, "spelling": True, "characters_": None, "sentence_min_share": 0.0}
+ADDED_SINCE = {"C_characters": 0.0, "spelling": True, "characters_": None, "sentence_min_share": 0.0,
+               "sentence_neutral_": None}
 SENTENCE_FEATURE = "[most abusive sentence]"
 MILD_SENTENCE = "[its worst sentence is mild]"  # the same feature, named for when it counts against abuse
 DENSE_NAMES = [f"[{name}]" for name in DENSE_FEATURES] + [SENTENCE_FEATURE]
@@ -235,6 +236,7 @@ class CommentClassifier(BaseEstimator):
         dense = np.hstack([batch.dense, sentence_scores[:, None]])
         self.dense_mean_ = dense.mean(axis=0)
         self.dense_scale_ = dense.std(axis=0) + 1e-6
+        self.sentence_neutral_ = float(self.dense_mean_[-1])  # standardised, exactly 0: no evidence
         words = batch.text
         if self.spelling:
             words = sp.hstack([batch.text, self.featurizer_.spelling_matrix(texts)], format="csr")
@@ -280,16 +282,19 @@ class CommentClassifier(BaseEstimator):
 
     def _fit_sentence_model(self, batch: FeatureBatch, is_abusive: np.ndarray, groups: np.ndarray
                             ) -> np.ndarray:
-        """Fit the abuse scorer of single sentences; out-of-fold maxima for the training rows."""
+        """Fit the abuse scorer of single sentences; out-of-fold maxima for the training rows (a row
+        whose sentences hold no word the scorer weighs gets the mean of the others)."""
         content = sp.diags(self._content_columns(batch.text.shape[1]).astype(float))
         text, sentences = batch.text @ content, batch.sentences @ content
         owners = batch.sentence_owner
         scores = np.zeros(len(is_abusive))
         for train, test in GroupKFold(n_splits=self.n_folds).split(batch.text, is_abusive, groups):
             coef, intercept = self._fit_sentence_scorer(text, sentences, owners, is_abusive, train)
-            scores[test] = _max_by_owner(batch.sentences @ coef + intercept, owners, len(scores))[0][test]
+            scores[test] = _worst_weighed(batch.sentences, owners, len(scores), coef, intercept)[0][test]
         self.sentence_coef_, self.sentence_intercept_ = self._fit_sentence_scorer(
             text, sentences, owners, is_abusive, np.arange(len(is_abusive)))
+        unweighed = np.isneginf(scores)
+        scores[unweighed] = scores[~unweighed].mean()
         return scores
 
     def _fit_sentence_scorer(self, text: sp.csr_matrix, sentences: sp.csr_matrix, owners: np.ndarray,
@@ -353,12 +358,10 @@ class CommentClassifier(BaseEstimator):
         """Calibrated category and stance probabilities for a batch."""
         batch = self.featurizer_.transform(texts, articles)
         if isinstance(batch.sentence_rows, SentenceRows) and len(texts) == 1:  # a few numbers: in Python
-            scores = batch.sentence_rows.scores(self._sentence_coef_list(), self.sentence_intercept_)
-            worst, index = _last_maximum(scores)
+            worst, index = self._worst_of_one(batch.sentence_rows)
             unscaled, worst_index = np.array([[*batch.dense[0].tolist(), worst]]), np.array([index])
         else:
-            worst_scores, worst_index = _max_by_owner(batch.sentences @ self.sentence_coef_ + self.sentence_intercept_,
-                                                      batch.sentence_owner, len(texts))
+            worst_scores, worst_index = self._worst_sentences(batch.sentences, batch.sentence_owner, len(texts))
             unscaled = np.hstack([batch.dense, worst_scores[:, None]])
         dense = self._scale(unscaled)
         coef_t, intercept = self._joint_parameters()
@@ -370,6 +373,28 @@ class CommentClassifier(BaseEstimator):
             character_logits, batch.character_terms = self.characters_.logits(texts)
             logits[:, :n_categories] += character_logits
         return Predictions(*_softmax_heads(logits, n_categories), batch.text, dense, batch, worst_index)
+
+    def _worst_sentences(self, sentences: sp.csr_matrix, owners: np.ndarray, n_rows: int
+                         ) -> tuple[np.ndarray, np.ndarray]:
+        """Per comment, its worst sentence's score and index. A sentence holding no word the scorer
+        weighs (every word unknown, or one the scorer ignores) is no evidence: it is passed over, and
+        a comment of such sentences only scores ``sentence_neutral_`` (index -1)."""
+        if self.sentence_neutral_ is None:  # a model saved before the rule: every sentence counts
+            return _max_by_owner(sentences @ self.sentence_coef_ + self.sentence_intercept_, owners, n_rows)
+        worst, index = _worst_weighed(sentences, owners, n_rows, self.sentence_coef_, self.sentence_intercept_)
+        unweighed = np.isneginf(worst)
+        worst[unweighed], index[unweighed] = self.sentence_neutral_, -1
+        return worst, index
+
+    def _worst_of_one(self, rows: SentenceRows) -> tuple[float, int]:
+        """``_worst_sentences`` of one comment, in Python."""
+        coef = self._sentence_coef_list()
+        scores = rows.scores(coef, self.sentence_intercept_)
+        if self.sentence_neutral_ is None:
+            return _last_maximum(scores)
+        weighed = [any(coef[column] != 0.0 for column in columns) for columns, _ in rows.lists]
+        worst, index = _last_maximum([score if w else -np.inf for score, w in zip(scores, weighed)])
+        return (self.sentence_neutral_, -1) if worst == -np.inf else (worst, index)
 
     def _sentence_coef_list(self) -> list[float]:
         """The sentence scorer's coefficients as a list, for scoring a few sentences in Python (built once)."""
@@ -566,6 +591,16 @@ def _last_maximum(values: list[float]) -> tuple[float, int]:
         return -10.0, -1
     maximum = max(values)
     return maximum, len(values) - 1 - values[::-1].index(maximum)
+
+
+def _worst_weighed(sentences: sp.csr_matrix, owners: np.ndarray, n_rows: int, coef: np.ndarray,
+                   intercept: float) -> tuple[np.ndarray, np.ndarray]:
+    """``_max_by_owner`` of the sentences' scores over those holding a word with a weight in ``coef``
+    (-inf and the last sentence's index for a row with none; -10.0 and -1 for a row without sentences)."""
+    scores = sentences @ coef + intercept
+    weighed = (sentences != 0).astype(np.float64) @ (coef != 0).astype(np.float64)
+    scores[weighed == 0] = -np.inf
+    return _max_by_owner(scores, owners, n_rows)
 
 
 def _max_by_owner(values: np.ndarray, owners: np.ndarray, n_rows: int) -> tuple[np.ndarray, np.ndarray]:

@@ -365,6 +365,30 @@ def test_one_rows_worst_sentence_is_its_last_highest() -> None:
     assert _last_maximum([]) == (best[0], index[0]) == (-10.0, -1)
 
 
+def test_a_sentence_of_words_the_scorer_does_not_weigh_is_no_evidence(moderator) -> None:
+    """Such a sentence scored its intercept, above most clean comments' worst sentences: "Early bird
+    gets the worm", a URL or a name the set lacks leaned abusive for want of evidence."""
+    classifier = moderator.classifier
+    unknown, insult = "Qwzx vbnmk plkjh.", "You are a brainless idiot."
+    for size in (1, 20):  # both featurizer paths
+        alone = classifier.predict([unknown] * size, [None] * size)
+        assert alone.worst_index[0] == -1 and alone.dense[0, -1] == 0.0  # standardised: the training mean
+        mixed = classifier.predict([f"{unknown} {insult}"] * size, [None] * size)
+        assert mixed.worst_sentence(0) == "you are a brainless idiot" and mixed.dense[0, -1] > 1.0
+
+
+def test_a_model_saved_before_the_no_evidence_rule_scores_every_sentence(moderator) -> None:
+    import copy
+    old = copy.copy(moderator.classifier)
+    old.sentence_neutral_ = None  # what ``ADDED_SINCE`` gives an artifact saved without it
+    raw = old.featurizer_.transform(["Qwzx vbnmk plkjh."], [None]).sentences
+    for size in (1, 20):
+        predictions = old.predict(["Qwzx vbnmk plkjh."] * size, [None] * size)
+        assert predictions.worst_index[0] == 0
+        scaled = ((raw @ old.sentence_coef_)[0] + old.sentence_intercept_ - old.dense_mean_[-1]) / old.dense_scale_[-1]
+        assert predictions.dense[0, -1] == pytest.approx(scaled * old.dense_weight)
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.one_of(st.floats(0.0, 1.0), st.integers(0, 10**6 - 1).map(lambda n: n / 10**6 + 5e-7)))
 def test_one_comments_probabilities_round_as_a_batchs_do(probability: float) -> None:
