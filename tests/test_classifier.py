@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 from conftest import seed_data
@@ -367,8 +369,8 @@ def test_one_rows_worst_sentence_is_its_last_highest() -> None:
 
 
 def test_a_sentence_of_words_the_scorer_does_not_weigh_is_no_evidence(moderator) -> None:
-    """Such a sentence scored its intercept, above most clean comments' worst sentences: "Early bird
-    gets the worm", a URL or a name the set lacks leaned abusive for want of evidence."""
+    """Such a sentence scored the scorer's intercept, above most clean comments' worst sentences, so a
+    link, a name the set lacks or a run of unknown words leaned abusive for want of evidence."""
     classifier = moderator.classifier
     unknown, insult = "Qwzx vbnmk plkjh.", "You are a brainless idiot."
     for size in (1, 20):  # both featurizer paths
@@ -379,15 +381,15 @@ def test_a_sentence_of_words_the_scorer_does_not_weigh_is_no_evidence(moderator)
 
 
 def test_a_model_saved_before_the_no_evidence_rule_scores_every_sentence(moderator) -> None:
-    import copy
     old = copy.copy(moderator.classifier)
     old.sentence_neutral_ = None  # what ``ADDED_SINCE`` gives an artifact saved without it
     raw = old.featurizer_.transform(["Qwzx vbnmk plkjh."], [None]).sentences
     for size in (1, 20):
         predictions = old.predict(["Qwzx vbnmk plkjh."] * size, [None] * size)
         assert predictions.worst_index[0] == 0
-        scaled = ((raw @ old.sentence_coef_)[0] + old.sentence_intercept_ - old.dense_mean_[-1]) / old.dense_scale_[-1]
-        assert predictions.dense[0, -1] == pytest.approx(scaled * old.dense_weight)
+        score = (raw @ old.sentence_coef_)[0] + old.sentence_intercept_
+        scaled = (score - old.dense_mean_[-1]) / old.dense_scale_[-1] * old.dense_weight
+        assert predictions.dense[0, -1] == pytest.approx(scaled)
 
 
 @settings(max_examples=300, deadline=None)
