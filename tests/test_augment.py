@@ -78,6 +78,20 @@ def test_a_word_the_data_uses_civilly_is_never_swapped_out() -> None:
     assert swap.records[-2:] == records[-2:]  # "clown" and "clowns": most of their comments are civil
 
 
+def test_comments_using_an_insults_word_in_its_plain_meaning_neither_count_nor_lend_it() -> None:
+    """Civil comments tagged literal_sense ("the circus clown") do not stop "clown" being swapped out
+    of the abusive ones, and are never changed themselves: a slur swapped in would be taught civil."""
+    abusive = [_record(text, "abusive") for text in (
+        "Shut up, clown.", "What a clown you are.", "Only a clown writes this.", "Clown. Total clown.",
+        "You absolute clown.")]
+    literal = [{**record, "hard_case": "literal_sense"} for record in CIVIL[1:]]
+    swap = swap_unseen_insults(abusive + literal, share=1.0, min_df=3, seed=0)
+    assert swap.records[len(abusive):] == literal
+    assert all("clown" not in record["text"].lower() for record in swap.records[:len(abusive)])
+    untagged = swap_unseen_insults(abusive + CIVIL[1:], share=1.0, min_df=3, seed=0)
+    assert untagged.records == abusive + CIVIL[1:]  # the same comments untagged: "clown" mostly civil
+
+
 def test_adjectives_said_of_things_too_are_never_swapped_in() -> None:
     """"The vetting rule is moronic." is blunt criticism: an adjective swapped into abusive comments
     would be learnt as abuse (a tried model read that sentence 0.98 abusive)."""

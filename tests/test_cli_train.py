@@ -11,6 +11,7 @@ from conftest import seed_data
 
 from model.labels import CATEGORIES
 from service.cli import cli
+from training.sources import ColumnMap, load_source
 
 
 def write_operator_csv(path: Path, n: int = 900) -> None:
@@ -57,6 +58,25 @@ def test_train_reports_a_bad_label_with_its_line(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(tmp_path / "m")])
     assert result.exit_code == 1
     assert f"{data}:2: field 'category': unknown label 'spam'" in result.output
+
+
+def test_train_reports_a_hard_case_that_is_not_a_tag_with_its_line(tmp_path: Path) -> None:
+    data = tmp_path / "archive.jsonl"
+    data.write_text(json.dumps({"text": "fine comment", "category": "substantive", "hard_case": None}) + "\n" +
+                    json.dumps({"text": "another", "category": "substantive", "hard_case": ["x"]}) + "\n")
+    result = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"{data}:2: field 'hard_case': must be a tag (a string) or empty" in result.output
+
+
+def test_an_operators_hard_case_tags_reach_the_insult_swap(tmp_path: Path) -> None:
+    """The swap reads ``literal_sense`` (training.augment), so a source's tags are kept; none: None."""
+    data = tmp_path / "archive.jsonl"
+    rows = [{"text": "The pig farm floods.", "category": "substantive", "hard_case": "literal_sense"},
+            {"text": "You pig.", "category": "abusive"}]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    records = load_source(str(data), ColumnMap()).records
+    assert [record["hard_case"] for record in records] == ["literal_sense", None]
 
 
 def test_train_refuses_comments_of_too_few_articles_before_fitting(tmp_path: Path) -> None:

@@ -11,8 +11,16 @@ from datasets import ClassLabel
 
 from model.labels import CATEGORIES, STANCES
 from seeds import SEEDS_DIR
-from training.dataset import (ARTICLES_FILE, COMMENTS_FILE, MIN_PER_CATEGORY, MIN_WRITTEN,
-                              load_labelled_set, split_grouped, validate_labelled_set)
+from training.dataset import (
+    ARTICLES_FILE,
+    COMMENTS_FILE,
+    MIN_PER_CATEGORY,
+    MIN_WRITTEN,
+    load_labelled_set,
+    split_grouped,
+    validate_labelled_set,
+)
+from training.sources import load_seed_data
 
 
 def test_shipped_set_is_valid_and_large_enough() -> None:
@@ -75,6 +83,19 @@ def test_unknown_label_names_line_and_field(small_set: Path) -> None:
 def test_missing_field_names_line_and_field(small_set: Path) -> None:
     problems = problems_after(small_set, lambda rows: rows[0].pop("stance"))
     assert problems == [f"{small_set / COMMENTS_FILE}:1: field 'stance': missing or empty"]
+
+
+def test_a_hard_case_tag_that_is_not_a_string_names_line_and_field(small_set: Path) -> None:
+    problems = problems_after(small_set, lambda rows: rows[0].update(hard_case=["sarcasm"]))
+    assert problems == [f"{small_set / COMMENTS_FILE}:1: field 'hard_case': must be a tag (a string) or null, "
+                        "got list"]
+
+
+def test_hard_case_tags_reach_the_training_records(small_set: Path) -> None:
+    """The insult swap reads the literal_sense tag, so the loader keeps tags (untagged: None)."""
+    write_comments(small_set, [{**read_rows(small_set)[0], "hard_case": "literal_sense"}, read_rows(small_set)[1]])
+    records = sorted(load_seed_data(small_set).records, key=lambda record: record["id"])
+    assert [record["hard_case"] for record in records] == ["literal_sense", None]
 
 
 def test_unknown_article(small_set: Path) -> None:

@@ -7,7 +7,10 @@ comments abusive before the round of mentions) have that insult replaced by a wo
 lexicon block that fewer than ``min_df`` comments hold. Most such comments are abusive; the civil
 ones report or discuss the insult ("The court heard he called the officer a moron"), so the swapped-in
 words learn both the uses and the mentions. The comments are changed in place, never copied, so their
-other words count no more than before, and the comments under evaluation are never changed.
+other words count no more than before, and the comments under evaluation are never changed. Comments
+tagged ``literal_sense`` (an insult's word in its plain meaning: a pig on a farm, a parasite in the
+water) say nothing of how the word is used of people: they neither count toward its abusive share nor
+lend it, since a slur swapped into "boil it, the parasite survives" would teach a slur civil.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ NOT_SWAPPED = "# Adjectives"  # a run of the lexicon under a comment starting so
 SOURCE_MIN_COMMENTS = 5  # an insult is swapped out only if this many comments hold it ...
 PLURAL_SOURCE_MIN_COMMENTS = 3  # ... or this many for a plural, as plural insults are rarer ...
 SOURCE_MIN_ABUSIVE_SHARE = 0.8  # ... and this share of them are abusive: the data shows it used as an insult
+LITERAL_SENSE = "literal_sense"  # the hard_case tag of comments using an insult's word in its plain meaning
 
 
 @dataclass
@@ -55,13 +59,13 @@ def swap_unseen_insults(records: list[dict], share: float, min_df: int, seed: in
     column of their own."""
     if share <= 0:
         return InsultSwap(records, 0, [])
-    words, held, abusive = _word_counts(records)
+    words, held, held_of_people, abusive = _word_counts(records)
     rng = random.Random(seed)
-    swaps = [_BlockSwap(block, held, abusive, min_df, rng) for block in lexicon_blocks()]
+    swaps = [_BlockSwap(block, held, held_of_people, abusive, min_df, rng) for block in lexicon_blocks()]
     swaps = [swap for swap in swaps if swap.sources and swap.targets]
     swapped, taught, out = 0, set(), []
     for record, comment_words in zip(records, words):
-        block_swaps = [swap for swap in swaps if comment_words & swap.sources]
+        block_swaps = [] if _is_literal(record) else [swap for swap in swaps if comment_words & swap.sources]
         has_plural = any(comment_words & swap.plural_sources for swap in block_swaps)
         if not block_swaps or (rng.random() >= share and not has_plural):
             out.append(record)
@@ -82,15 +86,21 @@ def insults_held_by_few(records: list[dict], min_df: int, block: int = 0) -> lis
     return [word for word in lexicon_blocks()[block] if held[word] < min_df]
 
 
-def _word_counts(records: list[dict]) -> tuple[list[set[str]], Counter, Counter]:
-    """Each record's distinct words as the model reads them, and per word the records, and the
-    abusive records, that hold it."""
+def _word_counts(records: list[dict]) -> tuple[list[set[str]], Counter, Counter, Counter]:
+    """Each record's distinct words as the model reads them, and per word the records that hold it,
+    the records not tagged ``literal_sense`` that hold it, and the abusive records that hold it."""
     words = [{word for sentence in sentence_words(normalise(r["text"])) for word in sentence} for r in records]
-    held, abusive = Counter(), Counter()
+    held, held_of_people, abusive = Counter(), Counter(), Counter()
     for comment_words, record in zip(words, records):
         held.update(comment_words)
+        held_of_people.update(() if _is_literal(record) else comment_words)
         abusive.update(comment_words if record["category"] == "abusive" else ())
-    return words, held, abusive
+    return words, held, held_of_people, abusive
+
+
+def _is_literal(record: dict) -> bool:
+    """Whether a comment is tagged as using an insult's word in its plain meaning."""
+    return record.get("hard_case") == LITERAL_SENSE
 
 
 def _is_plural(word: str) -> bool:
@@ -101,9 +111,11 @@ def _is_plural(word: str) -> bool:
 class _BlockSwap:
     """The insults of one lexicon block to swap out (``sources``) and in (``targets``)."""
 
-    def __init__(self, block: list[str], held: Counter, abusive: Counter, min_df: int, rng: random.Random) -> None:
-        self.sources = {word for word in block if abusive[word] >= SOURCE_MIN_ABUSIVE_SHARE * held[word]
-                        and held[word] >= (PLURAL_SOURCE_MIN_COMMENTS if _is_plural(word) else SOURCE_MIN_COMMENTS)}
+    def __init__(self, block: list[str], held: Counter, held_of_people: Counter, abusive: Counter, min_df: int,
+                 rng: random.Random) -> None:
+        self.sources = {word for word in block if abusive[word] >= SOURCE_MIN_ABUSIVE_SHARE * held_of_people[word]
+                        and held_of_people[word] >= (PLURAL_SOURCE_MIN_COMMENTS if _is_plural(word)
+                                                     else SOURCE_MIN_COMMENTS)}
         self.plural_sources = {word for word in self.sources if _is_plural(word)}
         self.targets = [word for word in block if held[word] < min_df]
         plurals = [word for word in self.targets if _is_plural(word)] or self.targets

@@ -34,6 +34,7 @@ FEATURES = Features({
     "category": ClassLabel(names=list(CATEGORIES)),
     "stance": ClassLabel(names=list(STANCES)),
     "source": Value("string"),
+    "hard_case": Value("string"),
     "position": Value("int64"),
 })
 
@@ -80,7 +81,8 @@ def validate_labelled_set(directory: Path = SEEDS_DIR, *, check_minimums: bool =
             report.by_category[record["category"]] += 1
             report.by_stance[record["stance"]] += 1
             report.by_source[record["source"]] += 1
-        report.by_hard_case[record.get("hard_case") or "none"] += 1
+        hard_case = record.get("hard_case")
+        report.by_hard_case[hard_case if isinstance(hard_case, str) and hard_case else "none"] += 1
     report.n_comments = len(rows)
     report.n_articles_with_comments = len({r.get("article_id") for _, r in rows})
     report.problems.extend(_duplicate_problems(rows, comments_path))
@@ -99,6 +101,9 @@ def _record_problems(record: dict, articles: dict[str, Article], where: str) -> 
         if isinstance(value, str) and value.strip() and value not in values:
             problems.append(f"{where}: field '{name}': unknown label '{value}' "
                             f"(expected one of {', '.join(values)})")
+    if record.get("hard_case") is not None and not isinstance(record["hard_case"], str):
+        problems.append(f"{where}: field 'hard_case': must be a tag (a string) or null, "
+                        f"got {type(record['hard_case']).__name__}")
     article_id = record.get("article_id")
     if isinstance(article_id, str) and article_id.strip() and article_id not in articles:
         problems.append(f"{where}: field 'article_id': unknown article '{article_id}'")
@@ -186,7 +191,8 @@ def load_records(directory: Path = SEEDS_DIR) -> list[dict]:
         article = articles[record["article_id"]]
         records.append({name: record[name] for name in
                         ("id", "article_id", "text", "category", "stance", "source")}
-                       | {"article_title": article.title, "article_body": article.body,
+                       | {"hard_case": record.get("hard_case"), "article_title": article.title,
+                          "article_body": article.body,
                           "position": len(records)})
     return records
 

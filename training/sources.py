@@ -52,7 +52,7 @@ def seed_records_as_training(records: list[dict]) -> list[dict]:
     """Seed-set records in the shape training uses (article text joined, article as group)."""
     return [{"id": r["id"], "text": r["text"], "category": r["category"], "stance": r["stance"],
              "article": Article(r["article_id"], r["article_title"], r["article_body"]).text,
-             "group": r["article_id"], "source": r["source"]} for r in records]
+             "group": r["article_id"], "source": r["source"], "hard_case": r.get("hard_case")} for r in records]
 
 
 def load_seed_data(directory: Path = SEEDS_DIR) -> LabelledData:
@@ -138,8 +138,12 @@ def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str]
     article_id = row.get(columns.article_id)
     group = str(article_id) if article_id else (hashlib.sha1(article.encode()).hexdigest()[:12]
                                                 if article else f"{spec}:{line}")
+    hard_case = row.get("hard_case")
+    if hard_case is not None and not isinstance(hard_case, str):
+        raise DataError(f"must be a tag (a string) or empty, got {hard_case!r}", path=spec, line=line,
+                        field="hard_case")
     return {"id": str(row.get(columns.id, line)), "text": text, "category": label, "stance": stance,
-            "article": article, "group": group, "source": spec}
+            "article": article, "group": group, "source": spec, "hard_case": hard_case or None}
 
 
 def merge_feedback(labelled: LabelledData, decisions: list[dict], articles: dict[str, str],
