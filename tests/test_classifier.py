@@ -19,8 +19,9 @@ from training.config import TrainingConfig
 from training.probes import friendly_frame_sentences
 
 ARTICLE = load_articles(SEEDS_DIR / "articles.jsonl")["003_2d5113ef618b1c85"].text
-# The shipped model misses 2 of 576 (the same data with another split and swap draw, seed 1: 10; bf8b9771: 2 of
-# 578, its seed 1: 4; 1cad1af5: 1). A twenty-eighth round that made nine swapped insults too civil to swap missed 86.
+# The shipped model misses 3 of 574 (the same data with another split and swap draw, seed 1: 8; 552aa342: 2 of
+# 576; bf8b9771: 2 of 578, its seed 1: 4; 1cad1af5: 1). The twenty-eighth round, before its comments were
+# tagged literal_sense, made nine swapped insults too civil to swap and missed 86.
 # Before the twenty-fifth round's insults inside polite openers, 744e8cec missed 7 of 592 and another split 32;
 # before the swap took every comment of a plural insult, dea6d4b2 missed 5, other draws of its data 41 and 44
 # (HISTORY).
