@@ -11,15 +11,8 @@ from datasets import ClassLabel
 
 from model.labels import CATEGORIES, STANCES
 from seeds import SEEDS_DIR
-from training.dataset import (
-    ARTICLES_FILE,
-    COMMENTS_FILE,
-    MIN_PER_CATEGORY,
-    MIN_WRITTEN,
-    load_labelled_set,
-    split_grouped,
-    validate_labelled_set,
-)
+from training.dataset import (ARTICLES_FILE, COMMENTS_FILE, MIN_PER_CATEGORY, MIN_WRITTEN,
+                              load_labelled_set, split_grouped, validate_labelled_set)
 from training.sources import load_seed_data
 
 
@@ -87,8 +80,8 @@ def test_missing_field_names_line_and_field(small_set: Path) -> None:
 
 def test_a_hard_case_tag_that_is_not_a_string_names_line_and_field(small_set: Path) -> None:
     problems = problems_after(small_set, lambda rows: rows[0].update(hard_case=["sarcasm"]))
-    assert problems == [f"{small_set / COMMENTS_FILE}:1: field 'hard_case': must be a tag (a string) or null, "
-                        "got list"]
+    expected = f"{small_set / COMMENTS_FILE}:1: field 'hard_case': must be a tag (a string) or null, got list"
+    assert problems == [expected]
 
 
 def test_hard_case_tags_reach_the_training_records(small_set: Path) -> None:
