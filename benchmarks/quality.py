@@ -9,11 +9,12 @@ scored: criticisms of authors and outlets with insulting versions, and everyday 
 also use ("hope", "little", "every one", "strike") in civil comments and in abusive ones, civil sentences
 about peoples and faiths, and words that begin like a crude word or slur (names, places, other
 languages' words: "Fukushima", "Cockburn", Spanish "retardo") beside crude insults in inflected forms.
-Last, how the comments written for rounds 20 and 24 of the labelled set, and kept out of it as
+Last, how the comments written for rounds 20, 24 and 28 of the labelled set, and kept out of it as
 they gained nothing worth their cost (``benchmarks/evaluation``), are read: words abuse uses in their
 literal sense, blunt criticism of an author, calls for harm to a people beside civil sentences about
-them (round 20), and everyday words the set held mostly inside abuse, in civil comments and in
-abusive twins (round 24).
+them (round 20), everyday words the set held mostly inside abuse, in civil comments and in abusive
+twins (round 24), and words the set uses almost only as insults or dehumanising comparisons, in
+their literal, idiomatic or self-mocking senses (round 28).
 """
 
 from __future__ import annotations
@@ -155,11 +156,11 @@ def probe_texts(name: str) -> list[str]:
 
 
 EVALUATION = Path(__file__).resolve().parent / "evaluation"
-KEPT_OUT_ROUNDS = (20, 24)  # rounds written for the labelled set and kept out of it (evaluation/README.md)
+KEPT_OUT_ROUNDS = (20, 24, 28)  # rounds written for the labelled set and kept out of it (evaluation/README.md)
 
 
 def kept_out_lines(moderator, records: list[dict]) -> list[str]:
-    """How the comments written for rounds 20 and 24 and kept out of training (``benchmarks/evaluation``)
+    """How the comments written for rounds 20, 24 and 28 and kept out of training (``benchmarks/evaluation``)
     are scored, part by part, each under its article (``records``: the labelled set's)."""
     articles = {r["group"]: r["article"] for r in records}
     return [line for number in KEPT_OUT_ROUNDS for line in _round_lines(moderator, number, articles)]

@@ -220,11 +220,15 @@ class CommentClassifier(BaseEstimator):
         self.random_state = random_state
 
     def fit(self, texts: list[str], articles: list[str | None], categories: list[str],
-            stances: list[str | None], groups: list[str]) -> "CommentClassifier":
-        """Fit on comments with their article text; each is also seen without its article."""
+            stances: list[str | None], groups: list[str], plain_senses: list[bool] | None = None
+            ) -> "CommentClassifier":
+        """Fit on comments with their article text; each is also seen without its article.
+        ``plain_senses`` marks comments using an insult's word in its plain meaning (a pig on a farm):
+        they train every head but do not count when the sentence scorer's columns are chosen."""
         self.__dict__.pop("_joint", None)
         originals = list(texts)
         source = np.r_[np.arange(len(texts)), [i for i, article in enumerate(articles) if article]].astype(int)
+        counted = ~np.asarray(plain_senses if plain_senses is not None else [False] * len(originals), dtype=bool)
         texts, articles, categories, stances, groups = _with_articleless_copies(
             texts, articles, categories, stances, groups)
         self.featurizer_ = CommentFeaturizer(min_df=self.min_df).fit(texts)
@@ -232,7 +236,7 @@ class CommentClassifier(BaseEstimator):
         y_category = np.array([CATEGORIES.index(c) for c in categories])
         group_ids = np.unique(np.array(groups), return_inverse=True)[1]
         is_abusive = (y_category == CATEGORIES.index("abusive")).astype(int)
-        sentence_scores = self._fit_sentence_model(batch, is_abusive, group_ids)
+        sentence_scores = self._fit_sentence_model(batch, is_abusive, group_ids, counted[source])
         dense = np.hstack([batch.dense, sentence_scores[:, None]])
         self.dense_mean_ = dense.mean(axis=0)
         self.dense_scale_ = dense.std(axis=0) + 1e-6
@@ -280,8 +284,8 @@ class CommentClassifier(BaseEstimator):
         del category.out_of_fold_
         return CharacterScorer(vocabulary, head.coef_.T * second, head.intercept_ * second)
 
-    def _fit_sentence_model(self, batch: FeatureBatch, is_abusive: np.ndarray, groups: np.ndarray
-                            ) -> np.ndarray:
+    def _fit_sentence_model(self, batch: FeatureBatch, is_abusive: np.ndarray, groups: np.ndarray,
+                            counted: np.ndarray) -> np.ndarray:
         """Fit the abuse scorer of single sentences; out-of-fold maxima for the training rows (a row
         whose sentences hold no word the scorer weighs gets the mean of the others)."""
         content = sp.diags(self._content_columns(batch.text.shape[1]).astype(float))
@@ -289,20 +293,23 @@ class CommentClassifier(BaseEstimator):
         owners = batch.sentence_owner
         scores = np.zeros(len(is_abusive))
         for train, test in GroupKFold(n_splits=self.n_folds).split(batch.text, is_abusive, groups):
-            coef, intercept = self._fit_sentence_scorer(text, sentences, owners, is_abusive, train)
+            coef, intercept = self._fit_sentence_scorer(text, sentences, owners, is_abusive, train, counted)
             scores[test] = _worst_weighed(batch.sentences, owners, len(scores), coef, intercept)[0][test]
         self.sentence_coef_, self.sentence_intercept_ = self._fit_sentence_scorer(
-            text, sentences, owners, is_abusive, np.arange(len(is_abusive)))
+            text, sentences, owners, is_abusive, np.arange(len(is_abusive)), counted)
         unweighed = np.isneginf(scores)
         scores[unweighed] = scores[~unweighed].mean()
         return scores
 
     def _fit_sentence_scorer(self, text: sp.csr_matrix, sentences: sp.csr_matrix, owners: np.ndarray,
-                             is_abusive: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, float]:
+                             is_abusive: np.ndarray, rows: np.ndarray, counted: np.ndarray
+                             ) -> tuple[np.ndarray, float]:
         """Multiple-instance fit: every sentence of a clean comment is a negative; of an abusive
-        comment, only its most abusive sentence (by a whole-comment model) is a positive."""
+        comment, only its most abusive sentence (by a whole-comment model) is a positive. The columns
+        are chosen on the ``counted`` rows only (not on plain senses of insults' words)."""
         if self.sentence_min_share:
-            kept = sp.diags(self._sentence_columns(text[rows], is_abusive[rows]).astype(float))
+            chosen_on = rows[counted[rows]]
+            kept = sp.diags(self._sentence_columns(text[chosen_on], is_abusive[chosen_on]).astype(float))
             text, sentences = text @ kept, sentences @ kept
         whole = self._sentence_model().fit(text[rows], is_abusive[rows])
         initial = sentences @ whole.coef_[0]

@@ -19,9 +19,8 @@ from training.config import TrainingConfig
 from training.probes import friendly_frame_sentences
 
 ARTICLE = load_articles(SEEDS_DIR / "articles.jsonl")["003_2d5113ef618b1c85"].text
-# The shipped model misses 3 of 574 (the same data with another split and swap draw, seed 1: 8; 552aa342: 2 of
-# 576; bf8b9771: 2 of 578, its seed 1: 4; 1cad1af5: 1). The twenty-eighth round, before its comments were
-# tagged literal_sense, made nine swapped insults too civil to swap and missed 86.
+# The shipped model misses 2 of 576 (the same data with another split and swap draw, seed 1: 10; bf8b9771: 2 of
+# 578, its seed 1: 4; 1cad1af5: 1). A twenty-eighth round that made nine swapped insults too civil to swap missed 86.
 # Before the twenty-fifth round's insults inside polite openers, 744e8cec missed 7 of 592 and another split 32;
 # before the swap took every comment of a plural insult, dea6d4b2 missed 5, other draws of its data 41 and 44
 # (HISTORY).
@@ -89,6 +88,17 @@ def test_one_insult_in_a_long_civil_comment_is_caught(moderator) -> None:
                                     ARTICLE)
     assert result.category == "abusive"
     assert result.decision in ("review", "reject")
+
+
+@pytest.mark.parametrize("insult", ["You are a moron.", "What a clown.", "The author is an idiot.",
+                                    "The reporter is a muppet.", "You filthy pig.", "Scum like you ruin this site."])
+def test_an_everyday_insult_in_a_long_civil_comment_is_caught(moderator, insult: str) -> None:
+    """The words of insults that the labelled set also uses in their plain senses (a pig on a farm,
+    "the class clown"): counted, those comments dropped "moron" and "clown" from the sentence scorer,
+    and a model read a long civil comment ending "You are a moron." as substantive (0.09)."""
+    civil = ("I read the whole article and found the figures on the camps convincing, and the interviews "
+             "with former prisoners were moving and carefully sourced. ")
+    assert moderator.moderate_one(civil + insult).category == "abusive"
 
 
 HARSH_DISAGREEMENT = [
@@ -204,6 +214,24 @@ def test_sentence_columns_keep_words_mostly_abusive_or_mostly_clean() -> None:
     kept = CommentClassifier(sentence_min_share=0.65)._sentence_columns(text, is_abusive)
     assert kept.tolist() == [True, False, True, True]
     assert CommentClassifier(sentence_min_share=0.4)._sentence_columns(text, is_abusive).all()
+
+
+def test_plain_senses_of_an_insult_do_not_choose_the_sentence_scorers_columns() -> None:
+    """Ten abusive comments and ten civil plain-sense ones ("the circus clown") hold the insult: counted,
+    its share (0.5) drops it from the scorer; passed over, it keeps its column and a positive weight."""
+    import scipy.sparse as sp
+
+    from model.classifier import CommentClassifier
+    is_abusive = np.array([1] * 10 + [0] * 30)
+    insult = [1] * 20 + [0] * 20
+    clean = [0] * 20 + [1] * 20
+    text = sp.csr_matrix(np.array([insult, clean]).T.astype(float))
+    plain = np.array([False] * 10 + [True] * 10 + [False] * 20)
+    scorer = CommentClassifier(sentence_min_share=0.65)
+    rows, owners = np.arange(40), np.arange(40)
+    counted_all = scorer._fit_sentence_scorer(text, text, owners, is_abusive, rows, np.ones(40, dtype=bool))[0]
+    passed_over = scorer._fit_sentence_scorer(text, text, owners, is_abusive, rows, ~plain)[0]
+    assert counted_all[0] == 0 and passed_over[0] > 0
 
 
 @pytest.mark.parametrize("text", ["She is a two-time champion and a great role model.",

@@ -65,7 +65,7 @@ def swap_unseen_insults(records: list[dict], share: float, min_df: int, seed: in
     swaps = [swap for swap in swaps if swap.sources and swap.targets]
     swapped, taught, out = 0, set(), []
     for record, comment_words in zip(records, words):
-        block_swaps = [] if _is_literal(record) else [swap for swap in swaps if comment_words & swap.sources]
+        block_swaps = [] if is_literal(record) else [swap for swap in swaps if comment_words & swap.sources]
         has_plural = any(comment_words & swap.plural_sources for swap in block_swaps)
         if not block_swaps or (rng.random() >= share and not has_plural):
             out.append(record)
@@ -93,12 +93,12 @@ def _word_counts(records: list[dict]) -> tuple[list[set[str]], Counter, Counter,
     held, held_of_people, abusive = Counter(), Counter(), Counter()
     for comment_words, record in zip(words, records):
         held.update(comment_words)
-        held_of_people.update(() if _is_literal(record) else comment_words)
+        held_of_people.update(() if is_literal(record) else comment_words)
         abusive.update(comment_words if record["category"] == "abusive" else ())
     return words, held, held_of_people, abusive
 
 
-def _is_literal(record: dict) -> bool:
+def is_literal(record: dict) -> bool:
     """Whether a comment is tagged as using an insult's word in its plain meaning."""
     return record.get("hard_case") == LITERAL_SENSE
 

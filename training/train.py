@@ -21,7 +21,7 @@ from model.errors import ArtifactError, DataError
 from model.labels import CATEGORIES, STANCES
 from model.moderation import Moderator
 from model.policy import DecisionPolicy
-from training.augment import InsultSwap, swap_unseen_insults
+from training.augment import InsultSwap, is_literal, swap_unseen_insults
 from training.config import TrainingConfig
 from training.dataset import split_grouped
 from training.metrics import classification_report
@@ -73,7 +73,7 @@ def fit_swapped(records: list[dict], config: TrainingConfig) -> CommentClassifie
                                    random_state=config.seed)
     return classifier.fit([r["text"] for r in records], [r["article"] for r in records],
                           [r["category"] for r in records], [r["stance"] for r in records],
-                          [r["group"] for r in records])
+                          [r["group"] for r in records], [is_literal(r) for r in records])
 
 
 def evaluate(moderator: Moderator, records: list[dict]) -> dict:
