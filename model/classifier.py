@@ -308,7 +308,7 @@ class CommentClassifier(BaseEstimator):
         comment, only its most abusive sentence (by a whole-comment model) is a positive. The columns
         are chosen on the ``counted`` rows only (not on plain senses of insults' words)."""
         if self.sentence_min_share:
-            chosen_on = rows[counted[rows]]
+            chosen_on = rows[counted[rows]] if counted[rows].any() else rows  # every row tagged: count them all
             kept = sp.diags(self._sentence_columns(text[chosen_on], is_abusive[chosen_on]).astype(float))
             text, sentences = text @ kept, sentences @ kept
         whole = self._sentence_model().fit(text[rows], is_abusive[rows])

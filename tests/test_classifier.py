@@ -232,6 +232,8 @@ def test_plain_senses_of_an_insult_do_not_choose_the_sentence_scorers_columns() 
     counted_all = scorer._fit_sentence_scorer(text, text, owners, is_abusive, rows, np.ones(40, dtype=bool))[0]
     passed_over = scorer._fit_sentence_scorer(text, text, owners, is_abusive, rows, ~plain)[0]
     assert counted_all[0] == 0 and passed_over[0] > 0
+    every_row_tagged = scorer._fit_sentence_scorer(text, text, owners, is_abusive, rows, np.zeros(40, dtype=bool))[0]
+    np.testing.assert_array_equal(every_row_tagged, counted_all)  # nothing left to choose on: all count
 
 
 @pytest.mark.parametrize("text", ["She is a two-time champion and a great role model.",
