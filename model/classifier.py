@@ -22,7 +22,7 @@ from model.spelling import SPELLING_PREFIX, SpellingTerms
 # Parameters and fitted attributes added after models were shipped, with the values under which an
 # older model scores as it did.
 ADDED_SINCE = {"C_characters": 0.0, "spelling": True, "characters_": None, "sentence_min_share": 0.0,
-               "sentence_neutral_": None}
+               "sentence_neutral_": None, "clauses": False}
 SENTENCE_FEATURE = "[most abusive sentence]"
 MILD_SENTENCE = "[its worst sentence is mild]"  # the same feature, named for when it counts against abuse
 DENSE_NAMES = [f"[{name}]" for name in DENSE_FEATURES] + [SENTENCE_FEATURE]
@@ -206,11 +206,12 @@ class CommentClassifier(BaseEstimator):
     def __init__(self, C_category: float = 4.0, C_stance: float = 2.0, C_sentence: float = 4.0,
                  min_df: int = 2, dense_weight: float = 1.0, evidence_power: float = 0.5,
                  C_characters: float = 0.0, spelling: bool = True, sentence_min_share: float = 0.0,
-                 n_folds: int = 5, random_state: int = 0) -> None:
+                 clauses: bool = False, n_folds: int = 5, random_state: int = 0) -> None:
         self.C_category = C_category
         self.C_characters = C_characters
         self.spelling = spelling
         self.sentence_min_share = sentence_min_share
+        self.clauses = clauses
         self.C_stance = C_stance
         self.C_sentence = C_sentence
         self.min_df = min_df
@@ -231,7 +232,7 @@ class CommentClassifier(BaseEstimator):
         counted = ~np.asarray(plain_senses if plain_senses is not None else [False] * len(originals), dtype=bool)
         texts, articles, categories, stances, groups = _with_articleless_copies(
             texts, articles, categories, stances, groups)
-        self.featurizer_ = CommentFeaturizer(min_df=self.min_df).fit(texts)
+        self.featurizer_ = CommentFeaturizer(min_df=self.min_df, clauses=self.clauses).fit(texts)
         batch = self.featurizer_.transform(texts, articles)
         y_category = np.array([CATEGORIES.index(c) for c in categories])
         group_ids = np.unique(np.array(groups), return_inverse=True)[1]

@@ -27,8 +27,9 @@ from model.languages import (HOMOGRAPH_BITS, HOMOGRAPHS, LANGUAGES, MARKER_BITS,
                              languages_of_comments)
 from model.phrases import mark_phrases, phrase_marks, phrase_parts, phrase_word
 from model.spelling import SpellingVocabulary, WordScores, spelling_logits
-from model.text import (BREAK_TOKENS, MAX_HASHED_BYTES, SEPARATOR, Lexicon, normalise, normalise_joined,
-                        qualified, read_lexicon, sentence_words, span_hashes, token_spans)
+from model.text import (BREAK_TOKENS, CLAUSE_WORDS, MAX_HASHED_BYTES, SEPARATOR, Lexicon, clause_mark_positions,
+                        normalise, normalise_joined, qualified, read_lexicon, sentence_words, span_hashes,
+                        token_spans)
 
 
 SENTENCE_BREAK, COMMENT_BREAK, FIRST_WORD = 0, 1, 2
@@ -89,6 +90,7 @@ class WordTable(dict):
         self.homograph_index = KeyIndex(np.array(order, dtype=np.int64))
         self.qualified_ids = np.array([homograph_keys[k] for k in order], dtype=np.int64)
         self._index_phrases()
+        self.clause_word_ids = np.array([self[word.encode()] for word in sorted(CLAUSE_WORDS)], dtype=np.int64)
         self.n_base = self.n_ids
         order = sorted(bigrams)
         self.bigram_keys = np.array(order, dtype=np.int64)
@@ -261,15 +263,19 @@ class ByteTokens:
 
 @dataclass
 class _Tokens:
-    """A batch's tokens as word ids, with the comment and sentence of each word."""
+    """A batch's tokens as word ids, with the comment, sentence and clause of each word (a
+    featurizer without clauses: each sentence is one)."""
 
     words: np.ndarray
     word_comment: np.ndarray
     word_sentence: np.ndarray
-    sentence_starts: np.ndarray
     sentence_owner: np.ndarray
+    word_clause: np.ndarray
+    clause_starts: np.ndarray
+    clause_owner: np.ndarray
     pair_comment: np.ndarray
     pair_sentence: np.ndarray
+    pair_clause: np.ndarray  # -1 for a pair across two clauses
     pair_keys: np.ndarray
     pair_index: np.ndarray
     word_tokens: np.ndarray  # each word's position among the tokens
@@ -279,9 +285,10 @@ class _Tokens:
 class CommentFeaturizer(BaseEstimator):
     """Turns (comment, article or None) pairs into TF-IDF n-grams and dense cues."""
 
-    def __init__(self, min_df: int = 2, max_features: int = 60000) -> None:
+    def __init__(self, min_df: int = 2, max_features: int = 60000, clauses: bool = False) -> None:
         self.min_df = min_df
         self.max_features = max_features
+        self.clauses = clauses  # the sentence rows are clauses (see ``model.text.CLAUSE_MARKS``)
 
     def fit(self, texts: list[str]) -> "CommentFeaturizer":
         """Learn the n-gram vocabulary and IDF weights from comment texts."""
@@ -338,7 +345,7 @@ class CommentFeaturizer(BaseEstimator):
         return state
 
     def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"clauses": False, **state})  # saved before clauses: whole sentences
         if hasattr(self, "vocabulary_"):
             self._init_caches()
 
@@ -367,15 +374,19 @@ class CommentFeaturizer(BaseEstimator):
         if table is None:
             table = self._word_table()
         normalised = normalise_joined(list(texts))
-        token_bytes, tokens = _index_tokens(table, normalised)
+        token_bytes, tokens = _index_tokens(table, normalised, self.clauses)
         n = len(texts)
         doc_columns, doc_rows, sentence_rows = self._ngram_cells(table, tokens)
         text_matrix = tfidf_rows(doc_rows, doc_columns, n, self.idf_)
-        sentence_matrix = tfidf_rows(sentence_rows, doc_columns, len(tokens.sentence_owner), self.idf_)
+        sentence_columns = doc_columns
+        if self.clauses:  # a pair across two clauses is in neither's row
+            in_clause = sentence_rows >= 0
+            sentence_rows, sentence_columns = sentence_rows[in_clause], doc_columns[in_clause]
+        sentence_matrix = tfidf_rows(sentence_rows, sentence_columns, len(tokens.clause_owner), self.idf_)
         dense = self._dense(table, tokens, texts, (normalised, token_bytes), articles, text_matrix)
-        lengths = np.bincount(tokens.word_sentence, minlength=len(tokens.sentence_owner))
-        batch = FeatureBatch(text_matrix, sentence_matrix, tokens.sentence_owner, dense,
-                             token_bytes, tokens.sentence_starts, lengths)
+        lengths = np.bincount(tokens.word_clause, minlength=len(tokens.clause_owner))
+        batch = FeatureBatch(text_matrix, sentence_matrix, tokens.clause_owner, dense,
+                             token_bytes, tokens.clause_starts, lengths)
         if table.spelling is not None:
             batch.spelling, batch.spelling_terms = spelling_logits(
                 table.spelling, tokens.words, tokens.word_comment, n, table.word_of)
@@ -383,7 +394,8 @@ class CommentFeaturizer(BaseEstimator):
 
     def _ngram_cells(self, table: WordTable, tokens: _Tokens
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Column, comment row and sentence row of every in-vocabulary unigram, bigram and stem."""
+        """Column, comment row and clause row (-1: a pair across clauses) of every in-vocabulary
+        unigram, bigram and stem."""
         unigram_columns = table.columns[tokens.words]
         stem_columns = table.stem_columns[tokens.words]
         pair_index = tokens.pair_index
@@ -393,8 +405,8 @@ class CommentFeaturizer(BaseEstimator):
                                   stem_columns[kept_stems]])
         doc_rows = np.concatenate([tokens.word_comment[kept_words], tokens.pair_comment[kept_pairs],
                                    tokens.word_comment[kept_stems]])
-        sentence_rows = np.concatenate([tokens.word_sentence[kept_words],
-                                        tokens.pair_sentence[kept_pairs], tokens.word_sentence[kept_stems]])
+        sentence_rows = np.concatenate([tokens.word_clause[kept_words],
+                                        tokens.pair_clause[kept_pairs], tokens.word_clause[kept_stems]])
         return columns, doc_rows, sentence_rows
 
     def _article(self, table: WordTable, article: str) -> ArticleFeatures:
@@ -542,8 +554,8 @@ class _Groups:
         return found
 
 
-def _index_tokens(table: WordTable, normalised_text: str) -> tuple[ByteTokens, _Tokens]:
-    """Word ids of a batch's tokens, with the comment and sentence each word and word pair is in."""
+def _index_tokens(table: WordTable, normalised_text: str, clauses: bool = False) -> tuple[ByteTokens, _Tokens]:
+    """Word ids of a batch's tokens, with the comment, sentence and clause each word and word pair is in."""
     token_bytes = ByteTokens(*token_spans(normalised_text))
     data, begins, ends = token_bytes.data, token_bytes.starts, token_bytes.ends
     first_byte = np.frombuffer(data, dtype=np.uint8)[begins]
@@ -561,13 +573,32 @@ def _index_tokens(table: WordTable, normalised_text: str) -> tuple[ByteTokens, _
     word_positions = np.flatnonzero(is_word)
     pairs = np.flatnonzero(is_word[:-1] & is_word[1:])
     pair_keys = ids[pairs] << WORD_BITS | ids[pairs + 1]
+    clause_of_token, clause_starts, pair_clause = sentence_of_token, sentence_starts, sentence_of_token[pairs]
+    if clauses:
+        begins_clause = starts | _clause_openings(table, normalised_text, ids, begins, word_positions)
+        clause_of_token, clause_starts = np.cumsum(begins_clause) - 1, np.flatnonzero(begins_clause)
+        pair_clause = np.where(begins_clause[pairs + 1], -1, clause_of_token[pairs])
     return token_bytes, _Tokens(
         words=ids[word_positions], word_comment=comment_of_token[word_positions],
-        word_sentence=sentence_of_token[word_positions], sentence_starts=sentence_starts,
-        sentence_owner=comment_of_token[sentence_starts],
-        pair_comment=comment_of_token[pairs], pair_sentence=sentence_of_token[pairs],
+        word_sentence=sentence_of_token[word_positions], sentence_owner=comment_of_token[sentence_starts],
+        word_clause=clause_of_token[word_positions], clause_starts=clause_starts,
+        clause_owner=comment_of_token[clause_starts],
+        pair_comment=comment_of_token[pairs], pair_sentence=sentence_of_token[pairs], pair_clause=pair_clause,
         pair_keys=pair_keys, pair_index=table.bigram_index.find(pair_keys),
         word_tokens=word_positions, pair_tokens=pairs)
+
+
+def _clause_openings(table: WordTable, normalised_text: str, ids: np.ndarray, begins: np.ndarray,
+                     word_positions: np.ndarray) -> np.ndarray:
+    """Which tokens are words opening a clause within a sentence: after a clause mark since the
+    previous word, or a clause word ("and", "but")."""
+    opens = np.zeros(len(ids), dtype=bool)
+    marks = clause_mark_positions(normalised_text)
+    if len(marks):
+        marks_before = np.searchsorted(marks, begins[word_positions])
+        opens[word_positions[1:]] = marks_before[1:] != marks_before[:-1]
+    opens[word_positions] |= np.isin(ids[word_positions], table.clause_word_ids)
+    return opens
 
 
 def _qualify_homographs(table: WordTable, ids: np.ndarray, comment_of_token: np.ndarray,

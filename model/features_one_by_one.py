@@ -31,7 +31,7 @@ from model.cues import (
 )
 from model.languages import qualify_sentences
 from model.spelling import spelling_logits
-from model.text import normalise, sentence_words
+from model.text import CLAUSE_WORDS, clause_starts, normalise, sentence_words
 
 
 def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str | None]) -> FeatureBatch:
@@ -59,7 +59,8 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
         pair_bits: list[int] = []  # the bits of the lexicon pairs it holds ("camel jockey": INSULT)
         pair_words: list[int] = []  # the first word of each
         max_insults, end = 0, 0
-        for shown, sentence in zip(sentences, qualified):
+        marks = clause_starts(normalised) if featurizer.clauses else [[]] * len(sentences)
+        for shown, sentence, marked in zip(sentences, qualified, marks):
             start, end = end, end + len(sentence)
             pairs = list(map(" ".join, pairwise(sentence)))
             grams += pairs
@@ -70,13 +71,17 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
                         pair_words.append(start + i)
                         pair_bits.append(b)
                         pair_insults += bool(b & INSULT)
-            columns = ([c for c in word_columns[start:end] if c >= 0] + [c for c in stem_columns[start:end] if c >= 0]
-                       + [c for c in map(vocabulary_get, pairs) if c is not None])
-            columns_of_comment += columns
-            sentence_columns.append(columns)
-            owners.append(row)
-            sentence_starts.append(len(tokens))
-            sentence_lengths.append(len(shown))
+            pair_columns = list(map(vocabulary_get, pairs))
+            columns_of_comment += ([c for c in word_columns[start:end] if c >= 0]
+                                   + [c for c in stem_columns[start:end] if c >= 0]
+                                   + [c for c in pair_columns if c is not None])
+            for first, last in _clauses(sentence, marked) if featurizer.clauses else [(0, len(sentence))]:
+                sentence_columns.append([c for c in word_columns[start + first:start + last] if c >= 0]
+                                        + [c for c in stem_columns[start + first:start + last] if c >= 0]
+                                        + [c for c in pair_columns[first:last - 1] if c is not None])
+                owners.append(row)
+                sentence_starts.append(len(tokens) + first)
+                sentence_lengths.append(last - first)
             tokens += shown
             tokens.append(".")
             if insults or pair_insults:
@@ -221,3 +226,10 @@ def _dense(featurizer, table, text: str, words: list[str], grams: list[str],
         log1p_count(counts[DEHUMANISING]), log1p_count(counts[VIOLENCE]), log1p_count(max_insults),
         log1p_count(counts[SECOND_PERSON_BIT]), log1p_count(n_words), 0.0, 0.0, 0.0, 0.0,
     ]
+
+
+def _clauses(words: list[str], marked: list[int]) -> list[tuple[int, int]]:
+    """The (first, last + 1) word positions of a sentence's clauses: a clause begins after a clause
+    mark (``marked``) and at "and" or "but" (see ``model.text.CLAUSE_WORDS``)."""
+    starts = sorted({0, *marked, *(i for i, word in enumerate(words) if i and word in CLAUSE_WORDS)})
+    return list(zip(starts, starts[1:] + [len(words)]))

@@ -27,6 +27,12 @@ SENTENCE_TABLE = TOKEN_TABLE.translate(bytes.maketrans(b"!?" + NEWLINE + b"\x00"
 UNSPACED_SCRIPTS = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
 SENTENCE_ENDS = {ord("。"): ".", ord("।"): ".", ord("؟"): "?", ord("¿"): " ", ord("¡"): " "}
 BREAK_TOKENS = (b".", b"!", b"?", NEWLINE, b"\x00")
+# Clauses: a sentence's words split again after a comma, semicolon or colon and before "and" or "but",
+# so that one call ("shoot him in the head") is scored apart from a harmless clause beside it.
+CLAUSE_MARKS = b",;:"
+CLAUSE_WORDS = frozenset({"and", "but"})
+_CLAUSE_MARK = b"\x02"
+CLAUSE_TABLE = bytes(_CLAUSE_MARK[0] if c in CLAUSE_MARKS else b for c, b in enumerate(SENTENCE_TABLE))
 # Words are found in the word table by a hash of their bytes (``span_hashes``): an odd base, so that it
 # has an inverse modulo 2**64.
 HASH_BASE = 0x100000001B3
@@ -408,6 +414,34 @@ def _hash_powers_and_inverses(n: int) -> tuple[np.ndarray, np.ndarray]:
                        for base in (HASH_BASE, _HASH_INVERSE))
         _HASH_POWERS = powers
     return powers
+
+
+def clause_mark_positions(normalised_text: str) -> np.ndarray:
+    """Byte offsets of the clause marks (``CLAUSE_MARKS``) in a normalised text's UTF-8 bytes."""
+    codes = np.frombuffer(normalised_text.encode("utf-8", "surrogatepass"), dtype=np.uint8)
+    return np.flatnonzero((codes == 44) | (codes == 59) | (codes == 58))
+
+
+def clause_starts(normalised_text: str) -> list[list[int]]:
+    """For each sentence ``sentence_words`` gives, the positions of its words that begin a clause
+    after a clause mark (its first word aside)."""
+    data = normalised_text.encode("utf-8", "surrogatepass").translate(CLAUSE_TABLE)
+    if b"'" in data:
+        data = LONE_APOSTROPHE.sub(b" ", data)
+    data = data.replace(_CLAUSE_MARK, b" " + _CLAUSE_MARK + b" ")
+    starts = []
+    for sentence in data.split(b"."):
+        positions, n, marked = [], 0, False
+        for token in sentence.split():
+            if token == _CLAUSE_MARK:
+                marked = True
+                continue
+            if marked and n:
+                positions.append(n)
+            marked, n = False, n + 1
+        if n:
+            starts.append(positions)
+    return starts
 
 
 def sentence_words(normalised_text: str) -> list[list[str]]:

@@ -451,3 +451,30 @@ def test_rank_floor_is_each_rows_top_th_largest_weight(rows, top: int) -> None:
     from model.classifier import _rank_floor
     expected = [sorted(row, reverse=True)[top - 1] if 1 <= top <= 4 else -np.inf for row in rows]
     assert _rank_floor(np.array(rows), top).tolist() == expected
+
+
+def test_clauses_are_off_by_default_and_a_model_saved_before_them_reads_sentences(moderator) -> None:
+    assert TrainingConfig().clauses is False
+    assert moderator.classifier.featurizer_.clauses is False  # the session model, trained with the defaults
+    featurizer_state = moderator.classifier.featurizer_.__getstate__()
+    featurizer_state.pop("clauses")
+    older = type(moderator.classifier.featurizer_).__new__(type(moderator.classifier.featurizer_))
+    older.__setstate__(featurizer_state)
+    assert older.clauses is False
+
+
+def test_a_classifier_with_clauses_scores_one_comment_as_in_a_batch() -> None:
+    records = seed_data().records[:1500]
+    from model.classifier import CommentClassifier
+    classifier = CommentClassifier(clauses=True, sentence_min_share=0.65, n_folds=2).fit(
+        [r["text"] for r in records], [None] * len(records), [r["category"] for r in records],
+        [r["stance"] for r in records], [r["group"] for r in records])
+    restored = copy.deepcopy(classifier)  # through __getstate__ and __setstate__, as a saved model
+    assert restored.featurizer_.clauses and restored.clauses
+    texts = ["Shoot Putin in the head and post the video.", "Fine report, thorough; fair: and short."] * 2
+    batch = restored.predict(texts, [None] * len(texts))
+    assert len(batch.batch.sentence_owner) == 6 * 2  # two clauses and four: the rows are clauses
+    for i, text in enumerate(texts[:2]):
+        one = restored.predict([text], [None])
+        np.testing.assert_allclose(one.category[0], batch.category[i], atol=1e-12)
+        assert one.worst_sentence(0) == batch.worst_sentence(i)

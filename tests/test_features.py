@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import subprocess
@@ -21,7 +22,8 @@ from model.text import SEPARATOR, normalise, normalise_joined
 
 AWKWARD = ["", "   ", "!!!", "F*CK you id10t!!", "Ünïcödé ’quotes’ café\x00x\x07y", "a.b.c", "...",
            "Hello\nWorld. Again? Yes!", "\ud800 lone surrogate", "4ever f*ck", "ＦＵＬＬＷＩＤＴＨ ＊", "e\u0301"]
-TEXT = st.text(alphabet=st.sampled_from(list("abcdefghij ABCXYZ.!?*$@01'\n\x00\x07é’…ÜＡ한국난민\"“»")), max_size=80)
+TEXT = st.lists(st.sampled_from([*"abcdefghij ABCXYZ.!?*$@01'\n\x00\x07é’…ÜＡ한국난민\"“»,;:", " and ", " but "]),
+                max_size=40).map("".join)
 INSULTING = st.lists(st.sampled_from(["idiot", "moron", "camel jockey", "'", '"', "“", "‘", " ", ".", "don't", "a", "\n", ","]),
                      max_size=30).map("".join)
 
@@ -63,6 +65,44 @@ def test_paths_agree_on_any_text(moderator, texts: list[str], with_article: list
     articles = [article if flag else None for flag, _ in zip(with_article, texts)]
     assert_same(featurizer.transform_vectorised(texts, articles),
                 transform_one_by_one(featurizer, featurizer._word_table(), texts, articles))
+
+
+@pytest.fixture(scope="module")
+def clause_featurizer(moderator):
+    """The session model's featurizer with clause rows turned on (``clauses = true`` in training)."""
+    featurizer = copy.deepcopy(moderator.classifier.featurizer_)
+    featurizer.clauses = True
+    return featurizer
+
+
+def test_paths_agree_on_clauses_of_the_labelled_set(moderator, clause_featurizer) -> None:
+    texts = [r["text"] for r in seed_data().records[:6000]] + AWKWARD
+    articles = [None] * len(texts)
+    vectorised = clause_featurizer.transform_vectorised(texts, articles)
+    assert_same(vectorised, transform_one_by_one(clause_featurizer, clause_featurizer._word_table(), texts, articles))
+    sentences = moderator.classifier.featurizer_.transform_vectorised(texts, articles)
+    assert len(vectorised.sentence_owner) > 1.2 * len(sentences.sentence_owner)
+    assert (vectorised.text != sentences.text).nnz == 0  # the comments' rows keep pairs across clauses
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(TEXT, min_size=1, max_size=20))
+def test_paths_agree_on_clauses_of_any_text(clause_featurizer, texts: list[str]) -> None:
+    articles = [None] * len(texts)
+    assert_same(clause_featurizer.transform_vectorised(texts, articles),
+                transform_one_by_one(clause_featurizer, clause_featurizer._word_table(), texts, articles))
+
+
+def test_a_call_is_scored_apart_from_the_clause_beside_it(moderator, clause_featurizer) -> None:
+    """With clauses, "shoot putin in the head" is a row of its own, which the scorer reads as worse
+    than the whole sentence, where the harmless words of "and post the video" dilute it."""
+    text = ["Shoot Putin in the head and post the video."]
+    classifier = moderator.classifier
+    by_clause = clause_featurizer.transform_vectorised(text, [None])
+    whole = classifier.featurizer_.transform_vectorised(text, [None])
+    assert [by_clause.sentence_text(i) for i in range(2)] == ["shoot putin in the head", "and post the video"]
+    coef, intercept = classifier.sentence_coef_, classifier.sentence_intercept_
+    assert (by_clause.sentences @ coef + intercept)[0] > (whole.sentences @ coef + intercept)[0]
 
 
 @settings(max_examples=60, deadline=None)

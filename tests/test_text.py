@@ -7,6 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from model.text import (
+    clause_starts,
     deobfuscate_token,
     normalise,
     read_lexicon,
@@ -58,6 +59,18 @@ def test_sentence_words_are_split_tokens_words_between_breaks(text: str) -> None
         else:
             current.append(token.decode("utf-8"))
     assert sentence_words(normalise(text)) == sentences
+
+
+@pytest.mark.parametrize("text, starts", [
+    ("Shoot him in the head, then post the video.", [[5]]),
+    ("Fine; the report: thorough, fair. No marks here", [[1, 3, 4], []]),
+    (", leading, and trailing , ;", [[1]]),  # a clause needs a word before it: no empty clauses
+    ("It cost 1,000 won. One,two", [[2], [1]]),  # a mark between words, whatever else is between
+    ("Hello,\nworld", [[], []]),
+])
+def test_clauses_begin_after_a_clause_mark(text: str, starts: list[list[int]]) -> None:
+    assert clause_starts(normalise(text)) == starts
+    assert len(clause_starts(normalise(text))) == len(sentence_words(normalise(text)))
 
 
 def test_sentence_words() -> None:

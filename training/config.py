@@ -17,6 +17,7 @@ class TrainingConfig:
     C_stance: float = 2.0
     C_sentence: float = 4.0
     sentence_min_share: float = 0.65  # the sentence scorer skips n-grams leaning to abuse by less (0: reads all)
+    clauses: bool = False  # true: the sentence scorer reads each clause on its own (see the README)
     min_df: int = 3
     dense_weight: float = 1.0
     evidence_power: float = 0.5

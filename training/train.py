@@ -69,7 +69,8 @@ def fit_swapped(records: list[dict], config: TrainingConfig) -> CommentClassifie
                                    C_sentence=config.C_sentence, min_df=config.min_df,
                                    dense_weight=config.dense_weight, evidence_power=config.evidence_power,
                                    C_characters=config.C_characters, spelling=config.spelling,
-                                   sentence_min_share=config.sentence_min_share, n_folds=config.n_folds,
+                                   sentence_min_share=config.sentence_min_share, clauses=config.clauses,
+                                   n_folds=config.n_folds,
                                    random_state=config.seed)
     return classifier.fit([r["text"] for r in records], [r["article"] for r in records],
                           [r["category"] for r in records], [r["stance"] for r in records],
