@@ -9,6 +9,7 @@ review queue.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -24,6 +25,7 @@ from model.errors import ModerationError
 
 SQLITE_FILE = "feedback.sqlite3"
 RETRIES = 8
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # valid in a Python str and in escaped JSON, not in UTF-8
 
 metadata = MetaData()
 
@@ -126,10 +128,11 @@ class FeedbackStore:
         return self._retrying(lambda connection: self._record(connection, decision))
 
     def _record(self, connection, decision: Decision) -> tuple[str, int]:
-        fields = asdict(decision)
-        current = connection.execute(select(decisions).where(decisions.c.comment_id == decision.comment_id)
+        fields = _storable(asdict(decision))
+        comment_id = fields["comment_id"]
+        current = connection.execute(select(decisions).where(decisions.c.comment_id == comment_id)
                                      .with_for_update()).mappings().first()
-        connection.execute(delete(review_queue).where(review_queue.c.comment_id == decision.comment_id))
+        connection.execute(delete(review_queue).where(review_queue.c.comment_id == comment_id))
         if current is not None and all(current[k] == v for k, v in fields.items()):
             return "unchanged", current["revision"]
         revision = 1 if current is None else current["revision"] + 1
@@ -137,8 +140,7 @@ class FeedbackStore:
         if current is None:
             connection.execute(insert(decisions).values(**row))
         else:
-            connection.execute(update(decisions).where(decisions.c.comment_id == decision.comment_id)
-                               .values(**row))
+            connection.execute(update(decisions).where(decisions.c.comment_id == comment_id).values(**row))
         connection.execute(insert(history).values(**row))
         return ("created" if current is None else "updated"), revision
 
@@ -157,14 +159,15 @@ class FeedbackStore:
         """Put comments in the review queue (replacing an older entry; decided comments are skipped);
         return how many were queued."""
         def work(connection) -> int:
-            ids = [item.comment_id for item in items]
+            rows = [_queue_row(item) for item in items]
+            ids = [row["comment_id"] for row in rows]
             decided = set(connection.execute(select(decisions.c.comment_id)
                                              .where(decisions.c.comment_id.in_(ids))).scalars())
-            fresh = [item for item in items if item.comment_id not in decided]
+            fresh = [row for row in rows if row["comment_id"] not in decided]
             connection.execute(delete(review_queue).where(review_queue.c.comment_id.in_(
-                [item.comment_id for item in fresh])))
+                [row["comment_id"] for row in fresh])))
             if fresh:
-                connection.execute(insert(review_queue), [_queue_row(item) for item in fresh])
+                connection.execute(insert(review_queue), fresh)
             return len(fresh)
         return self._retrying(work) if items else 0
 
@@ -231,7 +234,14 @@ def _queue_row(item: Queued) -> dict:
     row = asdict(item)
     for name in ("scores", "stance_scores", "reasons", "explanation"):
         row[name] = json.dumps(row[name])
-    return {**row, "uncertainty": item.uncertainty, "queued_at": _now()}
+    return _storable({**row, "uncertainty": item.uncertainty, "queued_at": _now()})
+
+
+def _storable(row: dict) -> dict:
+    """A row whose text can be stored: a lone surrogate (half of a UTF-16 pair, which a JSON request
+    can carry as "\\ud800" but UTF-8 cannot) becomes U+FFFD, the replacement character."""
+    return {name: LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+            for name, value in row.items()}
 
 
 def _queue_item(row) -> dict:

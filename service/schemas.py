@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 
 CommentId = StrictStr | StrictInt
 
@@ -64,12 +64,23 @@ class FeedbackIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     comment_id: CommentId
-    text: StrictStr = Field(min_length=1, max_length=20_000)
+    text: StrictStr = Field(min_length=1, max_length=20_000)  # a length-checked str refuses a lone surrogate
     article_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
     category: Literal["substantive", "whataboutism", "abusive"]
     stance: Literal["supports", "disputes", "neutral"] | None = None
     moderator: StrictStr = Field(min_length=1, max_length=200)
     note: Annotated[StrictStr, Field(max_length=2000)] | None = None
+
+    @field_validator("comment_id")
+    @classmethod
+    def _storable_id(cls, value: str | int) -> str | int:
+        """A comment id that UTF-8 can store (the constrained fields refuse a lone surrogate themselves)."""
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError("holds a lone surrogate (half of a UTF-16 pair), which is not valid Unicode") from None
+        return value
 
 
 class FeedbackOut(BaseModel):

@@ -206,6 +206,23 @@ def test_moderate_with_queue_puts_review_decisions_in_the_queue(client) -> None:
     assert without.get("queued") is None
 
 
+def test_a_lone_surrogate_is_stored_as_the_replacement_character(client) -> None:
+    """JSON can carry half a UTF-16 pair ("\\ud800"), which no UTF-8 database takes: it was a 500."""
+    comments = [{"id": "half", "text": "\ud800 and what about the others?"}, {"id": "hmm", "text": "hmm \udfff"}]
+    escaped = {**KEY, "Content-Type": "application/json"}  # json.dumps escapes it; a client's encoder may not
+    response = client.post("/v1/moderate", content=json.dumps({"comments": comments, "queue": True}), headers=escaped)
+    assert response.status_code == 200
+    queued = {item["comment_id"]: item["text"] for item in client.get("/v1/queue", headers=KEY).json()["items"]}
+    assert response.json()["queued"] == len(queued) >= 1
+    assert set(queued.values()) <= {"\ufffd and what about the others?", "hmm \ufffd"}
+    body = {"comment_id": "half\ud800", "text": "You \ud800 idiot.", "category": "abusive", "moderator": "ana"}
+    for field in ("text", "comment_id"):  # a decision's fields are refused, naming the field
+        refused = client.post("/v1/feedback", content=json.dumps(body), headers=escaped)
+        assert refused.status_code == 422 and field in {d["field"] for d in refused.json()["detail"]}
+        body[field] = body[field].replace("\ud800", "")
+    assert client.post("/v1/feedback", content=json.dumps(body), headers=escaped).status_code == 201
+
+
 def test_review_page_is_behind_the_keys(client) -> None:
     assert client.get("/review").status_code == 401 and "API key" in client.get("/review").text
     assert client.post("/review/login", json={"key": "wrong"}).status_code == 401
