@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import sys
 import time
@@ -26,6 +27,8 @@ from service.archive import ArchiveReader, Chunk, InputFile
 
 ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model_version", "error", "note")
 OUTPUT_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half a UTF-16 pair: JSON escapes it, UTF-8 cannot hold it
+ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 class LabellingError(ModerationError):
@@ -181,14 +184,23 @@ def _original_json(chunk: Chunk, position: int, row: dict) -> bytes:
         line = chunk.lines[position].strip()
         if line.endswith(b"}"):
             return line
-    return ENCODER.encode(_keep_original(row)).encode("utf-8", "surrogatepass")
+    return _utf8(ENCODER.encode(_keep_original(row)))
 
 
 def _with_fields(original: bytes, added: str) -> bytes:
     """A JSON object's text with more fields appended before its closing brace."""
     body = original[:-1].rstrip()
     separator = b", " if body[-1:] != b"{" else b""
-    return body + separator + added.encode("utf-8", "surrogatepass") + b"}"
+    return body + separator + _utf8(added) + b"}"
+
+
+def _utf8(json_text: str) -> bytes:
+    """JSON text as UTF-8, a lone surrogate (only ever inside a string) written as its \\u escape:
+    the same JSON value, where encoding it raw would make the line invalid UTF-8."""
+    try:
+        return json_text.encode("utf-8")
+    except UnicodeEncodeError:
+        return LONE_SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", json_text).encode("utf-8")
 
 
 def _rows_of(chunk: Chunk) -> tuple[list[dict], dict[int, str]]:
@@ -396,12 +408,25 @@ def _partial_rows(partial: Path, batch: int = 5000) -> Iterator[list[dict]]:
     with open(partial, "rb") as handle:
         rows = []
         for line in handle:
-            rows.append(json.loads(line))
+            row = json.loads(line)
+            rows.append(_replaced_surrogates(row) if ESCAPED_SURROGATE.search(line) else row)
             if len(rows) == batch:
                 yield rows
                 rows = []
         if rows:
             yield rows
+
+
+def _replaced_surrogates(value):
+    """A row with every lone surrogate in its text replaced by U+FFFD: CSV and Parquet text is UTF-8,
+    which cannot hold one (the JSON Lines output keeps it, escaped)."""
+    if isinstance(value, str):
+        return LONE_SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_replaced_surrogates(k): _replaced_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_replaced_surrogates(v) for v in value]
+    return value
 
 
 def _write_csv(partial: Path, target: Path) -> None:
@@ -437,10 +462,14 @@ def _write_parquet(partial: Path, target: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    columns: dict[str, None] = {}  # every row's fields: Arrow takes a table's fields from its first row
+    for rows in _partial_rows(partial):
+        for row in rows:
+            columns.update(dict.fromkeys(row))
     schema = None
     for rows in _partial_rows(partial):
         try:
-            found = pa.Table.from_pylist(rows).schema
+            found = pa.Table.from_pylist(_with_columns(rows, columns)).schema
             schema = found if schema is None else pa.unify_schemas([schema, found],
                                                                    promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
@@ -448,7 +477,12 @@ def _write_parquet(partial: Path, target: Path) -> None:
                                  f"labelled in {partial}: convert it yourself or label to .jsonl") from None
     with pq.ParquetWriter(target, schema or pa.schema([])) as writer:
         for rows in _partial_rows(partial):
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+            writer.write_table(pa.Table.from_pylist(_with_columns(rows, columns), schema=schema))
+
+
+def _with_columns(rows: list[dict], columns: dict[str, None]) -> list[dict]:
+    """The rows with every one of ``columns``, in that order (None where a row lacks one)."""
+    return [{name: row.get(name) for name in columns} for row in rows]
 
 
 # --- a run -------------------------------------------------------------------------------------------

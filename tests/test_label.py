@@ -329,3 +329,36 @@ def test_progress_on_a_terminal_shows_rate_share_and_time_left() -> None:
     line = stream.getvalue()
     assert line.startswith("\r") and "5,000 rows" in line and "2,500 rows/s" in line
     assert "25%" in line and "0:00:06 left" in line
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv", ".parquet"])
+def test_a_lone_surrogate_is_written_as_valid_utf8(tmp_path: Path, suffix: str) -> None:
+    """Half a UTF-16 pair ("\\ud800") in a row re-encoded (a renamed field, a line that is not an
+    object) made the JSON Lines output invalid UTF-8, and CSV and Parquet output a traceback."""
+    source = tmp_path / "a.jsonl"
+    source.write_text('{"id": 1, "text": "\\ud800 lone", "label": "x"}\n"\\ud800"\n{"text": "fine"}\n')
+    out = tmp_path / f"out{suffix}"
+    result = label(str(source), "--out", str(out), "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    if suffix == ".jsonl":
+        rows = [json.loads(line) for line in out.read_bytes().decode("utf-8").splitlines()]
+        assert rows[0]["text"] == "\ud800 lone" and rows[1]["raw"] == "\ud800"  # escaped: nothing lost
+    elif suffix == ".csv":
+        with open(out, newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        assert rows[0]["text"] == "\ufffd lone" and rows[1]["raw"] == "\ufffd"
+    else:
+        rows = pq.read_table(out).to_pylist()
+        assert rows[0]["text"] == "\ufffd lone" and rows[1]["raw"] == "\ufffd"
+    assert [r["input_label"] for r in rows[:1]] == ["x"] and len(rows) == 3 and rows[0]["label"] in CATEGORIES
+
+
+def test_parquet_output_keeps_fields_that_only_later_rows_have(tmp_path: Path) -> None:
+    """Arrow takes a table's fields from its first row: an error after a good first row was dropped."""
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, [{"id": 1, "text": "Fair point."}, {"id": 2}, {"id": 3, "text": "Yes.", "extra": [1]}])
+    out = tmp_path / "out.parquet"
+    assert label(str(source), "--out", str(out), "--jobs", "1").exit_code == 0
+    rows = pq.read_table(out).to_pylist()
+    assert [r["error"] for r in rows] == [None, f"{source}:2: field 'text' is missing", None]
+    assert [r["extra"] for r in rows] == [None, None, [1]]
