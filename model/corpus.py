@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import json
 import re
 from dataclasses import dataclass, field
@@ -122,18 +124,32 @@ def _parse_entry(n: int, lines: list[str], date_index: int, date_indexes: list[i
 
 
 def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, object) for each non-blank line; malformed JSON names file and line."""
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+    """Yield (line number, object) for each non-blank line; malformed JSON or UTF-8 names file and
+    line."""
+    for number, line in text_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"invalid JSON ({error.msg})", path=str(path), line=number) from None
+        if not isinstance(record, dict):
+            raise DataError(f"expected a JSON object, found {type(record).__name__}", path=str(path), line=number)
+        yield number, record
+
+
+def text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield (line number, text) of a UTF-8 file, gzip-compressed when its name ends in .gz; a byte
+    that is not UTF-8 names file, line and column. A byte-order mark before the first line is skipped."""
+    with (gzip.open if Path(path).suffix == ".gz" else open)(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if number == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[len(codecs.BOM_UTF8):]
             try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise DataError(f"invalid JSON ({error.msg})", path=str(path), line=number) from None
-            if not isinstance(record, dict):
-                raise DataError("expected a JSON object", path=str(path), line=number)
-            yield number, record
+                yield number, raw.decode("utf-8")
+            except UnicodeDecodeError as error:
+                raise DataError(f"not valid UTF-8 (byte 0x{raw[error.start]:02x} at column {error.start + 1})",
+                                path=str(path), line=number) from None
 
 
 def load_articles(path: Path) -> dict[str, Article]:

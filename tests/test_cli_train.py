@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from conftest import seed_data
 
@@ -94,6 +95,23 @@ def test_train_reports_a_missing_file_and_a_bad_label_map(tmp_path: Path) -> Non
     assert missing.exit_code == 1 and "no such file or directory" in missing.output
     bad_map = CliRunner().invoke(cli, ["train", "--data", "x.csv", "--label-map", "1=rude"])
     assert bad_map.exit_code == 1 and "unknown label 'rude'" in bad_map.output
+
+
+@pytest.mark.parametrize("name, content, message", [
+    ("bytes.jsonl", b'{"text": "caf\xe9", "category": "abusive"}\n', "bytes.jsonl:1: not valid UTF-8 (byte 0xe9 at column 14)"),
+    ("half.jsonl", b'{"text": "\\ud800 x", "category": "abusive"}\n',
+     "half.jsonl:1: field 'text': holds a lone surrogate"),
+    ("mixed.jsonl", b'{"text": "a", "category": "abusive"}\n[1]\n', "mixed.jsonl:2: expected a JSON object, found list"),
+    ("empty.jsonl", b"\n", "empty.jsonl: the file holds no rows"),
+    ("bytes.csv", b"text,category\ncaf\xe9,abusive\n", "bytes.csv:2: not valid UTF-8 (byte 0xe9 at column 4)"),
+])
+def test_eval_names_the_line_of_a_file_the_loaders_cannot_read(trained_dir: Path, tmp_path: Path, name: str,
+                                                               content: bytes, message: str) -> None:
+    """The ``datasets`` loaders said "An error occurred while generating the dataset", "StopIteration"
+    or raised a traceback for these."""
+    (tmp_path / name).write_bytes(content)
+    result = CliRunner().invoke(cli, ["eval", "--data", str(tmp_path / name), "--model", str(trained_dir)])
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
 
 
 def test_eval_on_a_labelled_file(trained_dir: Path, tmp_path: Path) -> None:

@@ -41,3 +41,18 @@ def test_every_command_has_help_with_an_example(command: str) -> None:
     result = CliRunner().invoke(cli, [command, "--help"])
     assert result.exit_code == 0
     assert "Example" in result.output
+
+
+def test_validate_names_bad_bytes_and_wrong_types_without_a_traceback(tmp_path: Path) -> None:
+    article = json.dumps({"id": "a", "title": "t", "body": "b"}).encode()
+    (tmp_path / "articles.jsonl").write_bytes(b"\xef\xbb\xbf" + article + b"\r\n")  # a BOM and CRLF: fine
+    comment = {"id": "1", "article_id": {"a": 1}, "text": "hello there", "category": "abusive",
+               "stance": "supports", "rationale": "r", "source": "written"}
+    (tmp_path / "comments.jsonl").write_text(json.dumps(comment) + "\n")
+    result = CliRunner().invoke(cli, ["validate", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "comments.jsonl:1: field 'article_id': must be text, got dict" in result.output
+    (tmp_path / "comments.jsonl").write_bytes(json.dumps(comment).encode() + b"\n" + b'{"id": "caf\xe9"}\n')
+    result = CliRunner().invoke(cli, ["validate", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "comments.jsonl:2: not valid UTF-8 (byte 0xe9 at column 12)" in result.output

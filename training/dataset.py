@@ -84,7 +84,7 @@ def validate_labelled_set(directory: Path = SEEDS_DIR, *, check_minimums: bool =
         hard_case = record.get("hard_case")
         report.by_hard_case[hard_case if isinstance(hard_case, str) and hard_case else "none"] += 1
     report.n_comments = len(rows)
-    report.n_articles_with_comments = len({r.get("article_id") for _, r in rows})
+    report.n_articles_with_comments = len({r["article_id"] for _, r in rows if isinstance(r.get("article_id"), str)})
     report.problems.extend(_duplicate_problems(rows, comments_path))
     if check_minimums:
         report.problems.extend(_minimum_problems(report, comments_path))
@@ -93,8 +93,8 @@ def validate_labelled_set(directory: Path = SEEDS_DIR, *, check_minimums: bool =
 
 def _record_problems(record: dict, articles: dict[str, Article], where: str) -> list[str]:
     """Problems of one comment record: missing fields, unknown labels, unknown article."""
-    problems = [f"{where}: field '{name}': missing or empty" for name in COMMENT_FIELDS
-                if not isinstance(record.get(name), str) or not record[name].strip()]
+    problems = [f"{where}: field '{name}': {problem}" for name in COMMENT_FIELDS
+                if (problem := _text_field_problem(record.get(name)))]
     allowed = {"category": CATEGORIES, "stance": STANCES, "source": SOURCES}
     for name, values in allowed.items():
         value = record.get(name)
@@ -108,6 +108,13 @@ def _record_problems(record: dict, articles: dict[str, Article], where: str) -> 
     if isinstance(article_id, str) and article_id.strip() and article_id not in articles:
         problems.append(f"{where}: field 'article_id': unknown article '{article_id}'")
     return problems
+
+
+def _text_field_problem(value: object) -> str | None:
+    """What is wrong with a required text field's value (None: nothing)."""
+    if value is None or isinstance(value, str) and not value.strip():
+        return "missing or empty"
+    return None if isinstance(value, str) else f"must be text, got {type(value).__name__}"
 
 
 def _duplicate_problems(rows: list[tuple[int, dict]], path: Path) -> list[str]:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from model.artifact import sha256_of
-from model.corpus import Article, is_saved_dataset
+from model.corpus import Article, is_saved_dataset, read_jsonl, text_lines
 from model.errors import DataError
 from model.labels import CATEGORIES, STANCES
 from seeds import SEEDS_DIR
 from training.dataset import ARTICLES_FILE, COMMENTS_FILE, load_labelled_set
 from training.train import LabelledData
 
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 FILE_LOADERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet",
                 ".gz": None}
 
@@ -104,6 +106,7 @@ def _load_dataset(spec: str):
             if loader is None:
                 raise DataError("unsupported file type (use .jsonl, .csv, .parquet or a datasets directory)",
                                 path=spec)
+            _check_text_file(path, json_lines=suffixes[-1] == ".jsonl")
             loaded = datasets.load_dataset(loader, data_files=str(path), split="train")
             return loaded, loader, 2 if loader == "csv" else 1
         if "/" not in spec or spec.startswith((".", "/")):
@@ -116,6 +119,23 @@ def _load_dataset(spec: str):
         if "offline" in message.lower() or "connect" in message.lower() or "resolve" in message.lower():
             message = f"cannot reach the Hugging Face hub to load '{spec}' (offline?): {message}"
         raise DataError(f"cannot load: {message}", path=spec) from None
+
+
+def _check_text_file(path: Path, json_lines: bool) -> None:
+    """Refuse, naming file, line and field, what the ``datasets`` loaders fail on without saying where:
+    a byte that is not UTF-8, a JSON line that is not an object, a lone surrogate ("\\ud800"), no rows."""
+    if path.suffix not in (".jsonl", ".json", ".csv", ".gz"):
+        return
+    lines = read_jsonl(path) if json_lines else ((n, {}) for n, line in text_lines(path) if line.strip())
+    rows = 0
+    for number, record in lines:
+        rows += 1
+        for name, value in record.items():
+            if isinstance(value, str) and LONE_SURROGATE.search(value):
+                raise DataError("holds a lone surrogate (half of a UTF-16 pair), which is not valid Unicode",
+                                path=str(path), line=number, field=name)
+    if not rows:
+        raise DataError("the file holds no rows", path=str(path))
 
 
 def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str]) -> dict:
