@@ -9,6 +9,8 @@ import glob
 import gzip
 import io
 import os
+import re
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -20,6 +22,7 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 KINDS = {**{s: "jsonl" for s in JSONL_SUFFIXES}, ".csv": "csv", ".parquet": "parquet"}
 SUPPORTED = ".jsonl, .ndjson, .json, .csv (any of them .gz), .parquet or a `datasets` folder"
 CSV_FIELD_LIMIT = 64 * 1024 * 1024
+NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as decoded with surrogateescape
 
 
 @dataclass(frozen=True)
@@ -148,7 +151,7 @@ class ArchiveReader:
         for item in self.inputs:
             reader = {"jsonl": self._jsonl, "csv": self._csv, "parquet": self._parquet,
                       "datasets": self._datasets}[item.kind]
-            for chunk in reader(item):
+            for chunk in _decompressed(reader(item), item):
                 if skip >= len(chunk):
                     skip -= len(chunk)
                     continue
@@ -183,33 +186,40 @@ class ArchiveReader:
                 yield Chunk(str(item.path), numbers, lines=lines)
 
     def _csv(self, item: InputFile) -> Iterator[Chunk]:
-        """Chunks of CSV rows as dicts; a row with the wrong number of fields is kept with a problem."""
+        """Chunks of CSV rows as dicts; a row with the wrong number of fields, a byte that is not
+        UTF-8 or a quoted field never closed is kept with a problem."""
         csv.field_size_limit(CSV_FIELD_LIMIT)
         with self._open_binary(item) as binary:
-            text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="replace", newline="")
-            reader = csv.reader(text)
+            text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            read: list[str] = []  # the lines of the row being read
+            reader = csv.reader(_remembered(text, read))
             header = next(reader, None)
             if header is None:
                 return
             _check_header(header, item.path)
-            rows, numbers, problems = [], [], {}
+            read.clear()
+            rows, numbers, problems, last_lines = [], [], {}, []
             try:
                 for values in reader:
+                    last_lines, read[:] = list(read), []
                     if not values:
                         continue
-                    if len(values) != len(header):
-                        problems[len(rows)] = (f"expected {len(header)} fields as in the header, "
-                                               f"found {len(values)}")
+                    if len(rows) == self.chunk_rows:  # yielded once the next row is in: the last is checked below
+                        yield Chunk(str(item.path), numbers, rows=rows, problems=problems)
+                        rows, numbers, problems = [], [], {}
+                    problem = _csv_row_problem(values, len(header))
+                    if problem:
+                        problems[len(rows)] = problem
                     rows.append(dict(zip(header, values)) if len(values) <= len(header) else
                                 {**dict(zip(header, values)), "_extra_fields": values[len(header):]})
                     numbers.append(reader.line_num)
-                    if len(rows) == self.chunk_rows:
-                        yield Chunk(str(item.path), numbers, rows=rows, problems=problems)
-                        rows, numbers, problems = [], [], {}
             except csv.Error as error:
                 raise DataError(f"unreadable CSV ({error}); rows up to here were labelled",
                                 path=str(item.path), line=reader.line_num) from None
             if rows:
+                if _ends_in_a_quoted_field(last_lines):
+                    problems[len(rows) - 1] = (f"a quoted field opened at line {numbers[-1] - len(last_lines) + 1} "
+                                               "is never closed, so the rest of the file was read into this row")
                 yield Chunk(str(item.path), numbers, rows=rows, problems=problems)
 
     def _parquet(self, item: InputFile) -> Iterator[Chunk]:
@@ -243,6 +253,49 @@ class ArchiveReader:
             if batches:
                 yield Chunk(str(item.path), list(range(start + 1, start + batches[0].num_rows + 1)),
                             batch=batches[0])
+
+
+def _decompressed(chunks: Iterator[Chunk], item: InputFile) -> Iterator[Chunk]:
+    """The chunks, a gzip stream that is damaged, cut short or not gzip at all named as the input's
+    problem (Python raises EOFError for a cut stream, which Click would print as "Aborted!")."""
+    try:
+        yield from chunks
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        if not item.compressed:
+            raise
+        if isinstance(error, gzip.BadGzipFile) and "Not a gzipped file" in str(error):
+            raise DataError("not gzip-compressed, though its name ends in .gz", path=str(item.path)) from None
+        raise DataError(f"not a complete gzip file ({error}); rows before the damage were labelled",
+                        path=str(item.path)) from None
+
+
+def _remembered(lines: Iterator[str], read: list[str]) -> Iterator[str]:
+    """The lines, each also appended to ``read`` as the CSV reader takes it."""
+    for line in lines:
+        read.append(line)
+        yield line
+
+
+def _csv_row_problem(values: list[str], n_fields: int) -> str | None:
+    """What keeps a CSV row from being read as written (None: nothing)."""
+    if len(values) != n_fields:
+        return f"expected {n_fields} fields as in the header, found {len(values)}"
+    for value in values:
+        bad = None if value.isascii() else NOT_UTF8.search(value)
+        if bad:
+            return f"not valid UTF-8 (byte 0x{ord(bad.group()) - 0xDC00:02x})"
+    return None
+
+
+def _ends_in_a_quoted_field(lines: list[str]) -> bool:
+    """Whether a row's lines end inside a quoted field (the lenient reader takes the file's rest)."""
+    if not any('"' in line for line in lines):
+        return False
+    try:
+        list(csv.reader(lines, strict=True))
+    except csv.Error as error:
+        return "unexpected end of data" in str(error)
+    return False
 
 
 def _check_header(header: list[str], path: Path) -> None:

@@ -362,3 +362,33 @@ def test_parquet_output_keeps_fields_that_only_later_rows_have(tmp_path: Path) -
     rows = pq.read_table(out).to_pylist()
     assert [r["error"] for r in rows] == [None, f"{source}:2: field 'text' is missing", None]
     assert [r["extra"] for r in rows] == [None, None, [1]]
+
+
+def test_a_csv_quote_never_closed_and_bytes_not_utf8_are_errors_not_silent(tmp_path: Path) -> None:
+    """The lenient CSV reader read "2,ok" into the unclosed field of row 1, and replaced a byte that
+    is not UTF-8 with U+FFFD: both rows were scored as if nothing were wrong."""
+    (tmp_path / "open.csv").write_bytes(b'id,text\n0,"multi\nline" fine\n1,"unterminated\n2,ok\n')
+    (tmp_path / "bytes.csv").write_bytes(b'id,text\n1,caf\xe9\n2,5" screen\n')
+    for name in ("open", "bytes"):
+        assert label(str(tmp_path / f"{name}.csv"), "--jobs", "1", "--chunk-rows", "1").exit_code == 0
+    opened = read_jsonl(tmp_path / "open.labelled.jsonl")
+    assert opened[0]["label"] in CATEGORIES and opened[0]["text"] == "multi\nline fine"
+    assert opened[1]["error"] == (f"{tmp_path / 'open.csv'}:5: a quoted field opened at line 4 is never closed, "
+                                  "so the rest of the file was read into this row")
+    coded = read_jsonl(tmp_path / "bytes.labelled.jsonl")
+    assert coded[0]["error"].endswith("bytes.csv:2: not valid UTF-8 (byte 0xe9)") and coded[0]["text"] == "caf\udce9"
+    assert coded[1]["label"] in CATEGORIES and coded[1]["text"] == '5" screen'
+
+
+def test_a_damaged_or_mislabelled_gzip_input_is_named(tmp_path: Path) -> None:
+    """A cut gzip stream raised EOFError, which Click printed as "Aborted!"; a plain file named .gz
+    gave "Error: : Not a gzipped file", naming no file."""
+    data = gzip.compress("".join(json.dumps({"text": f"comment {i} about {i * 7919 % 10007}"}) + "\n"
+                                 for i in range(4000)).encode())
+    (tmp_path / "cut.jsonl.gz").write_bytes(data[:len(data) // 2])
+    (tmp_path / "plain.jsonl.gz").write_text('{"text": "a"}\n')
+    cut = label(str(tmp_path / "cut.jsonl.gz"), "--jobs", "1")
+    assert cut.exit_code == 1 and f"{tmp_path / 'cut.jsonl.gz'}: not a complete gzip file" in cut.output
+    plain = label(str(tmp_path / "plain.jsonl.gz"), "--jobs", "1")
+    assert plain.exit_code == 1
+    assert f"{tmp_path / 'plain.jsonl.gz'}: not gzip-compressed, though its name ends in .gz" in plain.output
