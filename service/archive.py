@@ -99,6 +99,16 @@ def resolve_inputs(spec: str) -> list[InputFile]:
     raise DataError("no such file or folder", path=spec)
 
 
+def inputs_besides_output(inputs: list[InputFile], out: Path) -> list[InputFile]:
+    """The inputs without this run's own output files (a glob or folder can match them: a second
+    run would read the first one's output back); an output that is an input named alone is refused."""
+    own = {os.path.abspath(p) for p in (out, out.with_name(out.name + ".partial.jsonl"))}
+    kept = [item for item in inputs if os.path.abspath(item.path) not in own]
+    if not kept:
+        raise DataError("is both the input and the output: choose another --out", path=str(out))
+    return kept
+
+
 def _resolve_url(spec: str) -> list[InputFile]:
     """The files a URL names, through fsspec (its filesystem's package must be installed)."""
     import fsspec

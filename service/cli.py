@@ -357,7 +357,7 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
       moderate label comments.csv --resume
       moderate label 'archive/*.parquet' --engine dask --scheduler tcp://10.0.0.5:8786
     """
-    from service.archive import ArchiveReader, default_output, resolve_inputs
+    from service.archive import ArchiveReader, default_output, inputs_besides_output, resolve_inputs
     from service.labelling import (Columns, PartialOutput, Progress, check_jobs, fingerprint_of,
                                    label_locally, make_labeller, output_kind, run_labelling, summary_lines)
     from service.settings import Settings
@@ -367,7 +367,7 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
     out = out or default_output(input_spec)
     output_kind(out)
     jobs = check_jobs(jobs)
-    inputs = resolve_inputs(input_spec)
+    inputs = inputs_besides_output(resolve_inputs(input_spec), out)
     if engine == "dask" and not scheduler:
         raise click.UsageError("--engine dask needs --scheduler ADDRESS")
     labeller = make_labeller(settings.model_dir, settings.data_dir, columns)

@@ -320,6 +320,11 @@ class PartialOutput:
 
     def start(self, *, resume: bool, overwrite: bool) -> int:
         """Open the partial file; return how many input rows are already done."""
+        if self.out.is_dir():
+            raise LabellingError(f"{self.out} is a folder: give --out a file name, such as {self.out / 'labelled.jsonl'}")
+        blocking = next((p for p in self.out.parents if p.exists() and not p.is_dir()), None)
+        if blocking is not None:
+            raise LabellingError(f"{blocking} is a file, so {self.out} cannot be written inside it")
         self.out.parent.mkdir(parents=True, exist_ok=True)
         if resume and self.checkpoint.exists():
             self._load_checkpoint()

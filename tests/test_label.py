@@ -265,10 +265,13 @@ def test_an_existing_output_is_not_overwritten_without_asking(tmp_path: Path) ->
     (["{tmp}/a.jsonl", "--jobs", "0"], "--jobs must be at least 1"),
     (["{tmp}/a.jsonl", "--engine", "dask"], "--engine dask needs --scheduler"),
     (["{tmp}/*.nothing"], "files match this pattern"),
+    (["{tmp}/a.jsonl", "--out", "{tmp}/folder.jsonl"], "folder.jsonl is a folder: give --out a file name"),
+    (["{tmp}/a.jsonl", "--out", "{tmp}/a.jsonl/x.jsonl"], "a.jsonl is a file, so"),
 ])
 def test_bad_arguments_get_one_line_errors(tmp_path: Path, args: list[str], message: str) -> None:
     write_jsonl(tmp_path / "a.jsonl", comments(2))
     (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "folder.jsonl").mkdir()
     result = label(*[a.replace("{tmp}", str(tmp_path)) for a in args])
     assert result.exit_code in (1, 2) and message in result.output
     assert "Traceback" not in result.output
@@ -392,3 +395,17 @@ def test_a_damaged_or_mislabelled_gzip_input_is_named(tmp_path: Path) -> None:
     plain = label(str(tmp_path / "plain.jsonl.gz"), "--jobs", "1")
     assert plain.exit_code == 1
     assert f"{tmp_path / 'plain.jsonl.gz'}: not gzip-compressed, though its name ends in .gz" in plain.output
+
+
+def test_a_glob_never_reads_back_the_runs_own_output(tmp_path: Path) -> None:
+    """'g/*.jsonl' writes g/labelled.jsonl, which the same glob matched on the next run (4 rows from
+    2), and --out g/o.csv's partial file made every --resume look like a changed input."""
+    folder = tmp_path / "g"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", comments(2))
+    for _ in range(2):
+        assert label(str(folder / "*.jsonl"), "--jobs", "1", "--overwrite").exit_code == 0
+        assert [r["id"] for r in read_jsonl(folder / "labelled.jsonl")] == ["c0", "c1"]
+    same = label(str(folder / "a.jsonl"), "--out", str(folder / "a.jsonl"), "--overwrite", "--jobs", "1")
+    assert same.exit_code == 1 and "is both the input and the output" in same.output
+    assert [r["id"] for r in read_jsonl(folder / "a.jsonl")] == ["c0", "c1"] and "label" not in read_jsonl(folder / "a.jsonl")[0]
