@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -129,7 +130,8 @@ class GuardMiddleware:
         if length is not None and (not length.isdigit() or int(length) > self.max_body_bytes):
             return too_big, receive
         content_type = headers.get("content-type", "")
-        if scope["path"] != "/v1/admin/reload" and not content_type.startswith("application/json"):
+        media_type = content_type.split(";", 1)[0].strip().lower()
+        if scope["path"] != "/v1/admin/reload" and media_type != "application/json":
             return error_response(415, f"content type must be application/json, got "
                                        f"'{content_type or 'none'}'", [{"field": "content-type"}]), receive
         chunks, size, more = [], 0, True
@@ -249,8 +251,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
               responses={201: {"model": FeedbackOut}, 401: {"model": ErrorBody}, 422: {"model": ErrorBody}})
     async def feedback(body: FeedbackIn, request: Request, response: Response) -> dict:
         """Store a moderator's decision (once; a changed decision updates it and keeps its history)."""
-        if not body.text.strip():
-            raise FieldError("text", "text is empty or only whitespace")
+        for name in ("text", "moderator"):
+            if not getattr(body, name).strip():
+                raise FieldError(name, f"{name} is empty or only whitespace")
         decision = Decision(comment_id=str(body.comment_id), text=body.text, category=body.category,
                             moderator=body.moderator, article_id=body.article_id, stance=body.stance,
                             note=body.note)
@@ -366,6 +369,9 @@ def _check_limits(body: ModerateRequest, settings: Settings) -> None:
                                                         f"over the limit of {settings.max_comment_chars}")
         if comment.article_id is not None and comment.article is not None:
             raise FieldError(f"comments[{index}].article", "send article_id or article, not both")
+        for name in ("title", "body"):
+            if comment.article is not None and not getattr(comment.article, name).strip():
+                raise FieldError(f"comments[{index}].article.{name}", f"{name} is empty or only whitespace")
 
 
 class FieldError(Exception):
@@ -410,8 +416,8 @@ def _install_error_handlers(app: FastAPI) -> None:
         return error_response(error.status, f"{error.field}: {error.message}",
                               [{"field": error.field, "message": error.message}])
 
-    @app.exception_handler(HTTPException)
-    async def http_error(request: Request, error: HTTPException) -> JSONResponse:
+    @app.exception_handler(StarletteHTTPException)  # FastAPI's own, and Starlette's (a body it cannot parse)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         return error_response(error.status_code, str(error.detail))
 
     @app.exception_handler(ModerationError)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
 CommentId = StrictStr | StrictInt
 
@@ -32,7 +32,7 @@ class ModerateRequest(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     comments: list[CommentIn] = Field(min_length=1)
-    queue: bool = False
+    queue: StrictBool = False  # "yes" or 1 is refused, not read as true
 
 
 class Explanation(BaseModel):

@@ -206,6 +206,12 @@ def test_moderate_with_queue_puts_review_decisions_in_the_queue(client) -> None:
     assert without.get("queued") is None
 
 
+def test_a_blank_moderator_is_refused(client) -> None:
+    body = {"comment_id": "x", "text": "You idiot.", "category": "abusive", "moderator": "  "}
+    response = client.post("/v1/feedback", json=body, headers=KEY)
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "moderator"
+
+
 def test_a_lone_surrogate_is_stored_as_the_replacement_character(client) -> None:
     """JSON can carry half a UTF-16 pair ("\\ud800"), which no UTF-8 database takes: it was a 500."""
     comments = [{"id": "half", "text": "\ud800 and what about the others?"}, {"id": "hmm", "text": "hmm \udfff"}]

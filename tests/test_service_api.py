@@ -113,12 +113,15 @@ def test_limits_are_named_in_the_message(client: TestClient) -> None:
     (b'{"comments": [{"text": "hi"}]}', "text/plain", 415),
     (b'{"comments": [{"text": "hi"}]}', "", 415),
     (b"x" * (65 * 1024), "application/json", 413),
+    (b'{"comments": [{"text": "hi"}]}', "application/jsonx", 415),  # was let through, then a confusing 422
+    (b'{"comments": [{"text": "hi"}]}', "Application/JSON; charset=utf-8", 200),
+    (b'{"comments": ' + b"[" * 5000 + b"]" * 5000 + b"}", "application/json", 400),  # was {"detail": ...}
 ])
 def test_malformed_bodies(client: TestClient, content: bytes, content_type: str, status: int) -> None:
     headers = {"content-type": content_type} if content_type else {}
     response = client.post("/v1/moderate", content=content, headers=headers)
     assert response.status_code == status
-    assert response.json()["error"]
+    assert set(response.json()) == ({"model_version", "results"} if status == 200 else {"error", "detail"})
 
 
 @pytest.mark.parametrize("text", ["😀🔥 great", "مرحبا بكم في التعليقات", "שלום עולם", "e\u0301\u0301\u0301 ok",
@@ -225,3 +228,14 @@ def test_with_several_workers_a_connection_in_use_for_long_is_asked_to_reconnect
 def test_one_worker_never_asks_to_reconnect(client) -> None:
     answers = [client.post("/v1/moderate", json={"comments": [{"text": "Thanks."}]}) for _ in range(120)]
     assert all(a.headers.get("connection") is None for a in answers)
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"comments": [{"text": "hi"}], "queue": "yes"}, "queue"),
+    ({"comments": [{"text": "hi", "article": {"title": " ", "body": "Body."}}]}, "comments[0].article.title"),
+    ({"comments": [{"text": "hi", "article": {"title": "Title", "body": "\n"}}]}, "comments[0].article.body"),
+])
+def test_a_blank_article_or_a_queue_that_is_not_a_boolean_is_refused(client: TestClient, body: dict,
+                                                                      field: str) -> None:
+    response = client.post("/v1/moderate", json=body)
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == field
