@@ -40,6 +40,7 @@ _HASH_INVERSE = pow(HASH_BASE, -1, 1 << 64)
 _HASH_POWERS = (np.zeros(0, dtype=np.uint64),) * 2  # one tuple, so threads never see half an update
 MAX_HASHED_BYTES = 64  # longer words are looked up by their bytes: long made-up strings can collide
 HASH_SLICE = 1 << 18  # bytes of spans hashed at a time
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half a UTF-16 pair: a str and escaped JSON hold it, UTF-8 cannot
 LONE_APOSTROPHE = re.compile(rb"'(?:(?![a-z])|(?<![a-z]'))")  # not between two letters
 # Where obfuscation may start: a masking symbol, or digits or '!' between letters. The pattern starts
 # with a character set so that the regex engine scans for it quickly.

@@ -9,7 +9,6 @@ review queue.
 from __future__ import annotations
 
 import json
-import re
 import time
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -22,10 +21,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
 from model.errors import ModerationError
+from model.text import LONE_SURROGATE
 
 SQLITE_FILE = "feedback.sqlite3"
 RETRIES = 8
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # valid in a Python str and in escaped JSON, not in UTF-8
 
 metadata = MetaData()
 

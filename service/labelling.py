@@ -23,11 +23,11 @@ from typing import Callable, Iterable, Iterator
 from model.artifact import atomic_write
 from model.errors import DataError, ModerationError
 from model.labels import CATEGORIES, STANCES
+from model.text import LONE_SURROGATE
 from service.archive import ArchiveReader, Chunk, InputFile
 
 ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model_version", "error", "note")
 OUTPUT_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")  # half a UTF-16 pair: JSON escapes it, UTF-8 cannot hold it
 ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 

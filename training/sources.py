@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -11,11 +10,11 @@ from model.artifact import sha256_of
 from model.corpus import Article, is_saved_dataset, read_jsonl, text_lines
 from model.errors import DataError
 from model.labels import CATEGORIES, STANCES
+from model.text import LONE_SURROGATE
 from seeds import SEEDS_DIR
 from training.dataset import ARTICLES_FILE, COMMENTS_FILE, load_labelled_set
 from training.train import LabelledData
 
-LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 FILE_LOADERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet",
                 ".gz": None}
 
