@@ -467,14 +467,10 @@ def _write_parquet(partial: Path, target: Path) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    columns: dict[str, None] = {}  # every row's fields: Arrow takes a table's fields from its first row
-    for rows in _partial_rows(partial):
-        for row in rows:
-            columns.update(dict.fromkeys(row))
     schema = None
     for rows in _partial_rows(partial):
         try:
-            found = pa.Table.from_pylist(_with_columns(rows, columns)).schema
+            found = pa.Table.from_pylist(_with_every_field(rows)).schema
             schema = found if schema is None else pa.unify_schemas([schema, found],
                                                                    promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
@@ -482,12 +478,14 @@ def _write_parquet(partial: Path, target: Path) -> None:
                                  f"labelled in {partial}: convert it yourself or label to .jsonl") from None
     with pq.ParquetWriter(target, schema or pa.schema([])) as writer:
         for rows in _partial_rows(partial):
-            writer.write_table(pa.Table.from_pylist(_with_columns(rows, columns), schema=schema))
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
 
 
-def _with_columns(rows: list[dict], columns: dict[str, None]) -> list[dict]:
-    """The rows with every one of ``columns``, in that order (None where a row lacks one)."""
-    return [{name: row.get(name) for name in columns} for row in rows]
+def _with_every_field(rows: list[dict]) -> list[dict]:
+    """The rows, each with every field any of them has (None where it lacks one): Arrow takes a
+    table's fields from its first row, and dropped an error that only a later row had."""
+    fields = dict.fromkeys(name for row in rows for name in row)
+    return [{name: row.get(name) for name in fields} for row in rows]
 
 
 # --- a run -------------------------------------------------------------------------------------------
