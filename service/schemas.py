@@ -6,6 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
+from model.text import LONE_SURROGATE
+
 CommentId = StrictStr | StrictInt
 
 
@@ -75,11 +77,8 @@ class FeedbackIn(BaseModel):
     @classmethod
     def _storable_id(cls, value: str | int) -> str | int:
         """A comment id that UTF-8 can store (the constrained fields refuse a lone surrogate themselves)."""
-        if isinstance(value, str):
-            try:
-                value.encode("utf-8")
-            except UnicodeEncodeError:
-                raise ValueError("holds a lone surrogate (half of a UTF-16 pair), which is not valid Unicode") from None
+        if isinstance(value, str) and LONE_SURROGATE.search(value):
+            raise ValueError("holds a lone surrogate (half of a UTF-16 pair), which is not valid Unicode")
         return value
 
 

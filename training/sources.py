@@ -105,7 +105,8 @@ def _load_dataset(spec: str):
             if loader is None:
                 raise DataError("unsupported file type (use .jsonl, .csv, .parquet or a datasets directory)",
                                 path=spec)
-            _check_text_file(path, json_lines=suffixes[-1] == ".jsonl")
+            if loader in ("json", "csv"):
+                _check_text_file(path, json_lines=suffixes[-1] == ".jsonl")
             loaded = datasets.load_dataset(loader, data_files=str(path), split="train")
             return loaded, loader, 2 if loader == "csv" else 1
         if "/" not in spec or spec.startswith((".", "/")):
@@ -123,8 +124,6 @@ def _load_dataset(spec: str):
 def _check_text_file(path: Path, json_lines: bool) -> None:
     """Refuse, naming file, line and field, what the ``datasets`` loaders fail on without saying where:
     a byte that is not UTF-8, a JSON line that is not an object, a lone surrogate ("\\ud800"), no rows."""
-    if path.suffix not in (".jsonl", ".json", ".csv", ".gz"):
-        return
     lines = read_jsonl(path) if json_lines else ((n, {}) for n, line in text_lines(path) if line.strip())
     rows = 0
     for number, record in lines:
