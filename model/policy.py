@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from model.errors import ConfigError
 
 
@@ -51,6 +53,13 @@ class DecisionPolicy:
         if reasons:
             return "review", reasons
         return "approve", ["substantive"]
+
+    def decide_all(self, abusive: np.ndarray, whataboutism: np.ndarray, highest: np.ndarray) -> list[str]:
+        """The decision of each row of a batch, as ``decide`` makes it (``highest``: its top score)."""
+        reject = (abusive >= self.reject_abusive) | (whataboutism >= self.reject_whataboutism)
+        review = ((abusive >= self.review_abusive) | (whataboutism >= self.review_whataboutism)
+                  | (highest < self.min_confidence))
+        return np.where(reject, "reject", np.where(review, "review", "approve")).tolist()
 
     def to_dict(self) -> dict[str, float]:
         """Thresholds as a JSON-ready dict (written into the model card)."""

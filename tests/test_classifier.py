@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from model.corpus import load_articles
 from model.labels import CATEGORIES, STANCES
 from model.moderation import CommentInput
+from model.policy import DecisionPolicy
 from seeds import SEEDS_DIR
 from training.augment import insults_held_by_few
 from training.config import TrainingConfig
@@ -163,6 +164,18 @@ def test_decision_policy_rejects_clear_abuse_and_approves_clear_engagement(moder
     assert moderator.moderate_one("Go kill yourself, you worthless scumbag.", ARTICLE).decision == "reject"
     assert moderator.moderate_one("A well researched article on the camps, thank you.", ARTICLE
                                   ).decision == "approve"
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.sampled_from([0.0, 0.2, 0.35, 0.5, 0.8, 1.0]), min_size=9, max_size=9),
+       st.sampled_from([DecisionPolicy(), DecisionPolicy(reject_whataboutism=0.9, min_confidence=0.6)]))
+def test_decisions_of_a_batch_are_those_of_each_row(thresholded: list[float], policy: DecisionPolicy) -> None:
+    """Scores on and beside each threshold, and random ones, decided as rows and as a batch."""
+    rng = np.random.default_rng(len(thresholded))
+    scores = np.vstack([np.reshape(thresholded, (3, 3)), rng.dirichlet(np.ones(3), size=200).round(6)])
+    one_by_one = [policy.decide(dict(zip(CATEGORIES, row)))[0] for row in scores.tolist()]
+    assert policy.decide_all(scores[:, CATEGORIES.index("abusive")], scores[:, CATEGORIES.index("whataboutism")],
+                             scores.max(axis=1)) == one_by_one
 
 
 def test_slurs_the_labelled_set_lacks_are_abusive_even_in_a_friendly_frame(moderator) -> None:

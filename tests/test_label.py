@@ -21,7 +21,7 @@ from conftest import seed_data
 from model.labels import CATEGORIES
 from service.archive import ArchiveReader, resolve_inputs
 from service.cli import cli
-from service.labelling import Columns, PartialOutput, fingerprint_of, run_labelling
+from service.labelling import Columns, PartialOutput, Tally, fingerprint_of, label_locally, run_labelling
 
 ADDED = {"label", "scores", "stance", "stance_scores", "decision", "model_version"}
 BAD_LINES = ['not json at all', '[1, 2]', '{"id": "e1", "text": ""}', '{"id": "e2", "text": 42}',
@@ -81,6 +81,27 @@ def test_every_row_once_in_order_with_its_fields_and_bad_rows_kept(tmp_path: Pat
     assert errors[0]["error"].startswith(f"{source}:301: ") and errors[0]["raw"] == "not json at all"
     assert all(e["label"] is None and e["scores"] is None and e["decision"] is None for e in errors)
     assert "labelled 306 rows" in result.output and "rows not scored (see their 'error' field): 6" in result.output
+
+
+def test_json_lines_are_read_as_json_loads_reads_them() -> None:
+    from service.archive import Chunk
+    from service.labelling import _rows_of
+
+    lines = [b'  {"text": "leading spaces"}\r\n', b'{"text": "trailing junk"} {"c": 1}\n', b'{"text": "\\ud800"}',
+             '{"text": "caf\u00e9 \u2603"}\t \n'.encode(), b'\xef\xbb\xbf{"text": "a mark"}\n',
+             b'{"text": "\xe9"}\n', '{"text": "wide"}'.encode("utf-16"), b'{"a": NaN}', b'"text"\n']
+    rows, problems = _rows_of(Chunk("x.jsonl", list(range(1, len(lines) + 1)), lines=lines))
+    for position, line in enumerate(lines):
+        try:
+            expected = json.loads(line)
+        except ValueError as error:
+            assert problems[position] == f"not valid JSON ({error})"
+            continue
+        if isinstance(expected, dict):
+            assert repr(rows[position]) == repr(expected) and position not in problems
+        else:
+            assert problems[position] == "expected a JSON object, found str"
+    assert sorted(problems) == [1, 5, 8]
 
 
 def test_labels_match_the_model_and_articles_are_used(tmp_path: Path, moderator) -> None:
@@ -177,6 +198,37 @@ def test_two_worker_processes_write_the_same_output_as_one(tmp_path: Path) -> No
     assert label(str(source), "--out", str(one), "--jobs", "1", "--chunk-rows", "37").exit_code == 0
     assert label(str(source), "--out", str(two), "--jobs", "2", "--chunk-rows", "37").exit_code == 0
     assert one.read_bytes() == two.read_bytes()
+
+
+class BlasThreadsReporter:
+    """A labeller stand-in whose output is the BLAS thread counts of the process that ran it."""
+
+    columns = Columns()
+
+    def label(self, chunk) -> tuple[bytes, Tally]:
+        from threadpoolctl import threadpool_info
+
+        counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+        return json.dumps({"pid": os.getpid(), "blas_threads": counts}).encode(), Tally(rows=len(chunk))
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_labelling_processes_keep_blas_to_one_thread(tmp_path: Path, trained_dir: Path, jobs: int) -> None:
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(40))
+    chunks = ArchiveReader(resolve_inputs(str(source)), chunk_rows=5).chunks()
+    before = threadpool_info()
+    try:
+        reports = [json.loads(data) for data, _, _ in
+                   label_locally(chunks, BlasThreadsReporter(), jobs, trained_dir, tmp_path / "data", Columns())]
+    finally:
+        threadpool_limits({pool["prefix"]: pool["num_threads"] for pool in before})
+    assert len(reports) == 8 and all(report["blas_threads"] for report in reports)
+    assert {n for report in reports for n in report["blas_threads"]} == {1}
+    ran_here = {report["pid"] == os.getpid() for report in reports}
+    assert ran_here == {jobs == 1}
 
 
 def test_interrupted_run_resumes_without_duplicates_or_gaps(tmp_path: Path, trained_dir: Path) -> None:
