@@ -21,7 +21,14 @@ from conftest import seed_data
 from model.labels import CATEGORIES
 from service.archive import ArchiveReader, resolve_inputs
 from service.cli import cli
-from service.labelling import Columns, PartialOutput, Tally, fingerprint_of, label_locally, run_labelling
+from service.labelling import (
+    Columns,
+    PartialOutput,
+    Tally,
+    fingerprint_of,
+    label_locally,
+    run_labelling,
+)
 
 ADDED = {"label", "scores", "stance", "stance_scores", "decision", "model_version"}
 BAD_LINES = ['not json at all', '[1, 2]', '{"id": "e1", "text": ""}', '{"id": "e2", "text": 42}',
