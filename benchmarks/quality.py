@@ -8,7 +8,8 @@ Also prints how independent writers' civil comments and abusive ones (``benchmar
 scored: criticisms of authors and outlets with insulting versions, and everyday words that threats
 also use ("hope", "little", "every one", "strike") in civil comments and in abusive ones, civil sentences
 about peoples and faiths, and words that begin like a crude word or slur (names, places, other
-languages' words: "Fukushima", "Cockburn", Spanish "retardo") beside crude insults in inflected forms.
+languages' words: "Fukushima", "Cockburn", Spanish "retardo") beside crude insults in inflected forms,
+and short civil reactions ("Source?", "Meh.") read as whataboutism beside short deflections caught.
 Last, how the comments written for rounds 20, 24 and 28 of the labelled set, and kept out of it as
 they gained nothing worth their cost (``benchmarks/evaluation``), are read: words abuse uses in their
 literal sense, blunt criticism of an author, calls for harm to a people beside civil sentences about
@@ -47,7 +48,24 @@ def probabilities(moderator, texts: list[str], articles: list[str | None] | None
 
 def read_abusive(probabilities: np.ndarray) -> int:
     """How many rows have abusive as their most probable category."""
-    return int((probabilities.argmax(axis=1) == CATEGORIES.index("abusive")).sum())
+    return read_as(probabilities, "abusive")
+
+
+def read_as(probabilities: np.ndarray, category: str) -> int:
+    """How many rows have ``category`` as their most probable category."""
+    return int((probabilities.argmax(axis=1) == CATEGORIES.index(category)).sum())
+
+
+def reaction_probe_line(moderator, article: str) -> str:
+    """How the independent short reactions (civil) and short deflections are read, alone and under
+    the seed article that carries reader comments."""
+    civil, deflections = probe_texts("reaction_civil"), probe_texts("reaction_whataboutism")
+    counts = [f"{read_as(probabilities(moderator, civil, [a] * len(civil)), 'whataboutism')}/{len(civil)} and "
+              f"{read_as(probabilities(moderator, deflections, [a] * len(deflections)), 'whataboutism')}"
+              f"/{len(deflections)} {where}"
+              for a, where in ((None, "alone"), (article, "under the seed article"))]
+    return ("independent short-reaction probes (civil reactions read as whataboutism, short deflections "
+            f"caught): {'; '.join(counts)}")
 
 
 def main() -> None:
@@ -97,6 +115,8 @@ def main() -> None:
         civil, abusive_texts = probe_texts(civil_name), probe_texts(abusive_name)
         print(f"independent {kind} probes: {len(scored_abusive(moderator, civil))}/{len(civil)} {civil_kind} "
               f"scored abusive, {len(scored_abusive(moderator, abusive_texts))}/{len(abusive_texts)} abusive ones caught")
+    seed_article = next(r["article"] for r in records if r["source"] == "seed_comment")
+    print(reaction_probe_line(moderator, seed_article))
     slurs = friendly_frame_sentences(insults_held_by_few(records, card["training_config"]["min_df"]))
     print(f"slurs the labelled set lacks, in a friendly frame (\"Thanks for the link, ...\"): "
           f"{len(scored_abusive(moderator, slurs))}/{len(slurs)} scored abusive")

@@ -30,6 +30,9 @@ CARD_FILE = "model_card.json"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default"
 CARD_FIELDS = ("model_version", "created_at", "versions", "labels", "decision_policy",
                "training_config", "training_data", "metrics", "artifact")
+CARD_FIELD_TYPES = {"model_version": str, "created_at": str, "versions": dict, "labels": dict,
+                    "decision_policy": dict, "training_config": dict, "training_data": list, "metrics": dict,
+                    "artifact": dict}
 PINNED_LIBRARIES = ("scikit-learn", "numpy", "joblib")
 # Comments a new artifact scores into its card, and scores again when loaded: features computed by
 # other code than the artifact was trained with show up here as other probabilities. They touch the
@@ -139,6 +142,10 @@ def read_card(directory: Path) -> dict:
     missing = [name for name in CARD_FIELDS if name not in card]
     if missing:
         raise ArtifactError(f"{card_path}: model card lacks {', '.join(missing)}: retrain with `moderate train`")
+    wrong = [f"{name} must be {kind.__name__ if kind is not dict else 'an object'}, got {type(card[name]).__name__}"
+             for name, kind in CARD_FIELD_TYPES.items() if not isinstance(card[name], kind)]
+    if wrong:
+        raise ArtifactError(f"{card_path}: {'; '.join(wrong)}: retrain with `moderate train`")
     expected_labels = {"category": list(CATEGORIES), "stance": list(STANCES)}
     for name, labels in expected_labels.items():
         if card["labels"].get(name) != labels:
@@ -198,9 +205,9 @@ def check_reference_scores(classifier: CommentClassifier, card: dict) -> None:
                 "feature code has changed since; run `moderate train`")
 
 
-def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
-    """Load an artifact after validating its card, hash and library versions."""
-    directory = Path(directory)
+def verified_card(directory: Path) -> tuple[dict, Path]:
+    """A model folder's card and artifact path, once the card is valid and the artifact's hash is
+    the one the card records (nothing is unpickled)."""
     card = read_card(directory)
     artifact_path = directory / card["artifact"].get("file", ARTIFACT_FILE)
     if not artifact_path.is_file():
@@ -210,6 +217,13 @@ def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
         raise ArtifactError(f"{artifact_path}: sha256 {actual[:12]}… does not match the card's "
                             f"{str(card['artifact'].get('sha256'))[:12]}…: the file is corrupt or was "
                             "replaced; retrain with `moderate train`")
+    return card, artifact_path
+
+
+def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
+    """Load an artifact after validating its card, hash and library versions."""
+    directory = Path(directory)
+    card, artifact_path = verified_card(directory)
     check_versions(card)
     try:
         classifier = joblib.load(artifact_path)
@@ -218,7 +232,11 @@ def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
                             "run `moderate train`") from None
     if not isinstance(classifier, CommentClassifier):
         raise ArtifactError(f"{artifact_path}: holds a {type(classifier).__name__}, not a CommentClassifier")
-    policy = DecisionPolicy(**card["decision_policy"])
+    try:
+        policy = DecisionPolicy(**card["decision_policy"])
+    except TypeError as error:  # a field this code does not know, or one missing
+        raise ArtifactError(f"{directory / CARD_FILE}: decision_policy does not fit this code ({error}): "
+                            "run `moderate train`") from None
     moderator = Moderator(classifier, policy, card["model_version"])
     try:
         moderator.moderate_one("A smoke test of the loaded model.", "An article.")

@@ -4,6 +4,7 @@ vectorised path's fixed per-call cost below about four comments. Tests hold both
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from itertools import pairwise
 
 import numpy as np
@@ -85,7 +86,8 @@ def transform_one_by_one(featurizer, table, texts: list[str], articles: list[str
             tokens += shown
             tokens.append(".")
             if insults or pair_insults:
-                max_insults = max(max_insults, pair_insults + sum(start <= i < end for i in insults))
+                in_sentence = bisect_left(insults, end) - bisect_left(insults, start)  # insults is sorted
+                max_insults = max(max_insults, pair_insults + in_sentence)
         comment_columns.append(columns_of_comment)
         word_ids += ids_of_words
         word_comments += [row] * len(words)

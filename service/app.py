@@ -14,6 +14,7 @@ import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -25,7 +26,7 @@ from model.errors import ModerationError, UnknownArticleError
 from model.moderation import CommentInput, Moderator
 from service.articles import ArticleStore
 from service.models import load_serving_model
-from service.feedback import Decision, FeedbackStore, database_url
+from service.feedback import Decision, FeedbackStore, StoreError, database_url
 from service.review import KEY_COOKIE, STATIC_TYPES, review_items, static_text
 from service.schemas import (ArticleRegistration, ErrorBody, FeedbackIn, FeedbackOut, ModerateRequest,
                              ModerateResponse, ReviewLogin)
@@ -112,7 +113,7 @@ class GuardMiddleware:
                     message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
-        if scope["method"] == "POST" and scope["path"].startswith("/v1/"):
+        if scope["method"] == "POST":  # the API's and the review page's sign-in alike
             refusal, receive = await self._guard(scope, receive)
             if refusal is not None:
                 await refusal(scope, receive, send_and_record)
@@ -187,8 +188,11 @@ class GuardMiddleware:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The FastAPI application; the model is loaded in its lifespan."""
     settings = settings or Settings()
+    if not logging.getLogger().handlers:  # a worker process uvicorn started: log as the command line does
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     holder = ModelHolder(settings)
     metrics = Metrics()
+    marker_seen: dict[str, int] = {}  # the reload marker's time this worker last acted on
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -199,7 +203,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             FeedbackStore, database_url(settings.database_url, settings.data_dir))
         if settings.development_mode:
             logger.warning("no API keys configured: development mode, loopback only, no authentication")
-        watcher = asyncio.create_task(_watch_reload_marker(settings, reload_model))
+        watcher = asyncio.create_task(_watch_reload_marker(settings, reload_model, marker_seen))
         _install_sighup(reload_model)
         yield
         watcher.cancel()
@@ -254,6 +258,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         for name in ("text", "moderator"):
             if not getattr(body, name).strip():
                 raise FieldError(name, f"{name} is empty or only whitespace")
+        if len(body.text) > settings.max_comment_chars:
+            raise FieldError("text", f"text has {len(body.text)} characters, over the limit of "
+                                     f"{settings.max_comment_chars}")
         decision = Decision(comment_id=str(body.comment_id), text=body.text, category=body.category,
                             moderator=body.moderator, article_id=body.article_id, stance=body.stance,
                             note=body.note)
@@ -261,7 +268,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.status_code = 201 if status == "created" else 200
         return {"comment_id": decision.comment_id, "status": status, "revision": revision}
 
-    @app.get("/v1/feedback/{comment_id}", dependencies=[Depends(require_key)])
+    @app.get("/v1/feedback/{comment_id:path}", dependencies=[Depends(require_key)])
     async def feedback_of(comment_id: str, request: Request) -> dict:
         """The stored decision on a comment, with every earlier version."""
         found = await asyncio.to_thread(request.app.state.feedback.decision, comment_id)
@@ -289,7 +296,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not settings.development_mode and not _is_allowed(body.key, settings.api_keys + settings.admin_keys):
             raise HTTPException(401, "invalid API key")
         response = Response(status_code=204)
-        response.set_cookie(KEY_COOKIE, body.key, httponly=True, samesite="strict", path="/")
+        response.set_cookie(KEY_COOKIE, quote(body.key, safe=""), httponly=True, samesite="strict", path="/")
         return response
 
     @app.get("/review/static/{name}", include_in_schema=False)
@@ -318,7 +325,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             card = await asyncio.to_thread(reload_model)
         except ModerationError as error:
             raise HTTPException(409, f"new model refused, still serving {old}: {error}") from None
-        _touch_reload_marker(settings)
+        marker_seen["mtime"] = _touch_reload_marker(settings)  # this worker has it already
         return {"previous_model_version": old, "model_version": card["model_version"]}
 
     @app.get("/healthz")
@@ -345,15 +352,30 @@ def _check_key(request: Request, allowed: list[str], settings: Settings) -> None
     """401 unless the request carries one of the allowed keys (no keys configured: development mode)."""
     if settings.development_mode:
         return
-    given = (request.headers.get("x-api-key") or request.headers.get("authorization", "").removeprefix("Bearer ")
-             or request.cookies.get(KEY_COOKIE))
-    if not _is_allowed(given, allowed):
+    authorization = request.headers.get("authorization", "")
+    bearer = authorization[len("Bearer "):] if authorization.startswith("Bearer ") else None
+    header = _as_sent(request.headers.get("x-api-key") or bearer)
+    if not _is_allowed(header or unquote(request.cookies.get(KEY_COOKIE, "")), allowed):
         raise HTTPException(401, "missing or invalid API key (send it in the X-API-Key header)")
 
 
+def _as_sent(header: str | None) -> str | None:
+    """A header's text as the client wrote it: HTTP headers arrive as Latin-1, keys are UTF-8."""
+    if not header:
+        return header
+    try:
+        return header.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return header
+
+
 def _is_allowed(given: str | None, allowed: list[str]) -> bool:
-    """Whether ``given`` is one of the allowed keys (compared in constant time)."""
-    return bool(given) and any(secrets.compare_digest(given, key) for key in allowed)
+    """Whether ``given`` is one of the allowed keys (compared in constant time, as UTF-8 bytes: any
+    text, not only ASCII)."""
+    if not given:
+        return False
+    sent = given.encode("utf-8", "surrogatepass")
+    return any(secrets.compare_digest(sent, key.encode("utf-8", "surrogatepass")) for key in allowed)
 
 
 def _check_limits(body: ModerateRequest, settings: Settings) -> None:
@@ -422,30 +444,41 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ModerationError)
     async def moderation_error(request: Request, error: ModerationError) -> JSONResponse:
-        return error_response(422, str(error))
+        return error_response(503 if isinstance(error, StoreError) else 422, str(error))
+
+    @app.exception_handler(Exception)  # the server log has the traceback
+    async def unexpected_error(request: Request, error: Exception) -> JSONResponse:
+        return error_response(500, f"internal error ({type(error).__name__}): see the server log")
 
 
-async def _watch_reload_marker(settings: Settings, reload_model) -> None:
-    """Reload when another worker process was asked to (it touches the marker file)."""
-    marker = Path(settings.data_dir) / RELOAD_MARKER
-    seen = marker.stat().st_mtime_ns if marker.exists() else 0
+async def _watch_reload_marker(settings: Settings, reload_model, seen: dict[str, int]) -> None:
+    """Reload when another worker process was asked to (it touches the marker file); ``seen`` holds
+    the marker time this worker last acted on, its own reloads included."""
+    seen["mtime"] = _marker_time(settings)
     while True:
         await asyncio.sleep(RELOAD_POLL_SECONDS)
-        current = marker.stat().st_mtime_ns if marker.exists() else 0
-        if current != seen:
-            seen = current
+        current = _marker_time(settings)
+        if current != seen["mtime"]:
+            seen["mtime"] = current
             try:
                 await asyncio.to_thread(reload_model)
             except ModerationError as error:
                 logger.error("reload requested by another worker refused: %s", error)
 
 
-def _touch_reload_marker(settings: Settings) -> None:
-    """Tell the other worker processes to reload too."""
+def _marker_time(settings: Settings) -> int:
+    """The reload marker's modification time (0: never touched)."""
+    marker = Path(settings.data_dir) / RELOAD_MARKER
+    return marker.stat().st_mtime_ns if marker.exists() else 0
+
+
+def _touch_reload_marker(settings: Settings) -> int:
+    """Tell the other worker processes to reload too; return the marker's new time."""
     marker = Path(settings.data_dir) / RELOAD_MARKER
     marker.parent.mkdir(parents=True, exist_ok=True)
     marker.touch()
     os.utime(marker)
+    return marker.stat().st_mtime_ns
 
 
 def _install_sighup(reload_model) -> None:

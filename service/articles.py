@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
+import logging
 import os
 import threading
 from pathlib import Path
@@ -13,6 +15,8 @@ from seeds import SEEDS_DIR
 
 REGISTERED_FILE = "articles.jsonl"
 
+logger = logging.getLogger(__name__)
+
 
 class ArticleStore:
     """Articles by id; registrations are appended to a JSON Lines file and survive restarts."""
@@ -22,10 +26,12 @@ class ArticleStore:
         self._articles = {a.id: a for a in load_articles(seeds_dir / "articles.jsonl").values()}
         self._path = Path(data_dir) / REGISTERED_FILE if data_dir else None
         self._read_offset = 0
+        self._lines_read = 0
         self._refresh()
 
     def _refresh(self) -> None:
-        """Read registrations appended since the last read (by this or another worker process)."""
+        """Read registrations appended since the last read (by this or another worker process); a line
+        that is not a registration is logged with its line number and skipped."""
         if not self._path or not self._path.exists():
             return
         with open(self._path, "rb") as handle:
@@ -34,12 +40,19 @@ class ArticleStore:
                 if not line.endswith(b"\n"):
                     break  # a registration still being written: read it next time
                 self._read_offset += len(line)
-                try:
-                    record = json.loads(line)
-                except ValueError:
-                    continue  # a torn line from a crash mid-write carries no acknowledged article
-                self._articles[record["id"]] = Article(record["id"], record["title"], record["body"],
-                                                       source="registered")
+                self._lines_read += 1
+                article = _registered_article(line)
+                if isinstance(article, str):
+                    logger.warning("%s:%d: skipped, %s", self._path, self._lines_read, article)
+                else:
+                    self._articles[article.id] = article
+
+    def _grown(self) -> bool:
+        """Whether the registrations file holds more than has been read (another worker wrote)."""
+        try:
+            return bool(self._path) and self._path.stat().st_size > self._read_offset
+        except OSError:
+            return False
 
     def texts(self) -> dict[str, str]:
         """Every known article's text (title and body) by id."""
@@ -52,7 +65,7 @@ class ArticleStore:
 
     def get(self, article_id: str) -> Article:
         """The article with this id, or UnknownArticleError."""
-        if article_id not in self._articles:
+        if article_id not in self._articles or self._grown():
             with self._lock:
                 self._refresh()
         try:
@@ -69,11 +82,37 @@ class ArticleStore:
             created = article_id not in self._articles
             if self._path:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
-                with open(self._path, "a", encoding="utf-8") as handle:
-                    handle.write(json.dumps({"id": article_id, "title": title, "body": body},
-                                            ensure_ascii=False) + "\n")
-                    handle.flush()
-                    os.fsync(handle.fileno())
+                line = json.dumps({"id": article_id, "title": title, "body": body}, ensure_ascii=False) + "\n"
+                _append_line(self._path, line.encode("utf-8"))
             self._articles[article_id] = article
             self._refresh()
         return article, created
+
+
+def _append_line(path: Path, line: bytes) -> None:
+    """Append a line durably, on a line of its own even after a torn or unterminated last line
+    (a file lock keeps workers' appends whole)."""
+    with open(path, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        handle.seek(0, os.SEEK_END)
+        if handle.tell():
+            handle.seek(-1, os.SEEK_END)
+            if handle.read(1) != b"\n":
+                line = b"\n" + line
+        handle.write(line)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _registered_article(line: bytes) -> Article | str:
+    """The article a registrations line holds, or what is wrong with the line."""
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return "not valid JSON (a registration torn by a crash mid-write is never acknowledged)"
+    if not isinstance(record, dict):
+        return f"expected a JSON object, found {type(record).__name__}"
+    for field in ("id", "title", "body"):
+        if not isinstance(record.get(field), str):
+            return f"field '{field}' must be text, got {type(record.get(field)).__name__}"
+    return Article(record["id"], record["title"], record["body"], source="registered")

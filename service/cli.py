@@ -15,7 +15,9 @@ import click
 from model.errors import ModerationError
 
 if TYPE_CHECKING:
+    from service.settings import Settings
     from training.train import LabelledData
+
 
 def handle_errors(command: Callable) -> Callable:
     """Turn the project's named errors (and file errors) into a one-line message and exit 1."""
@@ -31,6 +33,20 @@ def handle_errors(command: Callable) -> Callable:
             click.echo("interrupted", err=True)
             sys.exit(130)
     return wrapper
+
+
+def load_settings(**overrides) -> Settings:
+    """The settings from MODERATE_* variables and these flags; a bad value is a one-line error naming
+    the variable."""
+    from pydantic import ValidationError
+
+    from service.settings import Settings
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as error:
+        problems = [f"MODERATE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()]
+        raise click.ClickException("; ".join(problems)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -136,7 +152,6 @@ def train(data, include_seeds, config_path, out, seed, cv_folds, force, feedback
       moderate train --feedback
       moderate train --feedback postgresql+psycopg://moderation@db/moderation
     """
-    from service.settings import Settings
     from training.config import resolve_config
     from training.report import format_comparison, format_probe_checks, format_report
     from training.sources import load_seed_data
@@ -153,7 +168,7 @@ def train(data, include_seeds, config_path, out, seed, cv_folds, force, feedback
     for source in labelled.sources:
         if "note" in source:
             click.echo(f"note: {source['path']}: {source['note']}", err=True)
-    out = out or Settings().model_dir
+    out = out or load_settings().model_dir
     outcome = run_training(labelled, config, out, force=force,
                            progress=lambda step: click.echo(f"… {step}", err=True))
     click.echo(format_report(outcome.metrics["held_out"]))
@@ -176,10 +191,9 @@ def _merge_feedback(labelled: "LabelledData", url: str | None) -> "LabelledData"
     """The labelled data with moderators' decisions merged in; conflicts with labels are reported."""
     from service.articles import ArticleStore
     from service.feedback import FeedbackStore, database_url
-    from service.settings import Settings
     from training.sources import merge_feedback
 
-    settings = Settings()
+    settings = load_settings()
     store = FeedbackStore(database_url(url or settings.database_url, settings.data_dir))
     try:
         merged, conflicts = merge_feedback(labelled, list(store.all_decisions()),
@@ -206,12 +220,24 @@ def feedback() -> None:
     """
 
 
+def _check_export_target(out: Path, overwrite: bool) -> None:
+    """Refuse an --out that is a folder, under a file, empty, or an existing file without --overwrite."""
+    if not str(out).strip() or out.is_dir():
+        raise click.ClickException(f"--out '{out}' is a folder or empty: give a file name, such as decisions.jsonl")
+    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise click.ClickException(f"--out {out}: {blocking} is a file, so nothing can be written inside it")
+    if out.exists() and not overwrite:
+        raise click.ClickException(f"{out} already exists: choose another --out or pass --overwrite")
+
+
 @feedback.command(name="export")
 @click.option("--out", type=click.Path(path_type=Path), default=None, help="File to write (default: standard output).")
 @click.option("--database-url", default=None, help="Feedback store (default: MODERATE_DATABASE_URL or the SQLite file "
                                                    "in MODERATE_DATA_DIR).")
+@click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
 @handle_errors
-def export_feedback(out: Path | None, database_url: str | None) -> None:
+def export_feedback(out: Path | None, database_url: str | None, overwrite: bool) -> None:
     """Write every stored decision as JSON Lines in the labelled-set schema (seeds/README.md).
 
     \b
@@ -221,9 +247,10 @@ def export_feedback(out: Path | None, database_url: str | None) -> None:
     """
     from model.artifact import atomic_write
     from service.feedback import FeedbackStore, database_url as resolve_url, export_record
-    from service.settings import Settings
 
-    settings = Settings()
+    settings = load_settings()
+    if out is not None:
+        _check_export_target(out, overwrite)
     store = FeedbackStore(resolve_url(database_url or settings.database_url, settings.data_dir))
     try:
         lines = (json.dumps(export_record(d), ensure_ascii=False) + "\n" for d in store.all_decisions())
@@ -264,14 +291,13 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
       moderate eval --data my_decisions.jsonl
     """
     from model.artifact import load_model
-    from service.settings import Settings
     from training.dataset import split_grouped
     from training.probes import probe_checks
     from training.report import format_probe_checks, format_report
     from training.sources import load_seed_data
     from training.train import evaluate as run_evaluation
 
-    moderator, card = load_model(model_dir or Settings().model_dir)
+    moderator, card = load_model(model_dir or load_settings().model_dir)
     if data:
         records = _load_sources(data, columns).records
     else:
@@ -302,7 +328,6 @@ def score(text: str | None, article_id: str | None, model_dir: Path | None) -> N
     """
     from service.articles import ArticleStore
     from service.models import load_serving_model
-    from service.settings import Settings
 
     if text is None:
         if sys.stdin.isatty():
@@ -310,7 +335,7 @@ def score(text: str | None, article_id: str | None, model_dir: Path | None) -> N
         text = sys.stdin.read()
     if not text.strip():
         raise click.ClickException("comment text is empty")
-    settings = Settings()
+    settings = load_settings()
     article = ArticleStore(settings.data_dir).get(article_id).text if article_id else None
     moderator, _ = load_serving_model(model_dir or settings.model_dir, settings.data_dir)
     result = moderator.moderate_one(text, article).to_dict()
@@ -360,10 +385,9 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
     from service.archive import ArchiveReader, default_output, inputs_besides_output, resolve_inputs
     from service.labelling import (Columns, PartialOutput, Progress, check_jobs, fingerprint_of,
                                    label_locally, make_labeller, output_kind, run_labelling, summary_lines)
-    from service.settings import Settings
 
     columns = Columns(**{name[:-len("_column")]: value for name, value in column_flags.items()})
-    settings = Settings(**({"model_dir": model_dir} if model_dir else {}))
+    settings = load_settings(**({"model_dir": model_dir} if model_dir else {}))
     out = out or default_output(input_spec)
     output_kind(out)
     jobs = check_jobs(jobs)
@@ -420,16 +444,22 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
 
     import uvicorn
 
-    from model.artifact import read_card
-    from service.settings import LOOPBACK_HOSTS, Settings
+    from model.artifact import verified_card
+    from service.feedback import FeedbackStore, database_url
+    from service.settings import LOOPBACK_HOSTS
 
     overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers,
                                    "model_dir": model_dir}.items() if v is not None}
-    settings = Settings(**overrides)
+    settings = load_settings(**overrides)
     if settings.development_mode and settings.host not in LOOPBACK_HOSTS:
         raise click.ClickException(f"no API keys configured: development mode only binds to loopback, "
                                    f"not {settings.host}; set MODERATE_API_KEYS (and MODERATE_ADMIN_KEYS)")
-    read_card(settings.model_dir)  # fail here, with the reason, rather than inside a worker
+    # fail here, with the reason, rather than inside a worker
+    verified_card(settings.model_dir)
+    if settings.data_dir.exists() and not settings.data_dir.is_dir():
+        raise click.ClickException(f"MODERATE_DATA_DIR: {settings.data_dir} is a file, not a folder")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    FeedbackStore(database_url(settings.database_url, settings.data_dir)).close()
     for name, value in overrides.items():
         os.environ[f"MODERATE_{name.upper()}"] = str(value)
     mode = "DEVELOPMENT MODE (no API keys, loopback only)" if settings.development_mode else "API keys required"

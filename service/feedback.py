@@ -18,7 +18,7 @@ from typing import Iterator
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         create_engine, delete, event, func, insert, select, update)
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
 from model.errors import ModerationError
 from model.text import LONE_SURROGATE
@@ -108,8 +108,9 @@ class FeedbackStore:
             self.engine = _engine(url)
             self._writer = self.engine.execution_options(writes=True)
             self._create_tables()
-        except (DBAPIError, ImportError) as error:
-            raise StoreError(f"cannot open the feedback database {_safe(url)}: {_first_line(error)}") from None
+        except (DBAPIError, ImportError, ArgumentError, ValueError) as error:  # the last two: a malformed URL
+            raise StoreError(f"cannot open the feedback database {_safe(url)} (MODERATE_DATABASE_URL): "
+                             f"{_first_line(error)}") from None
 
     def _create_tables(self) -> None:
         """Create missing tables; another worker creating them at the same moment is fine."""
@@ -158,7 +159,7 @@ class FeedbackStore:
         """Put comments in the review queue (replacing an older entry; decided comments are skipped);
         return how many were queued."""
         def work(connection) -> int:
-            rows = [_queue_row(item) for item in items]
+            rows = list({row["comment_id"]: row for row in map(_queue_row, items)}.values())  # an id twice: the last
             ids = [row["comment_id"] for row in rows]
             decided = set(connection.execute(select(decisions.c.comment_id)
                                              .where(decisions.c.comment_id.in_(ids))).scalars())

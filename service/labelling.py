@@ -27,6 +27,7 @@ from model.text import LONE_SURROGATE
 from service.archive import ArchiveReader, Chunk, InputFile
 
 ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model_version", "error", "note")
+RESERVED_FIELDS = frozenset((*ADDED_FIELDS, "raw"))  # an input row holding one is written anew
 OUTPUT_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 
@@ -118,9 +119,10 @@ class ChunkLabeller:
     def _article_of(self, row: dict) -> tuple[str | None, str | None]:
         """The article's text from inline title/text fields or a known article id; a note if unknown."""
         title, body = row.get(self.columns.article_title), row.get(self.columns.article_text)
-        inline = "\n\n".join(v for v in (title, body) if isinstance(v, str) and v.strip())
-        if inline:
-            return inline, None
+        if title is not None or body is not None:
+            inline = "\n\n".join(v for v in (title, body) if isinstance(v, str) and v.strip())
+            if inline:
+                return inline, None
         article_id = row.get(self.columns.article_id)
         if article_id in (None, ""):
             return None, None
@@ -182,7 +184,7 @@ UNSCORED = '"label": null, "scores": null, "stance": null, "stance_scores": null
 
 def _original_json(chunk: Chunk, position: int, row: dict) -> bytes:
     """The row's own fields as a JSON object: the input line itself when it can be reused as is."""
-    if chunk.lines is not None and not any(name in row for name in ADDED_FIELDS) and "raw" not in row:
+    if chunk.lines is not None and RESERVED_FIELDS.isdisjoint(row):
         line = chunk.lines[position].strip()
         if line.endswith(b"}"):
             return line

@@ -9,6 +9,17 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, Strict
 from model.text import LONE_SURROGATE
 
 CommentId = StrictStr | StrictInt
+MAX_ID_CHARS = 200  # the feedback store's id columns
+
+
+def storable_id(value: str | int | None) -> str | int | None:
+    """A comment id the feedback store can keep: 1 to 200 characters of valid Unicode."""
+    if isinstance(value, str):
+        if not value or len(value) > MAX_ID_CHARS:
+            raise ValueError(f"must have 1 to {MAX_ID_CHARS} characters, got {len(value)}")
+        if LONE_SURROGATE.search(value):
+            raise ValueError("holds a lone surrogate (half of a UTF-16 pair), which is not valid Unicode")
+    return value
 
 
 class ArticleIn(BaseModel):
@@ -27,6 +38,8 @@ class CommentIn(BaseModel):
     text: StrictStr
     article_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
     article: ArticleIn | None = None
+
+    _storable_id = field_validator("id")(storable_id)
 
 
 class ModerateRequest(BaseModel):
@@ -66,20 +79,15 @@ class FeedbackIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     comment_id: CommentId
-    text: StrictStr = Field(min_length=1, max_length=20_000)  # a length-checked str refuses a lone surrogate
+    # a length-checked str refuses a lone surrogate; the upper limit is the service's max_comment_chars
+    text: StrictStr = Field(min_length=1)
     article_id: Annotated[StrictStr, Field(min_length=1, max_length=200)] | None = None
     category: Literal["substantive", "whataboutism", "abusive"]
     stance: Literal["supports", "disputes", "neutral"] | None = None
     moderator: StrictStr = Field(min_length=1, max_length=200)
     note: Annotated[StrictStr, Field(max_length=2000)] | None = None
 
-    @field_validator("comment_id")
-    @classmethod
-    def _storable_id(cls, value: str | int) -> str | int:
-        """A comment id that UTF-8 can store (the constrained fields refuse a lone surrogate themselves)."""
-        if isinstance(value, str) and LONE_SURROGATE.search(value):
-            raise ValueError("holds a lone surrogate (half of a UTF-16 pair), which is not valid Unicode")
-        return value
+    _storable_id = field_validator("comment_id")(storable_id)
 
 
 class FeedbackOut(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from model.artifact import DEFAULT_MODEL_DIR
 
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
 
 
 class Settings(BaseSettings):
@@ -37,10 +39,28 @@ class Settings(BaseSettings):
     @field_validator("api_keys", "admin_keys", mode="before")
     @classmethod
     def _split_keys(cls, value: object) -> object:
-        """Accept a comma-separated string ("k1,k2") as well as a JSON list."""
-        if isinstance(value, str):
-            return [key.strip() for key in value.split(",") if key.strip()]
-        return value
+        """Accept a comma-separated string ("k1,k2") as well as a JSON list ('["k1", "k2"]'); empty is
+        no keys (development mode), and a value that names no key (",") is refused."""
+        if isinstance(value, str) and value.strip():
+            listed = value.strip().startswith("[")
+            try:
+                value = json.loads(value) if listed else [key.strip() for key in value.split(",")]
+            except ValueError:
+                raise ValueError("starts with '[' but is not a JSON list of keys") from None
+            if not isinstance(value, list) or not all(isinstance(key, str) for key in value):
+                raise ValueError("must be a JSON list of texts, or keys separated by commas")
+            value = [key.strip() for key in value if key.strip()]
+            if not value:
+                raise ValueError("names no key: leave it unset for development mode")
+        return [] if isinstance(value, str) else value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_log_level(cls, value: str) -> str:
+        """One of uvicorn's log levels."""
+        if value.lower() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        return value.lower()
 
     @property
     def development_mode(self) -> bool:

@@ -69,6 +69,17 @@ def test_card_missing_fields(model_copy: Path) -> None:
         load_model(model_copy)
 
 
+@pytest.mark.parametrize("field, value, message", [
+    ("labels", None, "labels must be an object, got NoneType"), ("versions", "x", "versions must be an object, got str"),
+    ("artifact", None, "artifact must be an object"), ("model_version", ["x"], "model_version must be str, got list"),
+    ("decision_policy", {"bogus": 1}, "decision_policy does not fit this code"),
+])
+def test_card_fields_of_the_wrong_type_are_named(model_copy: Path, field: str, value, message: str) -> None:
+    edit_card(model_copy, lambda card: card.update({field: value}))
+    with pytest.raises(ArtifactError, match=message):
+        load_model(model_copy)
+
+
 def test_library_version_mismatch_says_what_to_do(model_copy: Path) -> None:
     edit_card(model_copy, lambda card: card["versions"].update({"scikit-learn": "0.1.0"}))
     with pytest.raises(IncompatibleArtifactError,

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
+from model.artifact import DEFAULT_MODEL_DIR
 from service.cli import cli
+from service.settings import Settings
 
 
 def test_development_mode_refuses_a_public_interface(monkeypatch) -> None:
@@ -21,3 +25,43 @@ def test_missing_model_is_reported_before_starting(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["serve", "--model", str(tmp_path)])
     assert result.exit_code == 1
     assert "no model card" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("MODERATE_PORT", "abc", "MODERATE_PORT: Input should be a valid integer"),
+    ("MODERATE_WORKERS", "0", "MODERATE_WORKERS: Input should be greater than or equal to 1"),
+    ("MODERATE_LOG_LEVEL", "verbose", "MODERATE_LOG_LEVEL: Value error, must be one of critical"),
+    ("MODERATE_API_KEYS", ",", "MODERATE_API_KEYS: Value error, names no key"),
+    ("MODERATE_API_KEYS", "[nope", "MODERATE_API_KEYS: Value error, starts with '[' but is not a JSON list"),
+    ("MODERATE_DATABASE_URL", "garbage", "cannot open the feedback database garbage (MODERATE_DATABASE_URL)"),
+    ("MODERATE_DATABASE_URL", "postgresql://u:secret@h:abc/db", "postgresql://u:***@h:abc/db (MODERATE_DATABASE_URL)"),
+])
+def test_bad_settings_are_one_line_errors_naming_the_variable(tmp_path: Path, monkeypatch, variable: str,
+                                                              value: str, message: str) -> None:
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv(variable, value)
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 1 and message in result.output, result.output
+    assert "Traceback" not in result.output and "secret" not in result.output
+
+
+def test_a_data_dir_that_is_a_file_is_named(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "file"))
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 1 and f"MODERATE_DATA_DIR: {tmp_path / 'file'} is a file" in result.output
+
+
+def test_a_corrupt_artifact_is_named_before_starting(tmp_path: Path) -> None:
+    model = tmp_path / "model"
+    shutil.copytree(DEFAULT_MODEL_DIR, model)
+    with open(model / "model.joblib", "ab") as artifact:
+        artifact.write(b"tampered")
+    result = CliRunner().invoke(cli, ["serve", "--model", str(model)])
+    assert result.exit_code == 1 and "does not match the card's" in result.output
+
+
+def test_api_keys_as_a_json_list(monkeypatch) -> None:
+    monkeypatch.setenv("MODERATE_API_KEYS", '["k1", "k,2"]')
+    monkeypatch.setenv("MODERATE_ADMIN_KEYS", "")
+    assert Settings().api_keys == ["k1", "k,2"] and Settings().admin_keys == []

@@ -85,6 +85,11 @@ def test_queue_lists_most_uncertain_first_and_decided_comments_leave_it(store) -
     assert store.queue()[0]["scores"]["substantive"] == 0.6
 
 
+def test_one_id_twice_in_a_batch_is_queued_once_as_the_last(store) -> None:
+    assert store.enqueue([queued("dup", 0.9), queued("other", 0.5), queued("dup", 0.4)]) == 2
+    assert {item["comment_id"]: item["scores"]["substantive"] for item in store.queue()} == {"dup": 0.4, "other": 0.5}
+
+
 def test_concurrent_writers_lose_nothing(store, store_url: str) -> None:
     def write(worker: int) -> None:
         local = FeedbackStore(store_url)
@@ -174,11 +179,25 @@ def test_feedback_endpoint_stores_updates_and_reports(client) -> None:
 @pytest.mark.parametrize("change, field", [
     ({"category": "rude"}, "category"), ({"moderator": ""}, "moderator"), ({"text": "   "}, "text"),
     ({"stance": "angry"}, "stance"), ({"extra": 1}, "extra"), ({"comment_id": None}, "comment_id"),
+    ({"comment_id": ""}, "comment_id"), ({"comment_id": "x" * 201}, "comment_id"), ({"text": "x" * 20_001}, "text"),
 ])
 def test_bad_feedback_names_the_field(client, change: dict, field: str) -> None:
     body = {"comment_id": "x", "text": "t", "category": "abusive", "moderator": "ana"} | change
     response = client.post("/v1/feedback", json=body, headers=KEY)
     assert response.status_code == 422 and field in response.json()["error"]
+
+
+def test_ids_with_slashes_are_read_back(client) -> None:
+    body = {"comment_id": "thread/42/c7", "text": "t", "category": "abusive", "moderator": "ana"}
+    assert client.post("/v1/feedback", json=body, headers=KEY).status_code == 201
+    assert client.get("/v1/feedback/thread/42/c7", headers=KEY).json()["category"] == "abusive"
+
+
+def test_a_comment_as_long_as_the_service_allows_can_be_decided(tmp_path: Path) -> None:
+    settings = Settings(api_keys=["key"], data_dir=tmp_path / "data", max_comment_chars=50_000)
+    body = {"comment_id": "long", "text": "word " * 6_300, "category": "substantive", "moderator": "ana"}
+    with TestClient(create_app(settings)) as client:
+        assert client.post("/v1/feedback", json=body, headers=KEY).status_code == 201
 
 
 def test_feedback_needs_a_key(client) -> None:
@@ -283,6 +302,26 @@ def test_export_writes_the_labelled_set_schema(tmp_path: Path, monkeypatch) -> N
     assert printed.output.splitlines() == out.read_text().splitlines()
 
 
+def test_export_never_replaces_a_file_unasked_nor_writes_into_a_folder(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    (tmp_path / "precious.jsonl").write_text("precious\n")
+    (tmp_path / "folder").mkdir()
+    for out, message in ((tmp_path / "precious.jsonl", "already exists: choose another --out or pass --overwrite"),
+                         (tmp_path / "folder", "is a folder or empty"),
+                         (tmp_path / "precious.jsonl" / "x.jsonl", "is a file, so nothing can be written inside it")):
+        result = CliRunner().invoke(cli, ["feedback", "export", "--out", str(out)])
+        assert result.exit_code == 1 and message in result.output, result.output
+    assert (tmp_path / "precious.jsonl").read_text() == "precious\n"
+    replaced = CliRunner().invoke(cli, ["feedback", "export", "--out", str(tmp_path / "precious.jsonl"), "--overwrite"])
+    assert replaced.exit_code == 0 and (tmp_path / "precious.jsonl").read_text() == ""
+
+
+def test_export_reports_a_malformed_database_url_in_one_line() -> None:
+    result = CliRunner().invoke(cli, ["feedback", "export", "--database-url", "bogus://x"])
+    assert result.exit_code == 1 and "cannot open the feedback database bogus://x" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_export_reports_an_unreachable_database_in_one_line() -> None:
     result = CliRunner().invoke(cli, ["feedback", "export", "--database-url",
                                       "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"])
@@ -310,3 +349,28 @@ def test_train_with_feedback_lets_decisions_win_and_reports_conflicts(tmp_path: 
         f"{seed['id']}: substantive/{seed['stance']} in written" in result.output
     card = json.loads((out / "model_card.json").read_text())
     assert card["training_data"][-1]["kind"] == "feedback" and card["training_data"][-1]["rows"] == 2
+
+
+def test_rows_without_an_id_never_take_a_decision(tmp_path: Path) -> None:
+    from training.sources import ColumnMap, load_source, merge_feedback
+
+    source = tmp_path / "no_ids.jsonl"
+    source.write_text("".join(json.dumps({"text": f"comment {n}", "category": "substantive"}) + "\n"
+                              for n in range(1, 6)))
+    data = load_source(str(source), ColumnMap())
+    decisions = [{"comment_id": "1", "text": "Go home, vermin.", "category": "abusive", "stance": None,
+                  "article_id": None, "moderator": "ana"}]
+    merged, conflicts = merge_feedback(data, decisions, {}, "store")
+    assert conflicts == [] and len(merged.records) == 6
+    assert [r["text"] for r in merged.records[:5]] == [f"comment {n}" for n in range(1, 6)]
+
+
+def test_a_stance_only_one_side_gives_is_no_conflict() -> None:
+    from training.sources import LabelledData, merge_feedback
+
+    record = {"id": "c1", "text": "t", "category": "substantive", "stance": None, "source": "mine.csv"}
+    decision = {"comment_id": "c1", "text": "t", "category": "substantive", "stance": "neutral",
+                "article_id": None, "moderator": "ana"}
+    assert merge_feedback(LabelledData([record], []), [decision], {}, "store")[1] == []
+    disagreeing = {**decision, "stance": "supports"}
+    assert merge_feedback(LabelledData([{**record, "stance": "disputes"}], []), [disagreeing], {}, "store")[1]

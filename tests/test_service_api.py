@@ -172,6 +172,17 @@ def test_api_keys(keyed_client: TestClient) -> None:
     assert keyed_client.get("/healthz").status_code == 200
 
 
+def test_keys_in_any_script_are_compared_without_a_500(settings: Settings) -> None:
+    keyed = settings.model_copy(update={"api_keys": ["clé-ключ"], "admin_keys": [ADMIN_KEY]})
+    with TestClient(create_app(keyed)) as client:
+        assert moderate(client, {"text": "hi"}, headers={"X-API-Key": "clé-ключ".encode()}).status_code == 200
+        assert moderate(client, {"text": "hi"}, headers={"X-API-Key": "é".encode()}).status_code == 401
+        assert moderate(client, {"text": "hi"}, headers={"X-API-Key": b"\xe9"}).status_code == 401
+        assert moderate(client, {"text": "hi"}, headers={"Authorization": "clé-ключ".encode()}).status_code == 401
+        assert client.post("/review/login", json={"key": "é"}).status_code == 401
+        assert client.post("/review/login", json={"key": "clé-ключ"}).status_code == 204
+
+
 def test_admin_reload_needs_the_admin_key(keyed_client: TestClient) -> None:
     assert keyed_client.post("/v1/admin/reload", headers={"X-API-Key": API_KEY}).status_code == 401
     response = keyed_client.post("/v1/admin/reload", headers={"X-API-Key": ADMIN_KEY})
@@ -239,3 +250,33 @@ def test_a_blank_article_or_a_queue_that_is_not_a_boolean_is_refused(client: Tes
                                                                       field: str) -> None:
     response = client.post("/v1/moderate", json=body)
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == field
+
+
+def test_a_reload_is_not_repeated_by_the_workers_own_watcher(settings: Settings, monkeypatch) -> None:
+    import service.app
+
+    monkeypatch.setattr(service.app, "RELOAD_POLL_SECONDS", 0.02)
+    with TestClient(create_app(settings)) as client:
+        holder, loads = client.app.state.holder, []
+        real_load = holder.load
+        monkeypatch.setattr(holder, "load", lambda: loads.append(1) or real_load())
+        assert client.post("/v1/admin/reload").status_code == 200
+        time.sleep(0.3)
+        client.get("/healthz")  # lets the watcher's task run
+        time.sleep(0.1)
+        assert len(loads) == 1
+
+
+def test_an_unexpected_error_is_a_json_500_without_a_traceback(settings: Settings, monkeypatch) -> None:
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        monkeypatch.setattr(client.app.state.articles, "get", lambda article_id: {}["boom"])
+        response = moderate(client, {"text": "hi", "article_id": "any"})
+        assert response.status_code == 500
+        assert response.json()["error"] == "internal error (KeyError): see the server log"
+        assert "Traceback" not in response.text
+
+
+def test_the_review_sign_in_has_the_body_limit_too(client: TestClient) -> None:
+    response = client.post("/review/login", content=b"{" + b" " * 70_000 + b"}",
+                           headers={"content-type": "application/json"})
+    assert response.status_code == 413

@@ -194,7 +194,7 @@ def test_probe_sentences_are_distinct_and_absent_from_the_labelled_set() -> None
     assert len(set(probes)) == len(probes)
     benchmark_probes = [line for path in sorted(BENCHMARK_PROBES.glob("*.txt"))
                         for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    assert len(benchmark_probes) == 2700
+    assert len(benchmark_probes) == 2896
     labelled = {_folded(record["text"]) for record in seed_data().records}
     assert not [probe for probe in probes + benchmark_probes if _folded(probe) in labelled]
 
@@ -218,3 +218,85 @@ def test_kept_out_rounds_are_labelled_and_kept_out_of_training(number: int, n_ro
 def _folded(text: str) -> str:
     """``text`` lower-cased with its whitespace collapsed."""
     return " ".join(text.lower().split())
+
+
+def test_ctrl_c_while_the_model_is_written_waits_until_it_is_whole() -> None:
+    import os
+    import signal
+
+    from training.train import interrupts_deferred
+
+    said, written = [], []
+    with interrupts_deferred(said.append):
+        os.kill(os.getpid(), signal.SIGINT)
+        written.append("artifact, card and report")
+    assert written and said == ["Ctrl-C came while the model was being written: it was finished first"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_an_output_that_cannot_be_a_model_folder_is_refused_before_training(tmp_path) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    (tmp_path / "afile").write_text("x")
+    for out in (tmp_path / "afile", tmp_path / "afile" / "model"):
+        result = CliRunner().invoke(cli, ["train", "--cv-folds", "0", "--out", str(out)])
+        assert result.exit_code == 1 and f"{tmp_path / 'afile'} is a file; give a folder" in result.output
+        assert "splitting" not in result.output
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"seed": -1}, "seed must be between 0 and 2\\*\\*32 - 1, got -1"), ({"seed": 2**40}, "seed must be between"),
+    ({"C_category": 0.0}, "C_category must be a number above 0"), ({"C_stance": float("nan")}, "C_stance must be"),
+    ({"min_df": 0}, "min_df must be at least 1"),
+])
+def test_settings_out_of_range_are_refused_before_training(override: dict, message: str) -> None:
+    from model.errors import ConfigError
+    from training.config import resolve_config
+
+    with pytest.raises(ConfigError, match=message):
+        resolve_config(**override)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("cv_folds = 0\n[training]\nseed = 1\n", "both at the top level \\(cv_folds\\) and in \\[training\\]"),
+    ("training = 5\n", "'training' must be a table"), (b"\xff\xfe", "cannot read training config"),
+])
+def test_config_files_that_cannot_be_read_as_meant_are_named(tmp_path: Path, text, message: str) -> None:
+    from model.errors import ConfigError
+    from training.config import resolve_config
+
+    path = tmp_path / "train.toml"
+    path.write_bytes(text if isinstance(text, bytes) else text.encode())
+    with pytest.raises(ConfigError, match=f"{path}: .*{message}"):
+        resolve_config(path)
+
+
+def test_training_data_without_both_sides_of_the_line_is_refused_before_fitting(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from service.cli import cli
+
+    source = tmp_path / "abusive_only.jsonl"
+    source.write_text("".join(json.dumps({"text": f"You utter fool number {n}.", "category": "abusive",
+                                          "article_id": f"a{n % 12}"}) + "\n" for n in range(120)))
+    result = CliRunner().invoke(cli, ["train", "--data", str(source), "--cv-folds", "0", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1 and "hold abusive" in result.output and "--include-seeds" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "m").exists()
+
+
+def test_the_round_waiting_to_join_fits_the_labelled_set_and_repeats_none_of_it() -> None:
+    from training.dataset import normalise_for_duplicates
+
+    rows = [json.loads(line) for line in (EVALUATION / "round29.jsonl").read_text(encoding="utf-8").splitlines()]
+    records = seed_data().records
+    assert len(rows) == 778 and len({row["id"] for row in rows}) == 778
+    assert all(set(row) == {"id", "article_id", "text", "category", "stance", "rationale", "source", "hard_case",
+                            "author", "posted_at"} for row in rows)
+    assert {row["article_id"] for row in rows} <= {record["group"] for record in records}
+    assert all(row["category"] in CATEGORIES and row["stance"] in STANCES for row in rows)
+    seen = {normalise_for_duplicates(record["text"]) for record in records}
+    keys = [normalise_for_duplicates(row["text"]) for row in rows]
+    assert not seen.intersection(keys) and len(set(keys)) == len(keys)
+    assert not {row["id"] for row in rows} & {record["id"] for record in records}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import tomllib
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -40,9 +41,9 @@ def resolve_config(path: Path | None = None, **overrides: object) -> TrainingCon
     if path is not None:
         try:
             document = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError) as error:
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
             raise ConfigError(f"{path}: cannot read training config ({error})") from None
-        values.update(document.get("training", document))
+        values.update(_settings_of(document, path))
     values.update({k: v for k, v in overrides.items() if v is not None})
     known = {f.name: f.type for f in fields(TrainingConfig)}
     unknown = sorted(set(values) - set(known))
@@ -63,7 +64,27 @@ def resolve_config(path: Path | None = None, **overrides: object) -> TrainingCon
         raise ConfigError(f"C_characters must be 0 (no character view) or more, got {config.C_characters}")
     if config.n_folds < 2 or config.cv_folds == 1 or config.cv_folds < 0:
         raise ConfigError("n_folds must be at least 2 and cv_folds 0 (off) or at least 2")
+    for name in ("C_category", "C_stance", "C_sentence"):
+        if not 0 < getattr(config, name) < math.inf:
+            raise ConfigError(f"{name} must be a number above 0, got {getattr(config, name)}")
+    if config.min_df < 1:
+        raise ConfigError(f"min_df must be at least 1, got {config.min_df}")
+    if not 0 <= config.seed < 2**32:
+        raise ConfigError(f"seed must be between 0 and 2**32 - 1, got {config.seed}")
     return config
+
+
+def _settings_of(document: dict, path: Path) -> dict:
+    """The training settings of a TOML document: its [training] table, or its top level without one."""
+    if "training" not in document:
+        return document
+    table = document["training"]
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: 'training' must be a table ([training]), got {type(table).__name__}")
+    if len(document) > 1:
+        raise ConfigError(f"{path}: settings both at the top level ({', '.join(sorted(set(document) - {'training'}))}) "
+                          f"and in [training]: put them all in [training]")
+    return table
 
 
 def _check_type(name: str, value: object, path: Path | None) -> None:

@@ -160,7 +160,9 @@ def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str]
     if hard_case is not None and not isinstance(hard_case, str):
         raise DataError(f"must be a tag (a string) or empty, got {hard_case!r}", path=spec, line=line,
                         field="hard_case")
-    return {"id": str(row.get(columns.id, line)), "text": text, "category": label, "stance": stance,
+    comment_id = row.get(columns.id)
+    comment_id = f"{spec}:{line}" if comment_id in (None, "") else str(comment_id)  # never a decision's id
+    return {"id": comment_id, "text": text, "category": label, "stance": stance,
             "article": article, "group": group, "source": spec, "hard_case": hard_case or None}
 
 
@@ -175,7 +177,8 @@ def merge_feedback(labelled: LabelledData, decisions: list[dict], articles: dict
         if decision is None:
             kept.append(record)
             continue
-        if (decision["category"], decision["stance"]) != (record["category"], record["stance"]):
+        stances_differ = None not in (decision["stance"], record["stance"]) and decision["stance"] != record["stance"]
+        if decision["category"] != record["category"] or stances_differ:  # a stance only one gives is no conflict
             conflicts.append(f"{record['id']}: {record['category']}/{record['stance']} in {record['source']} "
                              f"-> {decision['category']}/{decision['stance']} by {decision['moderator']}")
     for decision in decisions:

@@ -6,18 +6,23 @@ import hashlib
 import json
 import logging
 import math
+import os
+import signal
+import threading
 import time
+from collections import Counter
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
 from model.artifact import ARTIFACT_FILE, load_model, save_model
 from model.classifier import CommentClassifier
-from model.errors import ArtifactError, DataError
+from model.errors import ArtifactError, ConfigError, DataError
 from model.labels import CATEGORIES, STANCES
 from model.moderation import Moderator
 from model.policy import DecisionPolicy
@@ -136,16 +141,29 @@ def check_enough_articles(train_records: list[dict], config: TrainingConfig) -> 
                         "give comments under more articles, or lower n_folds / cv_folds with --config")
 
 
+def check_categories(train_records: list[dict]) -> None:
+    """Refuse training data that lacks abusive comments or anything else: the sentence scorer and the
+    category head need comments on both sides of the line."""
+    counts = Counter(r["category"] for r in train_records)
+    if counts["abusive"] == 0 or counts["abusive"] == len(train_records):
+        held = ", ".join(f"{name} {n}" for name, n in sorted(counts.items())) or "nothing"
+        raise DataError(f"the comments left for training once the held-out articles are set aside hold {held}: "
+                        "training needs abusive comments and comments of another category; add them (or pass "
+                        "--include-seeds)")
+
+
 def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: bool = False,
           policy: DecisionPolicy | None = None, progress: Progress = lambda _: None) -> TrainingOutcome:
     """Train, evaluate and write a model; promote it over the current one only if not worse."""
     started = time.perf_counter()
+    check_output_folder(Path(out_dir))
     records = data.records
     progress(f"splitting {len(records)} comments by article")
     train_index, test_index = split_grouped([r["group"] for r in records],
                                             test_fraction=config.test_fraction, seed=config.seed)
     train_records, test_records = [records[i] for i in train_index], [records[i] for i in test_index]
     check_enough_articles(train_records, config)
+    check_categories(train_records)
     cv = cross_validate(train_records, config, progress) if config.cv_folds else None
     swap = swapped_insults(train_records, config)
     progress(f"fitting on {len(train_records)} comments ({swap.comments} with an insult swapped "
@@ -166,10 +184,38 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
         comparison["comparable"] and comparison["new_macro_f1"] >= comparison["current_macro_f1"])
     target = Path(out_dir) if promoted else Path(f"{out_dir}.candidate")
     progress(f"writing the model to {target}")
-    card = save_model(candidate, target, training_config=config.to_dict(),
-                      training_data=data.sources, metrics=_card_metrics(metrics))
-    write_report(target, metrics)
+    with interrupts_deferred(progress):
+        card = save_model(candidate, target, training_config=config.to_dict(),
+                          training_data=data.sources, metrics=_card_metrics(metrics))
+        write_report(target, metrics)
     return TrainingOutcome(metrics, card, promoted, comparison, target, time.perf_counter() - started)
+
+
+def check_output_folder(out_dir: Path) -> None:
+    """Refuse, before any training, an output that cannot be a model folder."""
+    blocking = next((p for p in (out_dir, *out_dir.parents) if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ConfigError(f"--out {out_dir}: {blocking} is a file; give a folder for the model")
+    existing = next(p for p in (out_dir, *out_dir.parents) if p.exists())
+    if not os.access(existing, os.W_OK):
+        raise ConfigError(f"--out {out_dir}: {existing} is not writable")
+
+
+@contextmanager
+def interrupts_deferred(progress: Progress) -> Iterator[None]:
+    """Ctrl-C while the model folder is written waits until it is whole: artifact, card and report
+    of one model, never a mix of the new and the old (the signal is noted, not lost)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if received:
+        progress("Ctrl-C came while the model was being written: it was finished first")
 
 
 def compare_with_current(out_dir: Path, test_records: list[dict], candidate: Moderator) -> dict | None:
