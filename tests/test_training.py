@@ -300,3 +300,28 @@ def test_the_round_waiting_to_join_fits_the_labelled_set_and_repeats_none_of_it(
     keys = [normalise_for_duplicates(row["text"]) for row in rows]
     assert not seen.intersection(keys) and len(set(keys)) == len(keys)
     assert not {row["id"] for row in rows} & {record["id"] for record in records}
+
+
+def test_a_misspelt_article_column_is_refused_but_a_default_one_may_be_absent(tmp_path: Path) -> None:
+    from model.errors import DataError
+    from training.sources import ColumnMap, load_source
+
+    source = tmp_path / "mine.csv"
+    source.write_text("body,verdict,thread\nYou fool.,abusive,t1\nFair point.,substantive,t2\n")
+    columns = ColumnMap(text="body", label="verdict")
+    assert [r["group"] for r in load_source(str(source), columns).records][0] != "t1"  # no article_id column: fine
+    assert [r["group"] for r in load_source(str(source), ColumnMap(text="body", label="verdict",
+                                                                   article_id="thread")).records] == ["t1", "t2"]
+    with pytest.raises(DataError, match="no column 'thred' \\(set --article-id-column\\)"):
+        load_source(str(source), ColumnMap(text="body", label="verdict", article_id="thred"))
+
+
+def test_macro_f1_counts_only_classes_the_labels_or_predictions_hold() -> None:
+    import numpy as np
+
+    from training.metrics import classification_report
+
+    one_right = classification_report(np.array([0]), np.array([[0.9, 0.05, 0.05]]), CATEGORIES)
+    assert one_right["macro_f1"] == 1.0 and one_right["per_class"][CATEGORIES[2]]["support"] == 0
+    one_wrong = classification_report(np.array([0, 2]), np.array([[0.9, 0.05, 0.05], [0.8, 0.1, 0.1]]), CATEGORIES)
+    assert one_wrong["macro_f1"] == round((2 / 3 + 0) / 2, 4)

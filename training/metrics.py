@@ -23,7 +23,9 @@ def classification_report(y_true: np.ndarray, probabilities: np.ndarray, labels:
                             "roc_auc": _r(auc) if auc is not None else None, "support": int(support[i])}
     return {
         "n": int(len(y_true)),
-        "macro_f1": _r(f1_score(y_true, predicted, labels=indices, average="macro", zero_division=0)),
+        # over the classes the labels or the predictions hold: one absent from both is no failure
+        "macro_f1": _r(f1_score(y_true, predicted, labels=sorted({*y_true.tolist(), *predicted.tolist()}) or indices,
+                                average="macro", zero_division=0)),
         "accuracy": _r(float((predicted == y_true).mean())) if len(y_true) else 0.0,
         "per_class": per_class,
         "confusion_matrix": {"labels": list(labels),

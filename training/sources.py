@@ -73,8 +73,13 @@ def load_source(spec: str, columns: ColumnMap) -> LabelledData:
     """An operator's labelled source (file, directory or Hugging Face dataset name) via datasets."""
     dataset, kind, line_offset = _load_dataset(spec)
     names = set(dataset.column_names)
-    for role, column in (("--text-column", columns.text), ("--label-column", columns.label)):
-        if column not in names:
+    defaults = ColumnMap()
+    named = [("--text-column", columns.text, None), ("--label-column", columns.label, None),
+             ("--article-id-column", columns.article_id, defaults.article_id),
+             ("--article-title-column", columns.article_title, defaults.article_title),
+             ("--article-body-column", columns.article_body, defaults.article_body)]
+    for role, column, default in named:  # an optional column may be absent under its default name only
+        if column not in names and column != default:
             raise DataError(f"no column '{column}' (set {role}); columns are: {', '.join(sorted(names))}",
                             path=spec, field=column)
     records = [_record(row, n + line_offset, spec, columns, names) for n, row in enumerate(dataset)]
