@@ -309,7 +309,7 @@ def test_a_misspelt_article_column_is_refused_but_a_default_one_may_be_absent(tm
     source = tmp_path / "mine.csv"
     source.write_text("body,verdict,thread\nYou fool.,abusive,t1\nFair point.,substantive,t2\n")
     columns = ColumnMap(text="body", label="verdict")
-    assert [r["group"] for r in load_source(str(source), columns).records][0] != "t1"  # no article_id column: fine
+    assert load_source(str(source), columns).records[0]["group"] != "t1"  # no article_id column: fine
     assert [r["group"] for r in load_source(str(source), ColumnMap(text="body", label="verdict",
                                                                    article_id="thread")).records] == ["t1", "t2"]
     with pytest.raises(DataError, match="no column 'thred' \\(set --article-id-column\\)"):
