@@ -28,11 +28,10 @@ from model.text import LEXICON_DIR
 ARTIFACT_FILE = "model.joblib"
 CARD_FILE = "model_card.json"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default"
-CARD_FIELDS = ("model_version", "created_at", "versions", "labels", "decision_policy",
-               "training_config", "training_data", "metrics", "artifact")
 CARD_FIELD_TYPES = {"model_version": str, "created_at": str, "versions": dict, "labels": dict,
                     "decision_policy": dict, "training_config": dict, "training_data": list, "metrics": dict,
                     "artifact": dict}
+CARD_FIELDS = tuple(CARD_FIELD_TYPES)
 PINNED_LIBRARIES = ("scikit-learn", "numpy", "joblib")
 # Comments a new artifact scores into its card, and scores again when loaded: features computed by
 # other code than the artifact was trained with show up here as other probabilities. They touch the
@@ -105,6 +104,11 @@ def save_model(moderator: Moderator, directory: Path, *, training_config: dict,
     atomic_write(directory / CARD_FILE,
                   lambda path: Path(path).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8"))
     return card
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The existing file (not folder) among ``path``'s parents, which keeps anything being written there."""
+    return next((parent for parent in path.parents if parent.exists() and not parent.is_dir()), None)
 
 
 def atomic_write(path: Path, write) -> None:

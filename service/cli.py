@@ -222,9 +222,11 @@ def feedback() -> None:
 
 def _check_export_target(out: Path, overwrite: bool) -> None:
     """Refuse an --out that is a folder, under a file, empty, or an existing file without --overwrite."""
+    from model.artifact import file_in_the_way
+
     if not str(out).strip() or out.is_dir():
         raise click.ClickException(f"--out '{out}' is a folder or empty: give a file name, such as decisions.jsonl")
-    blocking = next((p for p in out.parents if p.exists() and not p.is_dir()), None)
+    blocking = file_in_the_way(out)
     if blocking is not None:
         raise click.ClickException(f"--out {out}: {blocking} is a file, so nothing can be written inside it")
     if out.exists() and not overwrite:

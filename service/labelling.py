@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from model.artifact import atomic_write
+from model.artifact import atomic_write, file_in_the_way
 from model.errors import DataError, ModerationError
 from model.labels import CATEGORIES, STANCES
 from model.text import LONE_SURROGATE
@@ -349,7 +349,7 @@ class PartialOutput:
         """Open the partial file; return how many input rows are already done."""
         if self.out.is_dir():
             raise LabellingError(f"{self.out} is a folder: give --out a file name, such as {self.out / 'labelled.jsonl'}")
-        blocking = next((p for p in self.out.parents if p.exists() and not p.is_dir()), None)
+        blocking = file_in_the_way(self.out)
         if blocking is not None:
             raise LabellingError(f"{blocking} is a file, so {self.out} cannot be written inside it")
         self.out.parent.mkdir(parents=True, exist_ok=True)

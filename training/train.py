@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from model.artifact import ARTIFACT_FILE, load_model, save_model
+from model.artifact import ARTIFACT_FILE, file_in_the_way, load_model, save_model
 from model.classifier import CommentClassifier
 from model.errors import ArtifactError, ConfigError, DataError
 from model.labels import CATEGORIES, STANCES
@@ -193,7 +193,7 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
 
 def check_output_folder(out_dir: Path) -> None:
     """Refuse, before any training, an output that cannot be a model folder."""
-    blocking = next((p for p in (out_dir, *out_dir.parents) if p.exists() and not p.is_dir()), None)
+    blocking = out_dir if out_dir.exists() and not out_dir.is_dir() else file_in_the_way(out_dir)
     if blocking is not None:
         raise ConfigError(f"--out {out_dir}: {blocking} is a file; give a folder for the model")
     existing = next(p for p in (out_dir, *out_dir.parents) if p.exists())
