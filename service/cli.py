@@ -109,6 +109,8 @@ def source_options(command: Callable) -> Callable:
 
 
 def _load_sources(data: tuple[str, ...], columns: dict) -> "LabelledData":
+    """The operator's labelled sources, each row naming a known article given that article's text."""
+    from service.articles import ArticleStore
     from training.sources import ColumnMap, load_source, parse_label_map
     from training.train import LabelledData
 
@@ -119,8 +121,9 @@ def _load_sources(data: tuple[str, ...], columns: dict) -> "LabelledData":
                            article_body=columns["article_body_column"],
                            label_map=parse_label_map(columns["label_map"]))
     merged = LabelledData([], [])
+    articles = ArticleStore(load_settings().data_dir).texts()
     for spec in data:
-        loaded = load_source(spec, column_map)
+        loaded = load_source(spec, column_map, articles)
         merged.records.extend(loaded.records)
         merged.sources.extend(loaded.sources)
     return merged

@@ -17,7 +17,7 @@ from typing import Iterator
 
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
                         create_engine, delete, event, func, insert, select, update)
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
 from model.errors import ModerationError
@@ -211,6 +211,11 @@ def _engine(url: str) -> Engine:
     concurrent writers from several processes queue up instead of failing."""
     if not url.startswith("sqlite"):
         return create_engine(url, pool_pre_ping=True)
+    parsed = make_url(url)
+    if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
+        raise ValueError("an in-memory SQLite database keeps nothing: the queue and decisions would be lost "
+                         "when the process stops, and each worker would see its own; give a file "
+                         "(sqlite:////path/to/feedback.sqlite)")
     engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")

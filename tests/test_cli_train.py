@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import seed_data
 
+from model.errors import DataError
 from model.labels import CATEGORIES
 from service.cli import cli
 from training.sources import ColumnMap, load_source
@@ -78,6 +79,33 @@ def test_an_operators_hard_case_tags_reach_the_insult_swap(tmp_path: Path) -> No
     data.write_text("".join(json.dumps(row) + "\n" for row in rows))
     records = load_source(str(data), ColumnMap()).records
     assert [record["hard_case"] for record in records] == ["literal_sense", None]
+
+
+def test_a_bad_row_is_named_by_its_line_in_the_file_after_blank_lines_and_multi_line_fields(tmp_path: Path) -> None:
+    jsonl = tmp_path / "gaps.jsonl"
+    jsonl.write_text('{"text": "a", "category": "abusive"}\n\n\n{"text": "b", "category": "spam"}\n')
+    with pytest.raises(DataError, match=":4: field 'category'"):
+        load_source(str(jsonl), ColumnMap())
+    csv_file = tmp_path / "gaps.csv"
+    csv_file.write_text('text,category\n"one\ntwo\nthree",abusive\n\nfine,substantive\nc,spam\n')
+    with pytest.raises(DataError, match=":7: field 'category'"):
+        load_source(str(csv_file), ColumnMap())
+    assert load_source(str(csv_file), ColumnMap(label_map={"spam": "abusive"})).records[2]["id"] == f"{csv_file}:7"
+
+
+def test_a_row_naming_a_known_article_trains_with_that_articles_text(tmp_path: Path) -> None:
+    """A file in the labelled set's own schema names articles by id only."""
+    record = seed_data().records[0]
+    data = tmp_path / "mine.jsonl"
+    rows = [{"text": "Fair point.", "category": "substantive", "article_id": record["group"]},
+            {"text": "Fair point.", "category": "substantive", "article_id": "nowhere",
+             "article_title": "A title", "article_body": "A body."},
+            {"text": "Fair point.", "category": "substantive", "article_id": "nowhere"}]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    known = {record["group"]: record["article"]}
+    articles = [r["article"] for r in load_source(str(data), ColumnMap(), known).records]
+    assert articles == [record["article"], "A title\n\nA body.", None]
+    assert load_source(str(data), ColumnMap()).records[0]["article"] is None
 
 
 def test_train_refuses_comments_of_too_few_articles_before_fitting(tmp_path: Path) -> None:

@@ -322,6 +322,13 @@ def test_export_reports_a_malformed_database_url_in_one_line() -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=true"])
+def test_an_in_memory_sqlite_database_is_refused_since_it_keeps_nothing(url: str) -> None:
+    result = CliRunner().invoke(cli, ["feedback", "export", "--database-url", url])
+    assert result.exit_code == 1 and "in-memory SQLite database keeps nothing" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_export_reports_an_unreachable_database_in_one_line() -> None:
     result = CliRunner().invoke(cli, ["feedback", "export", "--database-url",
                                       "postgresql+psycopg://nobody:secret@127.0.0.1:1/none"])

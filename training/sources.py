@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,9 +70,10 @@ def load_seed_data(directory: Path = SEEDS_DIR) -> LabelledData:
     return LabelledData(records, sources)
 
 
-def load_source(spec: str, columns: ColumnMap) -> LabelledData:
-    """An operator's labelled source (file, directory or Hugging Face dataset name) via datasets."""
-    dataset, kind, line_offset = _load_dataset(spec)
+def load_source(spec: str, columns: ColumnMap, articles: dict[str, str] | None = None) -> LabelledData:
+    """An operator's labelled source (file, directory or Hugging Face dataset name) via datasets; a
+    row naming a known article's id (``articles``: id -> text) without its text gets that text."""
+    dataset, kind, row_lines = _load_dataset(spec)
     names = set(dataset.column_names)
     defaults = ColumnMap()
     named = [("--text-column", columns.text, None), ("--label-column", columns.label, None),
@@ -82,7 +84,10 @@ def load_source(spec: str, columns: ColumnMap) -> LabelledData:
         if column not in names and column != default:
             raise DataError(f"no column '{column}' (set {role}); columns are: {', '.join(sorted(names))}",
                             path=spec, field=column)
-    records = [_record(row, n + line_offset, spec, columns, names) for n, row in enumerate(dataset)]
+    if len(row_lines) != len(dataset):  # rows without lines, or a loader reading rows the check did not
+        first = {"csv": 2, "json": 1}.get(kind, 0)
+        row_lines = [first + n for n in range(len(dataset))]
+    records = [_record(row, line, spec, columns, names, articles or {}) for line, row in zip(row_lines, dataset)]
     covered = sorted({r["category"] for r in records})
     source = {"path": spec, "kind": kind, "rows": len(records), "labels": covered}
     if Path(spec).is_file():
@@ -94,7 +99,8 @@ def load_source(spec: str, columns: ColumnMap) -> LabelledData:
 
 
 def _load_dataset(spec: str):
-    """A datasets.Dataset for a path or hub name, its kind, and the line number of its first row."""
+    """A datasets.Dataset for a path or hub name, its kind, and each row's line number in its file
+    (empty where rows have no lines: directories and hub names)."""
     import datasets
 
     path = Path(spec)
@@ -102,7 +108,7 @@ def _load_dataset(spec: str):
         if path.is_dir():
             if is_saved_dataset(path):
                 loaded = datasets.load_from_disk(str(path))
-                return (loaded["train"] if isinstance(loaded, datasets.DatasetDict) else loaded), "saved", 0
+                return (loaded["train"] if isinstance(loaded, datasets.DatasetDict) else loaded), "saved", []
             raise DataError("directory is not a dataset saved by `datasets` (no dataset_info.json)", path=spec)
         if path.exists():
             suffixes = [s for s in path.suffixes if s != ".gz"]
@@ -110,38 +116,70 @@ def _load_dataset(spec: str):
             if loader is None:
                 raise DataError("unsupported file type (use .jsonl, .csv, .parquet or a datasets directory)",
                                 path=spec)
-            if loader in ("json", "csv"):
-                _check_text_file(path, json_lines=suffixes[-1] == ".jsonl")
-            loaded = datasets.load_dataset(loader, data_files=str(path), split="train")
-            return loaded, loader, 2 if loader == "csv" else 1
+            row_lines = _row_lines(path, suffixes[-1]) if loader in ("json", "csv") else []
+            return datasets.load_dataset(loader, data_files=str(path), split="train"), loader, row_lines
         if "/" not in spec or spec.startswith((".", "/")):
             raise DataError("no such file or directory", path=spec)
-        return datasets.load_dataset(spec, split="train"), "hub", 0
+        return datasets.load_dataset(spec, split="train"), "hub", []
     except DataError:
         raise
     except Exception as error:  # datasets raises many types: offline, parse errors, bad schema
-        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        message = _first_line(_root_cause(error))
         if "offline" in message.lower() or "connect" in message.lower() or "resolve" in message.lower():
             message = f"cannot reach the Hugging Face hub to load '{spec}' (offline?): {message}"
         raise DataError(f"cannot load: {message}", path=spec) from None
 
 
-def _check_text_file(path: Path, json_lines: bool) -> None:
-    """Refuse, naming file, line and field, what the ``datasets`` loaders fail on without saying where:
-    a byte that is not UTF-8, a JSON line that is not an object, a lone surrogate ("\\ud800"), no rows."""
-    lines = read_jsonl(path) if json_lines else ((n, {}) for n, line in text_lines(path) if line.strip())
-    rows = 0
-    for number, record in lines:
-        rows += 1
-        for name, value in record.items():
-            if isinstance(value, str) and LONE_SURROGATE.search(value):
-                raise DataError("holds a lone surrogate (half of a UTF-16 pair), which is not valid Unicode",
-                                path=str(path), line=number, field=name)
-    if not rows:
+def _root_cause(error: BaseException) -> BaseException:
+    """The error at the bottom of a chain (datasets wraps a parser's "EOF inside string starting at
+    row 1" in "An error occurred while generating the dataset")."""
+    while error.__cause__ is not None or (error.__context__ is not None and not error.__suppress_context__):
+        error = error.__cause__ or error.__context__
+    return error
+
+
+def _first_line(error: BaseException) -> str:
+    """An error's first line of text, or its type's name."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _row_lines(path: Path, suffix: str) -> list[int]:
+    """The line each row of a JSON Lines or CSV file starts on, blank lines skipped as the loaders skip
+    them; refuses, naming file, line and field, what the ``datasets`` loaders fail on without saying
+    where: a byte that is not UTF-8, a JSON line that is not an object, a lone surrogate, no rows."""
+    if suffix == ".jsonl":
+        rows = list(read_jsonl(path))
+        for number, record in rows:
+            for name, value in record.items():
+                if isinstance(value, str) and LONE_SURROGATE.search(value):
+                    raise DataError("holds a lone surrogate (half of a UTF-16 pair), which is not valid "
+                                    "Unicode", path=str(path), line=number, field=name)
+        row_lines = [number for number, _ in rows]
+    elif suffix == ".csv":
+        row_lines = _csv_row_lines(path)[1:]  # the first is the header
+    else:  # a .json file: one JSON document or JSON Lines; rows counted from the top
+        row_lines = [number for number, line in text_lines(path) if line.strip()]
+    if not row_lines:
         raise DataError("the file holds no rows", path=str(path))
+    return row_lines
 
 
-def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str]) -> dict:
+def _csv_row_lines(path: Path) -> list[int]:
+    """The line each CSV record starts on (a quoted field may span lines); empty lines skipped."""
+    reader = csv.reader(line for _, line in text_lines(path))
+    starts, consumed = [], 0
+    try:
+        for row in reader:
+            if row:
+                starts.append(consumed + 1)
+            consumed = reader.line_num
+    except csv.Error as error:
+        raise DataError(f"not valid CSV ({error})", path=str(path), line=reader.line_num) from None
+    return starts
+
+
+def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str],
+            articles: dict[str, str]) -> dict:
     """One training record from an operator's row; bad values name the line and field."""
     text = row.get(columns.text)
     if not isinstance(text, str) or not text.strip():
@@ -157,8 +195,9 @@ def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str]
                         path=spec, line=line, field=columns.stance)
     title = row.get(columns.article_title) or ""
     body = row.get(columns.article_body) or ""
-    article = f"{title}\n\n{body}".strip() or None
     article_id = row.get(columns.article_id)
+    known = articles.get(str(article_id)) if article_id else None
+    article = f"{title}\n\n{body}".strip() or known or None
     group = str(article_id) if article_id else (hashlib.sha1(article.encode()).hexdigest()[:12]
                                                 if article else f"{spec}:{line}")
     hard_case = row.get("hard_case")
