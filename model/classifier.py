@@ -288,7 +288,7 @@ class CommentClassifier(BaseEstimator):
     def _fit_sentence_model(self, batch: FeatureBatch, is_abusive: np.ndarray, groups: np.ndarray,
                             counted: np.ndarray) -> np.ndarray:
         """Fit the abuse scorer of single sentences; out-of-fold maxima for the training rows (a row
-        whose sentences hold no word the scorer weighs gets the mean of the others)."""
+        whose sentences hold no word the scorer weighs gets the mean of the others, or 0 if none does)."""
         content = sp.diags(self._content_columns(batch.text.shape[1]).astype(float))
         text, sentences = batch.text @ content, batch.sentences @ content
         owners = batch.sentence_owner
@@ -299,7 +299,7 @@ class CommentClassifier(BaseEstimator):
         self.sentence_coef_, self.sentence_intercept_ = self._fit_sentence_scorer(
             text, sentences, owners, is_abusive, np.arange(len(is_abusive)), counted)
         unweighed = np.isneginf(scores)
-        scores[unweighed] = scores[~unweighed].mean()
+        scores[unweighed] = scores[~unweighed].mean() if not unweighed.all() else 0.0
         return scores
 
     def _fit_sentence_scorer(self, text: sp.csr_matrix, sentences: sp.csr_matrix, owners: np.ndarray,

@@ -158,9 +158,11 @@ def train(data, include_seeds, config_path, out, seed, cv_folds, force, feedback
     from training.config import resolve_config
     from training.report import format_comparison, format_probe_checks, format_report
     from training.sources import load_seed_data
-    from training.train import LabelledData, train as run_training
+    from training.train import LabelledData, check_output_folder, train as run_training
 
     config = resolve_config(config_path, seed=seed, cv_folds=cv_folds)
+    out = out or load_settings().model_dir
+    check_output_folder(out)  # before reading seconds of data
     labelled = load_seed_data() if not data or include_seeds else LabelledData([], [])
     if data:
         extra = _load_sources(data, columns)
@@ -171,7 +173,6 @@ def train(data, include_seeds, config_path, out, seed, cv_folds, force, feedback
     for source in labelled.sources:
         if "note" in source:
             click.echo(f"note: {source['path']}: {source['note']}", err=True)
-    out = out or load_settings().model_dir
     outcome = run_training(labelled, config, out, force=force,
                            progress=lambda step: click.echo(f"… {step}", err=True))
     click.echo(format_report(outcome.metrics["held_out"]))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,20 @@ from training.dataset import (ARTICLES_FILE, COMMENTS_FILE, MIN_PER_CATEGORY, MI
 from training.sources import load_seed_data
 
 
+@lru_cache(maxsize=1)
+def shipped_report():
+    """The shipped set's validation report, made once for the tests that read it (seconds each)."""
+    return validate_labelled_set(SEEDS_DIR)
+
+
+@lru_cache(maxsize=1)
+def shipped_dataset():
+    """The shipped set as its DatasetDict, loaded once for the tests that read it."""
+    return load_labelled_set()
+
+
 def test_shipped_set_is_valid_and_large_enough() -> None:
-    report = validate_labelled_set(SEEDS_DIR)
+    report = shipped_report()
     assert report.problems == []
     assert report.by_source["written"] >= MIN_WRITTEN
     assert report.by_source["seed_comment"] == 10
@@ -26,7 +39,7 @@ def test_shipped_set_is_valid_and_large_enough() -> None:
 
 
 def test_shipped_set_has_hard_cases_in_quantity() -> None:
-    report = validate_labelled_set(SEEDS_DIR)
+    report = shipped_report()
     for tag in ("blunt_disagreement", "criticism_of_state", "dehumanising_generalisation",
                 "implicit_whataboutism", "other_country_substantive", "identity_mention", "threat",
                 "thanks_or_personal"):
@@ -133,7 +146,7 @@ def test_minimums_are_enforced(small_set: Path) -> None:
 
 
 def test_dataset_dict_has_class_labels_and_grouped_split() -> None:
-    dataset = load_labelled_set()
+    dataset = shipped_dataset()
     assert set(dataset) == {"train", "test"}
     assert isinstance(dataset["train"].features["category"], ClassLabel)
     assert dataset["train"].features["category"].names == list(CATEGORIES)
@@ -144,10 +157,12 @@ def test_dataset_dict_has_class_labels_and_grouped_split() -> None:
     assert set(dataset["test"]["category"]) == {0, 1, 2}
 
 
-def test_split_is_deterministic() -> None:
-    first, second = load_labelled_set(seed=3), load_labelled_set(seed=3)
-    assert first["test"]["id"] == second["test"]["id"]
-    assert load_labelled_set(seed=4)["test"]["id"] != first["test"]["id"]
+def test_split_is_deterministic_and_is_the_loaders() -> None:
+    dataset = shipped_dataset()
+    articles = list(dataset["train"]["article_id"]) + list(dataset["test"]["article_id"])
+    assert {articles[i] for i in split_grouped(articles, seed=0)[1]} == set(dataset["test"]["article_id"])
+    assert split_grouped(articles, seed=3) == split_grouped(list(articles), seed=3)
+    assert split_grouped(articles, seed=4)[1] != split_grouped(articles, seed=3)[1]
 
 
 def held_out_groups(groups: list[str]) -> set[str]:

@@ -77,9 +77,15 @@ def fit_swapped(records: list[dict], config: TrainingConfig) -> CommentClassifie
                                    sentence_min_share=config.sentence_min_share, clauses=config.clauses,
                                    n_folds=config.n_folds,
                                    random_state=config.seed)
-    return classifier.fit([r["text"] for r in records], [r["article"] for r in records],
-                          [r["category"] for r in records], [r["stance"] for r in records],
-                          [r["group"] for r in records], [is_literal(r) for r in records])
+    try:
+        return classifier.fit([r["text"] for r in records], [r["article"] for r in records],
+                              [r["category"] for r in records], [r["stance"] for r in records],
+                              [r["group"] for r in records], [is_literal(r) for r in records])
+    except ValueError as error:
+        if "0 feature(s)" not in str(error):
+            raise
+        raise ConfigError(f"min_df = {config.min_df} leaves no word or character n-gram to learn from in "
+                          f"{len(records)} comments: lower min_df with --config") from None
 
 
 def evaluate(moderator: Moderator, records: list[dict]) -> dict:
@@ -141,6 +147,14 @@ def check_enough_articles(train_records: list[dict], config: TrainingConfig) -> 
                         "give comments under more articles, or lower n_folds / cv_folds with --config")
 
 
+def check_min_df(train_records: list[dict], config: TrainingConfig) -> None:
+    """Refuse a ``min_df`` above the comments a fit sees: no n-gram could be in that many."""
+    fit_size = len(train_records) - (math.ceil(len(train_records) / config.cv_folds) if config.cv_folds else 0)
+    if config.min_df > fit_size:
+        raise ConfigError(f"min_df = {config.min_df} asks for n-grams in more comments than a fit sees "
+                          f"({fit_size} of the {len(train_records)} training comments): lower min_df with --config")
+
+
 def check_categories(train_records: list[dict]) -> None:
     """Refuse training data that lacks abusive comments or anything else: the sentence scorer and the
     category head need comments on both sides of the line."""
@@ -164,6 +178,7 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     train_records, test_records = [records[i] for i in train_index], [records[i] for i in test_index]
     check_enough_articles(train_records, config)
     check_categories(train_records)
+    check_min_df(train_records, config)
     cv = cross_validate(train_records, config, progress) if config.cv_folds else None
     swap = swapped_insults(train_records, config)
     progress(f"fitting on {len(train_records)} comments ({swap.comments} with an insult swapped "
