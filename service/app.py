@@ -14,6 +14,7 @@ import threading
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Callable
 from urllib.parse import quote, unquote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
@@ -34,6 +35,7 @@ from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 RELOAD_MARKER = "reload-request"
+MISSING_KEY = "missing or invalid API key (send it in the X-API-Key header)"
 RELOAD_POLL_SECONDS = 1.0
 
 
@@ -93,8 +95,9 @@ class GuardMiddleware:
     """
 
     def __init__(self, app, max_body_bytes: int, metrics: Metrics, requests_per_connection: int = 0,
-                 seconds_per_connection: float = 0.0) -> None:
-        self.app, self.max_body_bytes, self.metrics = app, max_body_bytes, metrics
+                 seconds_per_connection: float = 0.0, keys_for: Callable[[str], list[str] | None] = lambda _: None
+                 ) -> None:
+        self.app, self.max_body_bytes, self.metrics, self.keys_for = app, max_body_bytes, metrics, keys_for
         self.requests_per_connection = requests_per_connection
         self.seconds_per_connection = seconds_per_connection
         self._served: dict[tuple, tuple[int, float]] = {}  # client address: (requests, first request time)
@@ -114,7 +117,11 @@ class GuardMiddleware:
             await send(message)
 
         if scope["method"] == "POST":  # the API's and the review page's sign-in alike
-            refusal, receive = await self._guard(scope, receive)
+            allowed = self.keys_for(scope["path"])
+            if allowed is not None and not _carries_key(Request(scope), allowed):  # 401 before the body's checks
+                refusal = error_response(401, MISSING_KEY)
+            else:
+                refusal, receive = await self._guard(scope, receive)
             if refusal is not None:
                 await refusal(scope, receive, send_and_record)
                 self._record(scope, status["code"], started)
@@ -220,9 +227,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Sorts reader comments into substantive, whataboutism or abusive, with stance.")
     app.state.holder, app.state.metrics, app.state.settings = holder, metrics, settings
     several = settings.workers > 1
+    def keys_for(path: str) -> list[str] | None:
+        """The keys a POST to ``path`` needs (None: no key, as for the review page's sign-in)."""
+        if settings.development_mode or path == "/review/login":
+            return None
+        return settings.admin_keys if path == "/v1/admin/reload" else settings.api_keys + settings.admin_keys
+
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics,
                        requests_per_connection=settings.requests_per_connection if several else 0,
-                       seconds_per_connection=settings.seconds_per_connection if several else 0.0)
+                       seconds_per_connection=settings.seconds_per_connection if several else 0.0,
+                       keys_for=keys_for)
     _install_error_handlers(app)
 
     async def require_key(request: Request) -> None:
@@ -350,13 +364,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _check_key(request: Request, allowed: list[str], settings: Settings) -> None:
     """401 unless the request carries one of the allowed keys (no keys configured: development mode)."""
-    if settings.development_mode:
-        return
+    if not settings.development_mode and not _carries_key(request, allowed):
+        raise HTTPException(401, MISSING_KEY)
+
+
+def _carries_key(request: Request, allowed: list[str]) -> bool:
+    """Whether the request's X-API-Key, Bearer token or sign-in cookie is one of the allowed keys."""
     authorization = request.headers.get("authorization", "")
     bearer = authorization[len("Bearer "):] if authorization.startswith("Bearer ") else None
     header = _as_sent(request.headers.get("x-api-key") or bearer)
-    if not _is_allowed(header or unquote(request.cookies.get(KEY_COOKIE, "")), allowed):
-        raise HTTPException(401, "missing or invalid API key (send it in the X-API-Key header)")
+    return _is_allowed(header or unquote(request.cookies.get(KEY_COOKIE, "")), allowed)
 
 
 def _as_sent(header: str | None) -> str | None:

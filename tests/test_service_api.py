@@ -172,6 +172,21 @@ def test_api_keys(keyed_client: TestClient) -> None:
     assert keyed_client.get("/healthz").status_code == 200
 
 
+def test_a_request_without_a_key_gets_401_before_its_body_is_judged(keyed_client: TestClient) -> None:
+    """A caller without a key learns nothing of the limits or the body's checks."""
+    huge = {"comments": [{"text": "x" * 70_000}]}
+    assert keyed_client.post("/v1/moderate", json=huge).status_code == 401
+    assert keyed_client.post("/v1/moderate", content=b"text", headers={"Content-Type": "text/plain"}).status_code == 401
+    assert keyed_client.post("/v1/feedback", content=b"\xff", headers={"Content-Type": "application/json"}
+                             ).status_code == 401
+    assert keyed_client.post("/v1/admin/reload", json=huge, headers={"X-API-Key": API_KEY}).status_code == 401
+    assert keyed_client.post("/v1/moderate", json=huge, headers={"X-API-Key": API_KEY}).status_code == 413
+    assert keyed_client.post("/review/login", content=b"key", headers={"Content-Type": "text/plain"}
+                             ).status_code == 415
+    body = keyed_client.post("/v1/moderate", json=huge).json()
+    assert "API key" in body["error"]
+
+
 def test_keys_in_any_script_are_compared_without_a_500(settings: Settings) -> None:
     keyed = settings.model_copy(update={"api_keys": ["clé-ключ"], "admin_keys": [ADMIN_KEY]})
     with TestClient(create_app(keyed)) as client:
