@@ -12,9 +12,9 @@ import secrets
 import signal
 import threading
 import time
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Callable
 from urllib.parse import quote, unquote
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
