@@ -291,9 +291,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return found
 
     @app.get("/v1/queue", dependencies=[Depends(require_key)])
-    async def review_queue(request: Request, limit: int = Query(50, ge=1, le=500)) -> dict:
-        """Comments waiting for a moderator, most uncertain first."""
-        return {"items": await asyncio.to_thread(request.app.state.feedback.queue, limit)}
+    async def review_queue(request: Request, limit: int = Query(50, ge=1, le=500),
+                           offset: int = Query(0, ge=0)) -> dict:
+        """Comments waiting for a moderator, most uncertain first; ``offset`` pages through them."""
+        store = request.app.state.feedback
+        items, total = await asyncio.to_thread(lambda: (store.queue(limit, offset), store.queue_length()))
+        return {"items": items, "total": total, "offset": offset, "limit": limit}
 
     @app.get("/review", include_in_schema=False)
     async def review_page(request: Request) -> Response:

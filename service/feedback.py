@@ -171,13 +171,18 @@ class FeedbackStore:
             return len(fresh)
         return self._retrying(work) if items else 0
 
-    def queue(self, limit: int = 50) -> list[dict]:
-        """Queued comments, most uncertain first (then oldest first)."""
+    def queue(self, limit: int = 50, offset: int = 0) -> list[dict]:
+        """Queued comments, most uncertain first (then oldest first), ``offset`` of them skipped."""
         with self.engine.connect() as connection:
             rows = connection.execute(select(review_queue).order_by(
                 review_queue.c.uncertainty.desc(), review_queue.c.queued_at, review_queue.c.comment_id)
-                .limit(limit)).mappings().all()
+                .limit(limit).offset(offset)).mappings().all()
         return [_queue_item(row) for row in rows]
+
+    def queue_length(self) -> int:
+        """How many comments wait for a moderator."""
+        with self.engine.connect() as connection:
+            return connection.execute(select(func.count()).select_from(review_queue)).scalar_one()
 
     def decision(self, comment_id: str) -> dict | None:
         """The current decision on a comment, with its history (oldest first)."""

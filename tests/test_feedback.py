@@ -85,6 +85,14 @@ def test_queue_lists_most_uncertain_first_and_decided_comments_leave_it(store) -
     assert store.queue()[0]["scores"]["substantive"] == 0.6
 
 
+def test_the_queue_pages_through_every_comment_once(store) -> None:
+    store.enqueue([queued(f"q{n}", 0.35 + n / 100) for n in range(7)])
+    pages = [store.queue(limit=3, offset=offset) for offset in (0, 3, 6, 9)]
+    assert [[item["comment_id"] for item in page] for page in pages] == [
+        ["q0", "q1", "q2"], ["q3", "q4", "q5"], ["q6"], []]
+    assert store.queue_length() == 7
+
+
 def test_one_id_twice_in_a_batch_is_queued_once_as_the_last(store) -> None:
     assert store.enqueue([queued("dup", 0.9), queued("other", 0.5), queued("dup", 0.4)]) == 2
     assert {item["comment_id"]: item["scores"]["substantive"] for item in store.queue()} == {"dup": 0.4, "other": 0.5}
@@ -213,8 +221,11 @@ def test_moderate_with_queue_puts_review_decisions_in_the_queue(client) -> None:
     response = client.post("/v1/moderate", json={"comments": comments, "queue": True}, headers=KEY).json()
     reviewed = [r for r in response["results"] if r["decision"] == "review"]
     assert response["queued"] == len(reviewed) >= 1
-    items = client.get("/v1/queue", headers=KEY).json()["items"]
-    assert len(items) == len(reviewed)
+    page = client.get("/v1/queue", headers=KEY).json()
+    items = page["items"]
+    assert len(items) == len(reviewed) == page["total"] and page["offset"] == 0
+    assert client.get("/v1/queue?offset=1&limit=1", headers=KEY).json()["items"] == items[1:2]
+    assert client.get("/v1/queue?offset=-1", headers=KEY).status_code == 422
     assert [i["uncertainty"] for i in items] == sorted((i["uncertainty"] for i in items), reverse=True)
     assert "civil" not in {i["comment_id"] for i in items}
     first = items[0]

@@ -14,7 +14,8 @@ from servers import running_server
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 ARTIFACTS = Path(os.environ.get("MODERATE_TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
 AMBIGUOUS = ["hmm", "ok then", "Well, maybe.", "What about it?", "So what.", "Interesting, I guess.",
-             "Typical. And what about the camps your own country ran?", "Sure."]
+             "Typical. And what about the camps your own country ran?", "Sure.",
+             "And what about Guantanamo? Nobody writes about that.", "Meanwhile your own government jails reporters."]
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="no Chromium here: install Debian's chromium package "
                                                          "(the README's test command does, via .ci/system-deps)")
@@ -31,7 +32,7 @@ def test_moderator_reviews_the_queue_with_keyboard_and_buttons(server: str) -> N
 
     api = httpx.Client(base_url=server, headers={"X-API-Key": "key"}, timeout=30)
     comments = [{"id": f"q{n}", "text": text, "article_id": "003_2d5113ef618b1c85"} for n, text in enumerate(AMBIGUOUS)]
-    assert api.post("/v1/moderate", json={"comments": comments, "queue": True}).json()["queued"] >= 2
+    assert api.post("/v1/moderate", json={"comments": comments, "queue": True}).json()["queued"] >= 3
     queue = api.get("/v1/queue").json()["items"]
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
@@ -56,6 +57,8 @@ def test_moderator_reviews_the_queue_with_keyboard_and_buttons(server: str) -> N
         page.click("button.stance[data-stance='supports']")
         page.click("button.category[data-category='substantive']")
         expect(page.locator("#remaining")).to_have_text(f"{len(queue) - 2} in queue")
+        page.keyboard.press("j")
+        expect(page.locator("#remaining")).to_have_text(f"{len(queue) - 2} in queue, 1 skipped")
         browser.close()
     first, second = (api.get(f"/v1/feedback/{item['comment_id']}").json() for item in queue[:2])
     assert (first["category"], first["stance"], first["moderator"]) == ("abusive", "disputes", "ana")

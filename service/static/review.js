@@ -1,23 +1,28 @@
 // The review page: show queued comments most uncertain first, post the moderator's decision, move on.
 "use strict";
 
-const state = { items: [], index: 0, stance: null };
+const PAGE = 200;
+const state = { items: [], index: 0, stance: null, total: 0, skipped: 0 };
 const $ = (id) => document.getElementById(id);
 const moderatorInput = $("moderator");
 moderatorInput.value = localStorage.getItem("moderator") || "";
 moderatorInput.addEventListener("change", () => localStorage.setItem("moderator", moderatorInput.value.trim()));
 
 async function load() {
-  const response = await fetch("/v1/queue?limit=200", { credentials: "same-origin" });
+  // Skipped comments stay queued, at the top: the next page starts after them.
+  const response = await fetch(`/v1/queue?limit=${PAGE}&offset=${state.skipped}`, { credentials: "same-origin" });
   if (!response.ok) { $("status").textContent = `Could not load the queue (${response.status}).`; return; }
-  state.items = (await response.json()).items;
+  const page = await response.json();
+  state.items = page.items;
+  state.total = page.total;
   state.index = 0;
   show();
 }
 
 function show() {
   const item = state.items[state.index];
-  $("remaining").textContent = `${Math.max(state.items.length - state.index, 0)} in queue`;
+  if (!item && state.items.length === PAGE) { load(); return; }  // more wait beyond this page
+  $("remaining").textContent = `${state.total} in queue` + (state.skipped ? `, ${state.skipped} skipped` : "");
   $("empty").hidden = Boolean(item);
   $("item").hidden = !item;
   if (!item) return;
@@ -94,6 +99,7 @@ async function decide(category) {
     $("status").textContent = `Not saved: ${body.error || response.status}`;
     return;
   }
+  state.total -= 1;
   next();
 }
 
@@ -105,7 +111,9 @@ for (const button of document.querySelectorAll(".category")) {
 for (const button of document.querySelectorAll(".stance")) {
   button.addEventListener("click", () => setStance(button.dataset.stance));
 }
-$("skip").addEventListener("click", next);
+function skip() { if (state.items[state.index]) state.skipped += 1; next(); }
+
+$("skip").addEventListener("click", skip);
 
 const KEYS = { "1": "substantive", "2": "whataboutism", "3": "abusive" };
 const STANCE_KEYS = { s: "supports", d: "disputes", n: "neutral" };
@@ -113,7 +121,7 @@ document.addEventListener("keydown", (event) => {
   if (event.target instanceof HTMLInputElement || event.ctrlKey || event.metaKey || event.altKey) return;
   if (KEYS[event.key]) { event.preventDefault(); decide(KEYS[event.key]); }
   else if (STANCE_KEYS[event.key]) { event.preventDefault(); setStance(STANCE_KEYS[event.key]); }
-  else if (event.key === "j") { event.preventDefault(); next(); }
+  else if (event.key === "j") { event.preventDefault(); skip(); }
 });
 
 load();
