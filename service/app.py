@@ -25,7 +25,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from model.errors import ModerationError, UnknownArticleError
 from model.moderation import CommentInput, Moderator
-from service.articles import ArticleStore
+from service.articles import ArticleStore, SeedArticleError
 from service.models import load_serving_model
 from service.feedback import Decision, FeedbackStore, StoreError, database_url
 from service.review import KEY_COOKIE, STATIC_TYPES, review_items, static_text
@@ -324,9 +324,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(static_text(name), media_type=STATIC_TYPES[name])
 
     @app.post("/v1/articles", status_code=201, dependencies=[Depends(require_key)])
-    async def register_article(article: ArticleRegistration, request: Request) -> dict:
-        """Register (or replace) an article so comments can refer to it by id; survives restarts."""
+    async def register_article(article: ArticleRegistration, request: Request, response: Response) -> dict:
+        """Register (or replace) an article so comments can refer to it by id; survives restarts. The
+        shipped seed articles cannot be replaced (409)."""
         _, created = request.app.state.articles.register(article.id, article.title, article.body)
+        response.status_code = 201 if created else 200
         return {"id": article.id, "created": created}
 
     @app.get("/v1/model", dependencies=[Depends(require_key)])
@@ -464,7 +466,8 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ModerationError)
     async def moderation_error(request: Request, error: ModerationError) -> JSONResponse:
-        return error_response(503 if isinstance(error, StoreError) else 422, str(error))
+        status = 503 if isinstance(error, StoreError) else 409 if isinstance(error, SeedArticleError) else 422
+        return error_response(status, str(error))
 
     @app.exception_handler(Exception)  # the server log has the traceback
     async def unexpected_error(request: Request, error: Exception) -> JSONResponse:

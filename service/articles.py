@@ -10,12 +10,21 @@ import threading
 from pathlib import Path
 
 from model.corpus import Article, load_articles
-from model.errors import DataError, UnknownArticleError
+from model.errors import DataError, ModerationError, UnknownArticleError
 from seeds import SEEDS_DIR
 
 REGISTERED_FILE = "articles.jsonl"
 
 logger = logging.getLogger(__name__)
+
+
+class SeedArticleError(ModerationError):
+    """A registration names a shipped seed article, which stays as shipped."""
+
+    def __init__(self, article_id: str) -> None:
+        self.article_id = article_id
+        super().__init__(f"id: '{article_id}' is a shipped seed article and cannot be replaced; "
+                         "register the article under another id")
 
 
 class ArticleStore:
@@ -24,6 +33,7 @@ class ArticleStore:
     def __init__(self, data_dir: Path | None = None, seeds_dir: Path = SEEDS_DIR) -> None:
         self._lock = threading.Lock()
         self._articles = {a.id: a for a in load_articles(seeds_dir / "articles.jsonl").values()}
+        self._seed_ids = frozenset(self._articles)
         self._path = Path(data_dir) / REGISTERED_FILE if data_dir else None
         self._read_offset = 0
         self._lines_read = 0
@@ -42,6 +52,8 @@ class ArticleStore:
                 self._read_offset += len(line)
                 self._lines_read += 1
                 article = _registered_article(line)
+                if not isinstance(article, str) and article.id in self._seed_ids:
+                    article = f"'{article.id}' is a shipped seed article, which stays as shipped"
                 if isinstance(article, str):
                     logger.warning("%s:%d: skipped, %s", self._path, self._lines_read, article)
                 else:
@@ -77,6 +89,8 @@ class ArticleStore:
         """Add or replace an article; return it and whether it was new."""
         if not article_id.strip() or not title.strip() or not body.strip():
             raise DataError("id, title and body must be non-empty")
+        if article_id in self._seed_ids:
+            raise SeedArticleError(article_id)
         article = Article(article_id, title, body, source="registered")
         with self._lock:
             created = article_id not in self._articles

@@ -47,3 +47,17 @@ def test_a_replacement_by_another_worker_is_seen(tmp_path: Path) -> None:
     this_worker.register("flip", "Prisons", "Cells.")
     assert other_worker.get("flip").title == "Prisons"
     assert json.loads((tmp_path / REGISTERED_FILE).read_text().splitlines()[-1])["title"] == "Prisons"
+
+
+def test_a_seed_article_cannot_be_replaced_by_a_registration_or_a_hand_edit(tmp_path: Path, caplog) -> None:
+    from service.articles import SeedArticleError
+
+    seed_id = "003_2d5113ef618b1c85"
+    store = ArticleStore(tmp_path)
+    shipped = store.get(seed_id)
+    with pytest.raises(SeedArticleError, match="is a shipped seed article and cannot be replaced"):
+        store.register(seed_id, "Gardening tips", "Roses.")
+    (tmp_path / REGISTERED_FILE).write_text(json.dumps({"id": seed_id, "title": "Edited", "body": "B"}) + "\n")
+    with caplog.at_level(logging.WARNING, logger="service.articles"):
+        assert ArticleStore(tmp_path).get(seed_id) == shipped
+    assert f"{REGISTERED_FILE}:1: skipped, '{seed_id}' is a shipped seed article" in caplog.text

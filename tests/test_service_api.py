@@ -67,6 +67,8 @@ def test_inline_article_and_registered_article(client: TestClient, settings: Set
     assert inline.status_code == 200
     registered = client.post("/v1/articles", json={"id": "bikes", **article})
     assert registered.status_code == 201 and registered.json() == {"id": "bikes", "created": True}
+    again = client.post("/v1/articles", json={"id": "bikes", **article})
+    assert again.status_code == 200 and again.json() == {"id": "bikes", "created": False}
     by_id = moderate(client, {"text": "Good decision, the street is dangerous.", "article_id": "bikes"})
     assert by_id.json()["results"][0]["scores"] == inline.json()["results"][0]["scores"]
 
@@ -168,6 +170,9 @@ def test_api_keys(keyed_client: TestClient) -> None:
     assert moderate(keyed_client, {"text": "hi"},
                     headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 200
     assert keyed_client.post("/v1/articles", json={"id": "a", "title": "t", "body": "b"}).status_code == 401
+    seed = keyed_client.post("/v1/articles", json={"id": ARTICLE_ID, "title": "t", "body": "b"},
+                             headers={"X-API-Key": API_KEY})
+    assert seed.status_code == 409 and "shipped seed article" in seed.json()["error"]
     assert keyed_client.get("/v1/model").status_code == 401
     assert keyed_client.get("/healthz").status_code == 200
 
