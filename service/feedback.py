@@ -25,6 +25,7 @@ from model.text import LONE_SURROGATE
 
 SQLITE_FILE = "feedback.sqlite3"
 RETRIES = 8
+LOCK_WAIT_SECONDS = 10  # how long a write waits for another's SQLite lock before answering 503
 
 metadata = MetaData()
 
@@ -145,13 +146,15 @@ class FeedbackStore:
         return ("created" if current is None else "updated"), revision
 
     def _retrying(self, work):
-        """Run ``work(connection)`` in a transaction, retrying on a lost race or a busy database."""
+        """Run ``work(connection)`` in a transaction, retrying on a lost race or a busy database for
+        about ``LOCK_WAIT_SECONDS`` (SQLite's own wait for a lock counts towards it)."""
+        deadline = time.monotonic() + LOCK_WAIT_SECONDS
         for attempt in range(RETRIES):
             try:
                 with self._writer.begin() as connection:
                     return work(connection)
             except (IntegrityError, OperationalError) as error:
-                if attempt == RETRIES - 1:
+                if attempt == RETRIES - 1 or time.monotonic() > deadline:  # a lock held for long: answer now
                     raise StoreError(f"feedback database busy or failing: {_first_line(error)}") from None
                 time.sleep(0.02 * (attempt + 1))
 
@@ -221,13 +224,13 @@ def _engine(url: str) -> Engine:
         raise ValueError("an in-memory SQLite database keeps nothing: the queue and decisions would be lost "
                          "when the process stops, and each worker would see its own; give a file "
                          "(sqlite:////path/to/feedback.sqlite)")
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = create_engine(url, connect_args={"timeout": LOCK_WAIT_SECONDS, "check_same_thread": False})
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=30000"):
+        for pragma in ("journal_mode=WAL", "synchronous=FULL", f"busy_timeout={LOCK_WAIT_SECONDS * 1000}"):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()
 

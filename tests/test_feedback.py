@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 import httpx
@@ -19,7 +20,7 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.cli import cli
-from service.feedback import Decision, FeedbackStore, Queued, database_url, metadata
+from service.feedback import SQLITE_FILE, Decision, FeedbackStore, Queued, StoreError, database_url, metadata
 from service.settings import Settings
 
 ARTICLE_ID = "003_2d5113ef618b1c85"
@@ -91,6 +92,27 @@ def test_the_queue_pages_through_every_comment_once(store) -> None:
     assert [[item["comment_id"] for item in page] for page in pages] == [
         ["q0", "q1", "q2"], ["q3", "q4", "q5"], ["q6"], []]
     assert store.queue_length() == 7
+
+
+def test_a_write_behind_a_long_held_sqlite_lock_fails_in_seconds_not_minutes(tmp_path: Path, monkeypatch) -> None:
+    import sqlite3
+
+    import service.feedback
+
+    monkeypatch.setattr(service.feedback, "LOCK_WAIT_SECONDS", 1)
+    store = FeedbackStore(database_url(None, tmp_path))
+    holder = sqlite3.connect(tmp_path / SQLITE_FILE, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")  # another program holding the write lock (a backup, a shell)
+    started = time.monotonic()
+    try:
+        with pytest.raises(StoreError, match="busy or failing: .*locked"):
+            store.record(decision())
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert time.monotonic() - started < 5
+    assert store.record(decision()) == ("created", 1)
+    store.close()
 
 
 def test_one_id_twice_in_a_batch_is_queued_once_as_the_last(store) -> None:
