@@ -20,7 +20,15 @@ from fastapi.testclient import TestClient
 
 from service.app import create_app
 from service.cli import cli
-from service.feedback import SQLITE_FILE, Decision, FeedbackStore, Queued, StoreError, database_url, metadata
+from service.feedback import (
+    SQLITE_FILE,
+    Decision,
+    FeedbackStore,
+    Queued,
+    StoreError,
+    database_url,
+    metadata,
+)
 from service.settings import Settings
 
 ARTICLE_ID = "003_2d5113ef618b1c85"
