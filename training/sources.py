@@ -148,13 +148,13 @@ def _row_lines(path: Path, suffix: str) -> list[int]:
     them; refuses, naming file, line and field, what the ``datasets`` loaders fail on without saying
     where: a byte that is not UTF-8, a JSON line that is not an object, a lone surrogate, no rows."""
     if suffix == ".jsonl":
-        rows = list(read_jsonl(path))
-        for number, record in rows:
+        row_lines = []
+        for number, record in read_jsonl(path):
+            row_lines.append(number)
             for name, value in record.items():
                 if isinstance(value, str) and LONE_SURROGATE.search(value):
                     raise DataError("holds a lone surrogate (half of a UTF-16 pair), which is not valid "
                                     "Unicode", path=str(path), line=number, field=name)
-        row_lines = [number for number, _ in rows]
     elif suffix == ".csv":
         row_lines = _csv_row_lines(path)[1:]  # the first is the header
     else:  # a .json file: one JSON document or JSON Lines; rows counted from the top
