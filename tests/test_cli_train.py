@@ -110,7 +110,7 @@ def test_a_row_naming_a_known_article_trains_with_that_articles_text(tmp_path: P
 
 
 @pytest.mark.parametrize("words, min_df, message", [
-    ("common", 500, "min_df = 500 asks for n-grams in more comments than a fit sees (90 of the 90"),
+    ("common", 500, "min_df = 500 asks for n-grams in more texts than a fit sees (at most 90, from 90"),
     ("distinct", 80, "min_df = 80 leaves no word or character n-gram to learn from in 90 comments"),
 ])
 def test_a_min_df_no_n_gram_reaches_is_one_line_naming_it(tmp_path: Path, words: str, min_df: int,

@@ -148,11 +148,13 @@ def check_enough_articles(train_records: list[dict], config: TrainingConfig) -> 
 
 
 def check_min_df(train_records: list[dict], config: TrainingConfig) -> None:
-    """Refuse a ``min_df`` above the comments a fit sees: no n-gram could be in that many."""
-    fit_size = len(train_records) - (math.ceil(len(train_records) / config.cv_folds) if config.cv_folds else 0)
-    if config.min_df > fit_size:
-        raise ConfigError(f"min_df = {config.min_df} asks for n-grams in more comments than a fit sees "
-                          f"({fit_size} of the {len(train_records)} training comments): lower min_df with --config")
+    """Refuse a ``min_df`` above the texts a fit counts n-grams in (each comment, and each with an
+    article once more without it): no n-gram could be in that many."""
+    texts = sum(2 if record["article"] else 1 for record in train_records)
+    fit_texts = texts - (math.ceil(texts / config.cv_folds) if config.cv_folds else 0)
+    if config.min_df > fit_texts:
+        raise ConfigError(f"min_df = {config.min_df} asks for n-grams in more texts than a fit sees (at most "
+                          f"{fit_texts}, from {len(train_records)} training comments): lower min_df with --config")
 
 
 def check_categories(train_records: list[dict]) -> None:
