@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import subprocess
 import sys
+import time
 from collections import Counter
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -44,13 +47,49 @@ def small_seed_data(n_articles: int = 12, per_article: int = 80) -> LabelledData
 
 
 TRAIN_SESSION_MODEL = """
-import sys
+import os, sys, threading, time
 from pathlib import Path
+
+parent = os.getppid()
+
+def end_with_the_tests():  # a test run stopped by Ctrl-C leaves no training behind
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
+
+threading.Thread(target=end_with_the_tests, daemon=True).start()
 from training.config import TrainingConfig
 from training.sources import load_seed_data
 from training.train import train
-train(load_seed_data(), TrainingConfig(cv_folds=0), Path(sys.argv[1]), force=True)
+try:
+    train(load_seed_data(), TrainingConfig(cv_folds=0), Path(sys.argv[1]), force=True)
+except BaseException:
+    Path(sys.argv[2]).write_text("failed")
+    raise
+Path(sys.argv[2]).write_text("trained")
 """
+WAIT_FOR_TRAINING_SECONDS = 3600
+
+
+@dataclass
+class SessionModel:
+    """The model trained for the test run; with xdist, one training shared by every worker."""
+
+    directory: Path
+    status: Path  # "trained" or "failed", written by the training as it ends
+    log: Path
+    pid: int
+    process: subprocess.Popen | None  # None in the workers that did not start it
+
+    def running(self) -> bool:
+        """Whether the training process is still alive."""
+        if self.process is not None:
+            return self.process.poll() is None
+        try:
+            os.kill(self.pid, 0)
+            return True
+        except ProcessLookupError:
+            return False
 
 
 def needs_session_model(item: pytest.Item) -> bool:
@@ -59,37 +98,59 @@ def needs_session_model(item: pytest.Item) -> bool:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Tests that need the session model run last (in their files' order), so that the others run
-    on one core while the model trains on the other."""
+    while the model trains."""
     items.sort(key=needs_session_model)
     config.session_model_needed = any(map(needs_session_model, items))
+
+
+def _run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder of this test run that every xdist worker shares (the run's own without xdist)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
 @pytest.fixture(scope="session", autouse=True)
 def session_model_training(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
     """Start training the session model from seeds/ (no cross-validation) in another process as
-    the session starts, when a selected test needs it; yield its folder and process."""
+    the session starts, when a selected test needs it, unless another xdist worker already did."""
     if not getattr(request.config, "session_model_needed", True):
         yield None
         return
-    directory = tmp_path_factory.mktemp("model")
-    with open(directory.parent / "session-model-training.log", "w") as log:
-        process = subprocess.Popen([sys.executable, "-c", TRAIN_SESSION_MODEL, str(directory)],
-                                   stdout=log, stderr=subprocess.STDOUT,
-                                   env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
-        yield directory, process
-        if process.poll() is None:
-            process.kill()
-        process.wait()
+    folder = _run_folder(tmp_path_factory)
+    started = folder / "session-model.pid"
+    with open(folder / "session-model.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        model = SessionModel(folder / "session-model", folder / "session-model.status",
+                             folder / "session-model-training.log", 0, None)
+        if started.exists():
+            model.pid = int(started.read_text())
+        else:
+            with open(model.log, "w") as log:
+                model.process = subprocess.Popen(
+                    [sys.executable, "-c", TRAIN_SESSION_MODEL, str(model.directory), str(model.status)],
+                    stdout=log, stderr=subprocess.STDOUT,
+                    env={**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"})
+            model.pid = model.process.pid
+            started.write_text(str(model.pid))
+    yield model
+    if model.process is not None:
+        if os.environ.get("PYTEST_XDIST_WORKER") and not request.session.shouldstop:
+            model.process.wait()  # another worker may still be waiting for it
+        elif model.process.poll() is None:
+            model.process.kill()
+        model.process.wait()
 
 
 @pytest.fixture(scope="session")
-def trained_dir(session_model_training) -> Path:
+def trained_dir(session_model_training: SessionModel) -> Path:
     """The model trained from seeds/ for the session, once its training has finished."""
-    directory, process = session_model_training
-    if process.wait() != 0:
-        log = directory.parent / "session-model-training.log"
-        pytest.fail(f"training the session model failed:\n{log.read_text()[-3000:]}")
-    return directory
+    model = session_model_training
+    deadline = time.monotonic() + WAIT_FOR_TRAINING_SECONDS
+    while not model.status.exists() and model.running() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    if not model.status.exists() or model.status.read_text() != "trained":
+        pytest.fail(f"training the session model failed:\n{model.log.read_text()[-3000:]}")
+    return model.directory
 
 
 def _folder_state(directory: Path) -> tuple:
