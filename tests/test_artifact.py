@@ -38,6 +38,17 @@ def test_card_has_every_field(card: dict) -> None:
     assert card["training_config"]["seed"] == 0
 
 
+def test_the_shipped_model_was_trained_on_the_shipped_labelled_set() -> None:
+    """A labelled set changed without retraining, or a card recording another file, fails here."""
+    from model.artifact import sha256_of
+
+    card = read_card(DEFAULT_MODEL_DIR)
+    repository = Path(__file__).resolve().parents[1]
+    assert [source["path"] for source in card["training_data"]] == ["seeds/articles.jsonl", "seeds/comments.jsonl"]
+    for source in card["training_data"]:
+        assert source["sha256"] == sha256_of(repository / source["path"]), source["path"]
+
+
 def test_shipped_default_model_loads_and_works() -> None:
     moderator, card = load_model(DEFAULT_MODEL_DIR)
     assert moderator.version == card["model_version"]
