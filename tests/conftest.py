@@ -61,12 +61,18 @@ threading.Thread(target=end_with_the_tests, daemon=True).start()
 from training.config import TrainingConfig
 from training.sources import load_seed_data
 from training.train import train
+status = Path(sys.argv[2])
+
+def end_as(word):  # whole or not at all: another worker may be reading it
+    status.with_suffix(".tmp").write_text(word)
+    status.with_suffix(".tmp").replace(status)
+
 try:
     train(load_seed_data(), TrainingConfig(cv_folds=0), Path(sys.argv[1]), force=True)
 except BaseException:
-    Path(sys.argv[2]).write_text("failed")
+    end_as("failed")
     raise
-Path(sys.argv[2]).write_text("trained")
+end_as("trained")
 """
 WAIT_FOR_TRAINING_SECONDS = 3600
 
