@@ -227,6 +227,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                   description="Sorts reader comments into substantive, whataboutism or abusive, with stance.")
     app.state.holder, app.state.metrics, app.state.settings = holder, metrics, settings
     several = settings.workers > 1
+
     def keys_for(path: str) -> list[str] | None:
         """The keys a POST to ``path`` needs (None: no key, as for the review page's sign-in)."""
         if settings.development_mode or path == "/review/login":

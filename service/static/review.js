@@ -9,7 +9,7 @@ moderatorInput.value = localStorage.getItem("moderator") || "";
 moderatorInput.addEventListener("change", () => localStorage.setItem("moderator", moderatorInput.value.trim()));
 
 async function load() {
-  // Skipped comments stay queued, at the top: the next page starts after them.
+  // Skipped comments stay queued, ahead of those not yet shown: the next page starts after them.
   const response = await fetch(`/v1/queue?limit=${PAGE}&offset=${state.skipped}`, { credentials: "same-origin" });
   if (!response.ok) { $("status").textContent = `Could not load the queue (${response.status}).`; return; }
   const page = await response.json();
