@@ -109,6 +109,19 @@ def test_a_row_naming_a_known_article_trains_with_that_articles_text(tmp_path: P
     assert load_source(str(data), ColumnMap()).records[0]["article"] is None
 
 
+COMMON_TEXTS = [f"comment {word} number {i}" for i, word in enumerate(["alpha", "beta", "gamma", "delta"] * 30)]
+
+
+def train_small(tmp_path: Path, texts: list[str], min_df: int):
+    """`moderate train` on ``texts`` (categories in turn, under eight articles) with this min_df."""
+    data = tmp_path / "small.jsonl"
+    data.write_text("".join(json.dumps({"text": text, "category": CATEGORIES[i % 3], "article_id": f"a{i % 8}"})
+                            + "\n" for i, text in enumerate(texts)))
+    (tmp_path / "config.toml").write_text(f"min_df = {min_df}\ncv_folds = 0\n")
+    return CliRunner().invoke(cli, ["train", "--data", str(data), "--config", str(tmp_path / "config.toml"),
+                                    "--out", str(tmp_path / "m")])
+
+
 @pytest.mark.parametrize("words, min_df, message", [
     ("common", 500, "min_df = 500 asks for n-grams in more texts than a fit sees (at most 90, from 90"),
     ("distinct", 80, "min_df = 80 leaves no word or character n-gram to learn from in 90 comments"),
@@ -117,28 +130,16 @@ def test_a_min_df_no_n_gram_reaches_is_one_line_naming_it(tmp_path: Path, words:
                                                           message: str) -> None:
     """scikit-learn said "Found array with 0 feature(s)" or "Input X contains NaN" in a traceback."""
     random = np.random.default_rng(1)
-    texts = ([f"comment {word} number {i}" for i, word in enumerate(["alpha", "beta", "gamma", "delta"] * 30)]
-             if words == "common" else ["".join(random.choice(list("abcdefghijklmnopqrstuvwxyz"), 12))
-                                        for _ in range(120)])
-    data = tmp_path / "small.jsonl"
-    data.write_text("".join(json.dumps({"text": text, "category": CATEGORIES[i % 3], "article_id": f"a{i % 8}"})
-                            + "\n" for i, text in enumerate(texts)))
-    (tmp_path / "config.toml").write_text(f"min_df = {min_df}\ncv_folds = 0\n")
-    result = CliRunner().invoke(cli, ["train", "--data", str(data), "--config", str(tmp_path / "config.toml"),
-                                      "--out", str(tmp_path / "m")])
+    texts = COMMON_TEXTS if words == "common" else ["".join(random.choice(list("abcdefghijklmnopqrstuvwxyz"), 12))
+                                                    for _ in range(120)]
+    result = train_small(tmp_path, texts, min_df)
     assert result.exit_code == 1 and message in result.output and "lower min_df" in result.output
     assert "Traceback" not in result.output and not (tmp_path / "m").exists()
 
 
 def test_a_vocabulary_whose_sentences_the_scorer_cannot_weigh_still_trains(tmp_path: Path) -> None:
     """With min_df 50 the sentence scorer weighs no column: every sentence was unweighed, their mean NaN."""
-    data = tmp_path / "small.jsonl"
-    data.write_text("".join(json.dumps({"text": f"comment {word} number {i}", "category": CATEGORIES[i % 3],
-                                        "article_id": f"a{i % 8}"}) + "\n"
-                            for i, word in enumerate(["alpha", "beta", "gamma", "delta"] * 30)))
-    (tmp_path / "config.toml").write_text("min_df = 50\ncv_folds = 0\n")
-    result = CliRunner().invoke(cli, ["train", "--data", str(data), "--config", str(tmp_path / "config.toml"),
-                                      "--out", str(tmp_path / "m")])
+    result = train_small(tmp_path, COMMON_TEXTS, 50)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "m" / "model_card.json").exists()
 
