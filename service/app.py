@@ -295,8 +295,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def review_queue(request: Request, limit: int = Query(50, ge=1, le=500),
                            offset: int = Query(0, ge=0)) -> dict:
         """Comments waiting for a moderator, most uncertain first; ``offset`` pages through them."""
-        store = request.app.state.feedback
-        items, total = await asyncio.to_thread(lambda: (store.queue(limit, offset), store.queue_length()))
+        items, total = await asyncio.to_thread(request.app.state.feedback.queue_page, limit, offset)
         return {"items": items, "total": total, "offset": offset, "limit": limit}
 
     @app.get("/review", include_in_schema=False)

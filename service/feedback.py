@@ -25,6 +25,7 @@ from model.text import LONE_SURROGATE
 
 SQLITE_FILE = "feedback.sqlite3"
 RETRIES = 8
+QUEUE_TOTAL = "queue_total"  # the window column carrying the queue's length beside each row
 LOCK_WAIT_SECONDS = 10  # how long a write waits for another's SQLite lock before answering 503
 
 metadata = MetaData()
@@ -176,16 +177,19 @@ class FeedbackStore:
 
     def queue(self, limit: int = 50, offset: int = 0) -> list[dict]:
         """Queued comments, most uncertain first (then oldest first), ``offset`` of them skipped."""
+        return self.queue_page(limit, offset)[0]
+
+    def queue_page(self, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+        """A page of the queue and how many comments wait in all, read in one statement so that the
+        two agree while comments are queued and decided."""
+        total = func.count().over().label(QUEUE_TOTAL)
         with self.engine.connect() as connection:
-            rows = connection.execute(select(review_queue).order_by(
+            rows = connection.execute(select(review_queue, total).order_by(
                 review_queue.c.uncertainty.desc(), review_queue.c.queued_at, review_queue.c.comment_id)
                 .limit(limit).offset(offset)).mappings().all()
-        return [_queue_item(row) for row in rows]
-
-    def queue_length(self) -> int:
-        """How many comments wait for a moderator."""
-        with self.engine.connect() as connection:
-            return connection.execute(select(func.count()).select_from(review_queue)).scalar_one()
+            if not rows:  # past the end: nothing on the page to disagree with
+                return [], connection.execute(select(func.count()).select_from(review_queue)).scalar_one()
+        return [_queue_item(row) for row in rows], rows[0][QUEUE_TOTAL]
 
     def decision(self, comment_id: str) -> dict | None:
         """The current decision on a comment, with its history (oldest first)."""
@@ -258,7 +262,7 @@ def _storable(row: dict) -> dict:
 
 
 def _queue_item(row) -> dict:
-    item = dict(row)
+    item = {name: value for name, value in row.items() if name != QUEUE_TOTAL}
     for name in ("scores", "stance_scores", "reasons", "explanation"):
         item[name] = json.loads(item[name]) if item[name] is not None else None
     return item
