@@ -13,15 +13,23 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from datasets import DatasetDict
 
 from model.artifact import load_model
+from training.dataset import load_labelled_set
 from training.sources import load_seed_data
 from training.train import LabelledData
 
 
 @lru_cache(maxsize=1)
+def shipped_dataset() -> DatasetDict:
+    """The shipped labelled set as its DatasetDict, loaded once per test process (seconds each time)."""
+    return load_labelled_set()
+
+
+@lru_cache(maxsize=1)
 def _seed_data_once() -> LabelledData:
-    return load_seed_data()
+    return load_seed_data(dataset=shipped_dataset())
 
 
 def seed_data() -> LabelledData:

@@ -8,6 +8,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from conftest import shipped_dataset
 from datasets import ClassLabel
 
 from model.labels import CATEGORIES, STANCES
@@ -21,12 +22,6 @@ from training.sources import load_seed_data
 def shipped_report():
     """The shipped set's validation report, made once for the tests that read it (seconds each)."""
     return validate_labelled_set(SEEDS_DIR)
-
-
-@lru_cache(maxsize=1)
-def shipped_dataset():
-    """The shipped set as its DatasetDict, loaded once for the tests that read it."""
-    return load_labelled_set()
 
 
 def test_shipped_set_is_valid_and_large_enough() -> None:

@@ -6,6 +6,7 @@ import csv
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from model.artifact import sha256_of
 from model.corpus import Article, is_saved_dataset, read_jsonl, text_lines
@@ -15,6 +16,9 @@ from model.text import LONE_SURROGATE
 from seeds import SEEDS_DIR
 from training.dataset import ARTICLES_FILE, COMMENTS_FILE, load_labelled_set
 from training.train import LabelledData
+
+if TYPE_CHECKING:
+    from datasets import DatasetDict
 
 FILE_LOADERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet",
                 ".gz": None}
@@ -57,9 +61,10 @@ def seed_records_as_training(records: list[dict]) -> list[dict]:
              "group": r["article_id"], "source": r["source"], "hard_case": r.get("hard_case")} for r in records]
 
 
-def load_seed_data(directory: Path = SEEDS_DIR) -> LabelledData:
-    """The shipped labelled set, read through its ``datasets.DatasetDict``, with its files' hashes."""
-    dataset = load_labelled_set(directory)
+def load_seed_data(directory: Path = SEEDS_DIR, dataset: DatasetDict | None = None) -> LabelledData:
+    """The shipped labelled set, read through its ``datasets.DatasetDict`` (``dataset``, when it was
+    already loaded from ``directory``), with its files' hashes."""
+    dataset = load_labelled_set(directory) if dataset is None else dataset
     names = {column: dataset["train"].features[column].int2str for column in ("category", "stance")}
     rows = [row | {column: names[column](row[column]) for column in names}
             for split in ("train", "test") for row in dataset[split].to_list()]  # to_list: columnar, fast
