@@ -17,7 +17,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote, unquote
 
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -35,6 +35,7 @@ from service.settings import Settings
 
 logger = logging.getLogger(__name__)
 RELOAD_MARKER = "reload-request"
+API_PREFIX, ADMIN_PREFIX = "/v1/", "/v1/admin/"  # every route under the first takes a key
 MISSING_KEY = "missing or invalid API key (send it in the X-API-Key header)"
 RELOAD_POLL_SECONDS = 1.0
 
@@ -116,16 +117,16 @@ class GuardMiddleware:
                     message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
             await send(message)
 
-        if scope["method"] == "POST":  # the API's and the review page's sign-in alike
-            allowed = self.keys_for(scope["path"])
-            if allowed is not None and not _carries_key(Request(scope), allowed):  # 401 before the body's checks
-                refusal = error_response(401, MISSING_KEY)
-            else:
-                refusal, receive = await self._guard(scope, receive)
-            if refusal is not None:
-                await refusal(scope, receive, send_and_record)
-                self._record(scope, status["code"], started)
-                return
+        allowed = self.keys_for(scope["path"])
+        refusal = None
+        if allowed is not None and not _carries_key(Request(scope), allowed):  # 401 before the body's checks
+            refusal = error_response(401, MISSING_KEY)
+        elif scope["method"] == "POST":  # the API's and the review page's sign-in alike
+            refusal, receive = await self._guard(scope, receive)
+        if refusal is not None:
+            await refusal(scope, receive, send_and_record)
+            self._record(scope, status["code"], started)
+            return
         await self.app(scope, receive, send_and_record)
         self._record(scope, status["code"], started)
 
@@ -229,10 +230,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     several = settings.workers > 1
 
     def keys_for(path: str) -> list[str] | None:
-        """The keys a POST to ``path`` needs (None: no key, as for the review page's sign-in)."""
-        if settings.development_mode or path == "/review/login":
+        """The keys a request to ``path`` needs: every API route takes a key, the admin routes an admin
+        key; None for the rest (health, metrics, the review page, which signs in with a key itself)."""
+        if settings.development_mode or not path.startswith(API_PREFIX):
             return None
-        return settings.admin_keys if path == "/v1/admin/reload" else settings.api_keys + settings.admin_keys
+        return settings.admin_keys if path.startswith(ADMIN_PREFIX) else settings.api_keys + settings.admin_keys
 
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics,
                        requests_per_connection=settings.requests_per_connection if several else 0,
@@ -240,13 +242,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                        keys_for=keys_for)
     _install_error_handlers(app)
 
-    async def require_key(request: Request) -> None:
-        _check_key(request, settings.api_keys + settings.admin_keys, settings)
-
-    async def require_admin(request: Request) -> None:
-        _check_key(request, settings.admin_keys, settings)
-
-    @app.post("/v1/moderate", response_model=ModerateResponse, dependencies=[Depends(require_key)],
+    @app.post("/v1/moderate", response_model=ModerateResponse,
               responses={400: {"model": ErrorBody}, 401: {"model": ErrorBody}, 413: {"model": ErrorBody},
                          422: {"model": ErrorBody}})
     async def moderate(request_body: ModerateRequest, request: Request) -> Response:
@@ -266,7 +262,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # ASCII-escaped, so that even a lone surrogate in a comment is valid JSON on the wire.
         return Response(json.dumps(response, check_circular=False), media_type="application/json")
 
-    @app.post("/v1/feedback", response_model=FeedbackOut, dependencies=[Depends(require_key)],
+    @app.post("/v1/feedback", response_model=FeedbackOut,
               responses={201: {"model": FeedbackOut}, 401: {"model": ErrorBody}, 422: {"model": ErrorBody}})
     async def feedback(body: FeedbackIn, request: Request, response: Response) -> dict:
         """Store a moderator's decision (once; a changed decision updates it and keeps its history)."""
@@ -283,7 +279,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.status_code = 201 if status == "created" else 200
         return {"comment_id": decision.comment_id, "status": status, "revision": revision}
 
-    @app.get("/v1/feedback/{comment_id:path}", dependencies=[Depends(require_key)])
+    @app.get("/v1/feedback/{comment_id:path}")
     async def feedback_of(comment_id: str, request: Request) -> dict:
         """The stored decision on a comment, with every earlier version."""
         found = await asyncio.to_thread(request.app.state.feedback.decision, comment_id)
@@ -291,7 +287,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, f"no decision stored for comment_id '{comment_id}'")
         return found
 
-    @app.get("/v1/queue", dependencies=[Depends(require_key)])
+    @app.get("/v1/queue")
     async def review_queue(request: Request, limit: int = Query(50, ge=1, le=500),
                            offset: int = Query(0, ge=0)) -> dict:
         """Comments waiting for a moderator, most uncertain first; ``offset`` pages through them."""
@@ -301,9 +297,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/review", include_in_schema=False)
     async def review_page(request: Request) -> Response:
         """The moderators' review page (a sign-in form when the request carries no valid key)."""
-        try:
-            await require_key(request)
-        except HTTPException:
+        allowed = settings.api_keys + settings.admin_keys
+        if not settings.development_mode and not _carries_key(request, allowed):
             return HTMLResponse(static_text("login.html"), status_code=401)
         return HTMLResponse(static_text("review.html"))
 
@@ -323,7 +318,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             raise HTTPException(404, f"no such file: {name}")
         return Response(static_text(name), media_type=STATIC_TYPES[name])
 
-    @app.post("/v1/articles", status_code=201, dependencies=[Depends(require_key)])
+    @app.post("/v1/articles", status_code=201)
     async def register_article(article: ArticleRegistration, request: Request, response: Response) -> dict:
         """Register (or replace) an article so comments can refer to it by id; survives restarts. The
         shipped seed articles cannot be replaced (409)."""
@@ -331,12 +326,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.status_code = 201 if created else 200
         return {"id": article.id, "created": created}
 
-    @app.get("/v1/model", dependencies=[Depends(require_key)])
+    @app.get("/v1/model")
     async def model_card() -> dict:
         """The model card of the model being served."""
         return holder.card
 
-    @app.post("/v1/admin/reload", dependencies=[Depends(require_admin)])
+    @app.post("/v1/admin/reload")
     async def reload() -> dict:
         """Swap in the artifact at the model folder; a bad artifact is refused, the old one keeps serving."""
         old = holder.card.get("model_version")
@@ -365,12 +360,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     return app
-
-
-def _check_key(request: Request, allowed: list[str], settings: Settings) -> None:
-    """401 unless the request carries one of the allowed keys (no keys configured: development mode)."""
-    if not settings.development_mode and not _carries_key(request, allowed):
-        raise HTTPException(401, MISSING_KEY)
 
 
 def _carries_key(request: Request, allowed: list[str]) -> bool:

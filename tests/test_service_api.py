@@ -177,6 +177,20 @@ def test_api_keys(keyed_client: TestClient) -> None:
     assert keyed_client.get("/healthz").status_code == 200
 
 
+def test_every_api_route_refuses_a_request_without_a_key(keyed_client: TestClient) -> None:
+    """The key is checked by path, so a route added under /v1/ later is guarded without more code."""
+    routes = [(method, route.path.replace("{comment_id:path}", "c1")) for route in keyed_client.app.routes
+              for method in getattr(route, "methods", ()) if route.path.startswith("/v1/")]
+    assert len(routes) >= 7
+    for method, path in routes:
+        assert keyed_client.request(method, path).status_code == 401, (method, path)
+        if path.startswith("/v1/admin/"):
+            assert keyed_client.request(method, path, headers={"X-API-Key": API_KEY}).status_code == 401
+    assert keyed_client.get("/v1/no-such-route").status_code == 401, "nothing is learnt of the API without a key"
+    assert keyed_client.get("/v1/no-such-route", headers={"X-API-Key": API_KEY}).status_code == 404
+    assert keyed_client.get("/review").status_code == 401 and "<form" in keyed_client.get("/review").text
+
+
 def test_a_request_without_a_key_gets_401_before_its_body_is_judged(keyed_client: TestClient) -> None:
     """A caller without a key learns nothing of the limits or the body's checks."""
     huge = {"comments": [{"text": "x" * 70_000}]}
