@@ -37,17 +37,35 @@ NO_POSTGRES = ("no PostgreSQL server: set MODERATE_TEST_DATABASE_URL (the README
 
 
 def postgres_url() -> str:
-    """The test server's URL, with the tables dropped; skip with the reason when there is none."""
+    """The test server's URL, in a schema of this test worker's own (xdist workers run side by side),
+    with the tables dropped; skip with the reason when there is no server."""
     url = os.environ.get("MODERATE_TEST_DATABASE_URL")
     if not url:
         pytest.skip(NO_POSTGRES)
     try:
+        url = _worker_schema(url)
         store = FeedbackStore(url)
     except Exception as error:  # noqa: BLE001 - any failure to connect means: no server here
         pytest.skip(f"{NO_POSTGRES} ({error})")
     metadata.drop_all(store.engine)
     store.close()
     return url
+
+
+def _worker_schema(url: str) -> str:
+    """``url`` with its search path set to a schema named after the xdist worker, created if missing."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    schema = "moderate_" + os.environ.get("PYTEST_XDIST_WORKER", "main")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA IF NOT EXISTS "{schema}"'))
+    finally:
+        engine.dispose()
+    return make_url(url).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
