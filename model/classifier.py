@@ -122,6 +122,12 @@ class LinearHead(BaseEstimator):
         return removed
 
 
+def _is_content_word(word: str) -> bool:
+    """Whether a word can carry a sentence's meaning: not a function word, nor a lone Latin letter
+    (the "u" and "s" of "U.S.", the "r" of "u r", initials)."""
+    return word not in STOPWORDS and not (len(word) == 1 and word.isascii())
+
+
 def class_document_counts(X: sp.csr_matrix, y: np.ndarray, n_classes: int) -> np.ndarray:
     """Per class (rows) and column, how many documents of that class hold the column."""
     present = (X != 0).astype(np.float64)
@@ -372,7 +378,7 @@ class CommentClassifier(BaseEstimator):
         """Which n-gram columns hold a content word: a sentence is judged abusive by what it says,
         never by its function words alone ("is a", "are", "you"), which every sentence has."""
         names = self.featurizer_.feature_names_[:n_columns]
-        return np.array([any(word not in STOPWORDS for word in name.split()) for name in names])
+        return np.array([any(_is_content_word(word) for word in name.split()) for name in names])
 
     def _sentence_model(self) -> LogisticRegression:
         return LogisticRegression(C=self.C_sentence, class_weight="balanced", max_iter=2000,

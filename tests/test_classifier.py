@@ -120,6 +120,19 @@ def test_harsh_disagreement_disputes_the_article(moderator, text: str) -> None:
     assert moderator.moderate_one(text, ARTICLE).stance == "disputes"
 
 
+@pytest.mark.parametrize("text", [
+    "The D.P.R.K. denies all of it.", "R. Kelly is irrelevant here.", "R.kelly 30 years and chauvin 21 years",
+    "I think the U.S. and South Korea should push harder at the U.N.", "The U.S. should do more about this."])
+def test_abbreviations_and_initials_are_not_read_as_abuse(moderator, text: str) -> None:
+    """Their lone letters ("d", "r", "s") used to be sentences of their own, which the sentence
+    scorer read as the "u r" of abuse (0.56 to 1.00 abusive with 60cfa3de)."""
+    assert moderator.moderate_one(text, ARTICLE).category != "abusive", text
+
+
+def test_an_insult_after_an_abbreviation_is_still_caught(moderator) -> None:
+    assert moderator.moderate_one("I live in the U.S. and read it twice. You are a moron.").category == "abusive"
+
+
 @pytest.mark.parametrize("group", ["Christians", "Muslims", "Jews", "Koreans", "gay people", "refugees",
                                    "women", "Chinese people"])
 def test_mentioning_a_group_is_not_abusive(moderator, group: str) -> None:
