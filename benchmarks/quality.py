@@ -9,7 +9,8 @@ scored: criticisms of authors and outlets with insulting versions, and everyday 
 also use ("hope", "little", "every one", "strike") in civil comments and in abusive ones, civil sentences
 about peoples and faiths, and words that begin like a crude word or slur (names, places, other
 languages' words: "Fukushima", "Cockburn", Spanish "retardo") beside crude insults in inflected forms,
-and short civil reactions ("Source?", "Meh.") read as whataboutism beside short deflections caught.
+short civil reactions ("Source?", "Meh.") read as whataboutism beside short deflections caught, and
+civil comments holding abbreviations and initials ("U.S.", "D.P.R.K.", "R. Kelly") beside abusive ones.
 Last, how the comments written for rounds 20, 24 and 28 of the labelled set, and kept out of it as
 they gained nothing worth their cost (``benchmarks/evaluation``), are read: words abuse uses in their
 literal sense, blunt criticism of an author, calls for harm to a people beside civil sentences about
@@ -162,6 +163,10 @@ INDEPENDENT_PROBES = [
      ("civil comments, most of two or three sentences, blunt or crude about a thing (a ruling, an app, the "
       "refereeing) or using an insult's word harmlessly (written while the twenty-seventh round was written, "
       "by a writer who saw no file)")),
+    ("abbreviation", ("abbreviation_civil", "abbreviation_abusive"),
+     ("civil comments with dotted abbreviations, initials and titles (U.S., D.P.R.K., e.g., R. Kelly, Mr.), "
+      "and abusive ones holding them too (written after 60cfa3de read \"The D.P.R.K. denies all of it.\" as "
+      "abuse, by a writer who saw no file; four lines came from its brief)")),
     ("casual-register", ("casual_civil", "casual_abusive"),
      ("civil comments in the register of social-media replies, a fifth with profanity aimed at nobody "
       "(written after dea6d4b2 was chosen)")),
