@@ -78,6 +78,27 @@ def test_sentence_words() -> None:
         ["one"], ["two"], ["three"], ["four"], ["five"]]
 
 
+@pytest.mark.parametrize("text, sentences", [
+    ("The U.S. should do more.", [["the", "us", "should", "do", "more"]]),
+    ("The D.P.R.K. denies it, e.g. here.", [["the", "dprk", "denies", "it", "eg", "here"]]),
+    ("R. Kelly and R.Kelly", [["r", "kelly", "and", "r", "kelly"]]),
+    ("George W. Bush and J.K. Rowling", [["george", "w", "bush", "and", "jk", "rowling"]]),
+    ("I live in the U.S. You are wrong.", [["i", "live", "in", "the", "us"], ["you", "are", "wrong"]]),
+    ("Plan B. The end", [["plan", "b"], ["the", "end"]]),
+    ("the u.s.\nnext", [["the", "us"], ["next"]]),
+    ("It is big. I agree. a. b.", [["it", "is", "big"], ["i", "agree"], ["a"], ["b"]]),
+])
+def test_abbreviations_and_initials_end_no_sentence(text: str, sentences: list[list[str]]) -> None:
+    assert sentence_words(normalise(text)) == sentences
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(alphabet=st.sampled_from(list("aUkS .\n\tIT'1é")), max_size=20), min_size=1, max_size=5))
+def test_texts_normalised_together_are_each_normalised_alone(texts: list[str]) -> None:
+    from model.text import SEPARATOR, normalise_joined
+    assert normalise_joined(texts) == SEPARATOR.join(map(normalise, texts))
+
+
 @pytest.mark.parametrize("text, words", [
     ("Режим Кима — преступный! 👍", [["режим", "кима", "преступный"]]),
     ("북한 정권은 범죄 집단이다", [["북한", "정권은", "범죄", "집단이다"]]),
