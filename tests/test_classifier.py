@@ -121,11 +121,11 @@ def test_harsh_disagreement_disputes_the_article(moderator, text: str) -> None:
 
 
 @pytest.mark.parametrize("text", [
-    "The D.P.R.K. denies all of it.", "R. Kelly is irrelevant here.", "R.kelly 30 years and chauvin 21 years",
+    "The D.P.R.K. denies all of it.", "R. Kelly is irrelevant here.", "George W. Bush made the same promise in 2002.",
     "I think the U.S. and South Korea should push harder at the U.N.", "The U.S. should do more about this."])
 def test_abbreviations_and_initials_are_not_read_as_abuse(moderator, text: str) -> None:
     """Their lone letters ("d", "r", "s") used to be sentences of their own, which the sentence
-    scorer read as the "u r" of abuse (0.56 to 1.00 abusive with 60cfa3de)."""
+    scorer read as the "u r" of abuse (0.56 to 0.99 abusive with 60cfa3de)."""
     assert moderator.moderate_one(text, ARTICLE).category != "abusive", text
 
 
