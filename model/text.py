@@ -249,9 +249,8 @@ def _is_ascii_letter(codes: np.ndarray) -> np.ndarray:
 
 
 def _abbreviations_as_words(joined: str) -> str:
-    """``ABBREVIATION`` applied to each text of ``joined`` that may hold one, a text with a full stop
-    after a lone ASCII letter: a regex scan of every text would cost a batch a third of its
-    normalising time."""
+    """``ABBREVIATION`` applied to each text of ``joined`` that may hold one: a regex scan of every
+    text would take a batch longer than the rest of its normalising."""
     found = _texts_with_lone_letter_stops(joined)
     if not found:
         return joined
@@ -262,14 +261,16 @@ def _abbreviations_as_words(joined: str) -> str:
 
 
 def _texts_with_lone_letter_stops(joined: str) -> set[int]:
-    """Which texts of ``joined`` hold a full stop after an ASCII letter that follows no ASCII letter,
-    digit or apostrophe: found in string pieces in a short text, with arrays over a batch's bytes."""
+    """Which texts of ``joined`` may hold an ``ABBREVIATION``: those with a full stop after an ASCII
+    letter that follows no ASCII letter, digit or apostrophe (in string pieces, for a short text), or,
+    with arrays over a batch's bytes, those of such stops ``ABBREVIATION`` can begin at."""
     if len(joined) > SHORT_TEXT:
         data = np.frombuffer(joined.encode("utf-8", "surrogatepass") + b"  ", dtype=np.uint8)  # room after
         stops = np.flatnonzero(data[1:] == 46) + 1
         before, after = data[stops - 1], data[stops + 1] | 32  # | 32: ASCII letters as lower case
         two_before = np.where(stops > 1, data[np.maximum(stops - 2, 0)], 32)
-        in_word = (_is_ascii_letter(two_before) | ((two_before >= 48) & (two_before <= 57)) | (two_before == 39))
+        is_digit = (two_before >= 48) & (two_before <= 57)
+        in_word = _is_ascii_letter(two_before) | is_digit | (two_before == 39)
         # what ABBREVIATION can match: a capital's stop, or a letter's before another letter and stop
         starts = (before >= 65) & (before <= 90) | (_is_ascii_letter(after) & (data[stops + 2] == 46))
         stops = stops[_is_ascii_letter(before) & ~in_word & starts]
