@@ -297,15 +297,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/review", include_in_schema=False)
     async def review_page(request: Request) -> Response:
         """The moderators' review page (a sign-in form when the request carries no valid key)."""
-        allowed = settings.api_keys + settings.admin_keys
-        if not settings.development_mode and not _carries_key(request, allowed):
+        allowed = keys_for(API_PREFIX)
+        if allowed is not None and not _carries_key(request, allowed):
             return HTMLResponse(static_text("login.html"), status_code=401)
         return HTMLResponse(static_text("review.html"))
 
     @app.post("/review/login", include_in_schema=False)
     async def review_login(body: ReviewLogin) -> Response:
         """Check a key and keep it in an HTTP-only, same-site cookie for the review page."""
-        if not settings.development_mode and not _is_allowed(body.key, settings.api_keys + settings.admin_keys):
+        allowed = keys_for(API_PREFIX)
+        if allowed is not None and not _is_allowed(body.key, allowed):
             raise HTTPException(401, "invalid API key")
         response = Response(status_code=204)
         response.set_cookie(KEY_COOKIE, quote(body.key, safe=""), httponly=True, samesite="strict", path="/")
