@@ -9,8 +9,10 @@ scored: criticisms of authors and outlets with insulting versions, and everyday 
 also use ("hope", "little", "every one", "strike") in civil comments and in abusive ones, civil sentences
 about peoples and faiths, and words that begin like a crude word or slur (names, places, other
 languages' words: "Fukushima", "Cockburn", Spanish "retardo") beside crude insults in inflected forms,
-short civil reactions ("Source?", "Meh.") read as whataboutism beside short deflections caught, and
-civil comments holding abbreviations and initials ("U.S.", "D.P.R.K.", "R. Kelly") beside abusive ones.
+short civil reactions ("Source?", "Meh.") and on-topic statements of the regime's crimes ("North Korea
+has starved its own people for decades.") read as whataboutism beside deflections caught, civil comments
+holding abbreviations and initials ("U.S.", "D.P.R.K.", "R. Kelly") and civil comments naming a leader
+("Kim Yo Jong attended the Pyeongchang Olympics.") beside abusive ones.
 Last, how the comments written for rounds 20, 24 and 28 of the labelled set, and kept out of it as
 they gained nothing worth their cost (``benchmarks/evaluation``), are read: words abuse uses in their
 literal sense, blunt criticism of an author, calls for harm to a people beside civil sentences about
@@ -57,16 +59,24 @@ def read_as(probabilities: np.ndarray, category: str) -> int:
     return int((probabilities.argmax(axis=1) == CATEGORIES.index(category)).sum())
 
 
-def reaction_probe_line(moderator, article: str) -> str:
-    """How the independent short reactions (civil) and short deflections are read, alone and under
-    the seed article that carries reader comments."""
-    civil, deflections = probe_texts("reaction_civil"), probe_texts("reaction_whataboutism")
+def whataboutism_probe_line(moderator, article: str, names: tuple[str, str], what: str) -> str:
+    """How independent civil comments and deflections (``names``: their probe files) are read as
+    whataboutism, alone and under the seed article that carries reader comments."""
+    civil, deflections = (probe_texts(name) for name in names)
     counts = [f"{read_as(probabilities(moderator, civil, [a] * len(civil)), 'whataboutism')}/{len(civil)} and "
               f"{read_as(probabilities(moderator, deflections, [a] * len(deflections)), 'whataboutism')}"
               f"/{len(deflections)} {where}"
               for a, where in ((None, "alone"), (article, "under the seed article"))]
-    return ("independent short-reaction probes (civil reactions read as whataboutism, short deflections "
-            f"caught): {'; '.join(counts)}")
+    return f"independent {what} probes (civil ones read as whataboutism, deflections caught): {'; '.join(counts)}"
+
+
+WHATABOUTISM_PROBES = [  # (what they probe, (file of civil comments, file of deflections))
+    ("short-reaction", ("reaction_civil", "reaction_whataboutism")),
+    # statements of the seed topic's crimes and deflections in the same shapes, by a writer who saw no
+    # file after 177b5c8f read "North Korea has starved its own people for decades." as whataboutism
+    # (four lines came from its brief)
+    ("on-topic", ("ontopic_civil", "ontopic_whataboutism")),
+]
 
 
 def main() -> None:
@@ -117,7 +127,8 @@ def main() -> None:
         print(f"independent {kind} probes: {len(scored_abusive(moderator, civil))}/{len(civil)} {civil_kind} "
               f"scored abusive, {len(scored_abusive(moderator, abusive_texts))}/{len(abusive_texts)} abusive ones caught")
     seed_article = next(r["article"] for r in records if r["source"] == "seed_comment")
-    print(reaction_probe_line(moderator, seed_article))
+    for what, names in WHATABOUTISM_PROBES:
+        print(whataboutism_probe_line(moderator, seed_article, names, what))
     slurs = friendly_frame_sentences(insults_held_by_few(records, card["training_config"]["min_df"]))
     print(f"slurs the labelled set lacks, in a friendly frame (\"Thanks for the link, ...\"): "
           f"{len(scored_abusive(moderator, slurs))}/{len(slurs)} scored abusive")
@@ -167,6 +178,10 @@ INDEPENDENT_PROBES = [
      ("civil comments with dotted abbreviations, initials and titles (U.S., D.P.R.K., e.g., R. Kelly, Mr.), "
       "and abusive ones holding them too (written after 60cfa3de read \"The D.P.R.K. denies all of it.\" as "
       "abuse, by a writer who saw no file; four lines came from its brief)")),
+    ("leader", ("leader_civil", "leader_abusive"),
+     ("civil comments naming a political leader, 60 of them a Kim: news, damning facts, condemnation of "
+      "conduct, and abusive ones aimed at leaders (written after 177b5c8f read \"Kim Jong Un had his own uncle "
+      "executed.\" as abuse, by a writer who saw no file; five lines came from its brief)")),
     ("casual-register", ("casual_civil", "casual_abusive"),
      ("civil comments in the register of social-media replies, a fifth with profanity aimed at nobody "
       "(written after dea6d4b2 was chosen)")),
