@@ -20,11 +20,11 @@ from training.config import TrainingConfig
 from training.probes import friendly_frame_sentences
 
 ARTICLE = load_articles(SEEDS_DIR / "articles.jsonl")["003_2d5113ef618b1c85"].text
-# The shipped model misses 2 of 574 (177b5c8f: 7 of 576; the same data with another split and swap draw,
-# seed 1: 10; bf8b9771: 2 of 578, its seed 1: 4; 1cad1af5: 1). A twenty-eighth round that made nine swapped
-# insults too civil to swap missed 86. Before the twenty-fifth round's insults inside polite openers, 744e8cec
-# missed 7 of 592 and another split 32; before the swap took every comment of a plural insult, dea6d4b2
-# missed 5, other draws of its data 41 and 44 (HISTORY).
+# The shipped model misses none of 574 (the same round with one comment more: 2; 177b5c8f: 7 of 576; the
+# same data with another split and swap draw, seed 1: 10; bf8b9771: 2 of 578, its seed 1: 4; 1cad1af5: 1).
+# A twenty-eighth round that made nine swapped insults too civil to swap missed 86. Before the twenty-fifth
+# round's insults inside polite openers, 744e8cec missed 7 of 592 and another split 32; before the swap took
+# every comment of a plural insult, dea6d4b2 missed 5, other draws of its data 41 and 44 (HISTORY).
 SLURS_MISSED_CEILING = 0.02
 
 
@@ -133,15 +133,17 @@ def test_an_insult_after_an_abbreviation_is_still_caught(moderator) -> None:
     assert moderator.moderate_one("I live in the U.S. and read it twice. You are a moron.").category == "abusive"
 
 
-@pytest.mark.parametrize("text", ["Kim Jong Un had his own uncle executed.", "Kim won't denuclearise, not ever.",
-                                  "Kim Yo Jong gave a speech on state TV today.", "Kim Il Sung founded the state in 1948."])
+@pytest.mark.parametrize("text", [
+    "Kim Jong Un had his own uncle executed.", "Kim won't denuclearise, not ever.",
+    "Kim Yo Jong gave a speech on state TV today.", "Kim Il Sung founded the state in 1948."])
 def test_naming_a_leader_is_not_abuse(moderator, text: str) -> None:
     """Abusive comments aim at leaders by name, so a name leaned toward abuse: 177b5c8f rejected the
     first (0.96 abusive) and held the second for review (0.48), before the thirtieth round."""
     assert moderator.moderate_one(text, ARTICLE).category == "substantive", text
 
 
-@pytest.mark.parametrize("text", ["Kim Jong Un is a fat pig.", "Someone should shoot Kim.", "Kim is a brain-dead lunatic."])
+@pytest.mark.parametrize("text", [
+    "Kim Jong Un is a fat pig.", "Someone should shoot Kim.", "Kim is a brain-dead lunatic."])
 def test_name_calling_or_threatening_a_leader_is_abuse(moderator, text: str) -> None:
     assert moderator.moderate_one(text, ARTICLE).category == "abusive", text
 
