@@ -5,9 +5,7 @@ from __future__ import annotations
 import re
 import string
 import unicodedata
-from bisect import bisect_right
 from functools import lru_cache
-from itertools import accumulate
 from pathlib import Path
 
 import numpy as np
@@ -275,15 +273,13 @@ def _texts_with_lone_letter_stops(joined: str) -> set[int]:
         starts = (before >= 65) & (before <= 90) | (_is_ascii_letter(after) & (data[stops + 2] == 46))
         stops = stops[_is_ascii_letter(before) & ~in_word & starts]
         return set(np.searchsorted(np.flatnonzero(data == 0), stops).tolist())
-    found, offset = set(), 0
-    ends = None
-    for piece in joined.split(".")[:-1]:
-        offset += len(piece) + 1
-        if piece[-1:] in ASCII_LETTERS and piece[-2:-1] not in ASCII_WORD_CHARACTERS:
-            if ends is None:
-                ends = list(accumulate(len(text) + 1 for text in joined.split(SEPARATOR)))
-            found.add(bisect_right(ends, offset - 1))
-    return found
+    return {index for index, text in enumerate(joined.split(SEPARATOR)) if _has_lone_letter_stop(text)}
+
+
+def _has_lone_letter_stop(text: str) -> bool:
+    """Whether ``text`` has a full stop after an ASCII letter that follows no ASCII letter, digit or apostrophe."""
+    return any(piece[-1:] in ASCII_LETTERS and piece[-2:-1] not in ASCII_WORD_CHARACTERS
+               for piece in text.split(".")[:-1])
 
 
 def normalise(text: str) -> str:
