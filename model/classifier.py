@@ -24,6 +24,8 @@ from model.features_one_by_one import SentenceRows
 from model.labels import CATEGORIES, STANCES
 from model.spelling import SPELLING_PREFIX, SpellingTerms
 
+T = TypeVar("T")  # what a fit run by side_by_side returns
+
 # Parameters and fitted attributes added after models were shipped, with the values under which an
 # older model scores as it did.
 ADDED_SINCE = {"C_characters": 0.0, "spelling": True, "characters_": None, "sentence_min_share": 0.0,
@@ -36,7 +38,6 @@ DENSE_NAMES = [f"[{name}]" for name in DENSE_FEATURES] + [SENTENCE_FEATURE]
 # weights: at 1e-3 it stopped far enough from the optimum that another CPU's rounding (AVX2 against
 # AVX-512) moved them by 2.7% and a borderline sentence by 0.05; at 1e-4, by 0.2-0.7% and no check.
 FOLD_TOLERANCE = 1e-3
-T = TypeVar("T")
 HEAD_TOLERANCE = 1e-4
 # How an explanation names a dense cue whose value is below the training mean (the cue then counts
 # for the comment by its absence: "[question marks]" for a comment without any would mislead).
