@@ -13,12 +13,14 @@ short civil reactions ("Source?", "Meh.") and on-topic statements of the regime'
 has starved its own people for decades.") read as whataboutism beside deflections caught, civil comments
 holding abbreviations and initials ("U.S.", "D.P.R.K.", "R. Kelly") and civil comments naming a leader
 ("Kim Yo Jong attended the Pyeongchang Olympics.") beside abusive ones.
-Last, how the comments written for rounds 20, 24 and 28 of the labelled set, and kept out of it as
+Last, how the comments written for rounds 20, 24, 28 and 31 of the labelled set, and kept out of it as
 they gained nothing worth their cost (``benchmarks/evaluation``), are read: words abuse uses in their
 literal sense, blunt criticism of an author, calls for harm to a people beside civil sentences about
 them (round 20), everyday words the set held mostly inside abuse, in civil comments and in abusive
 twins (round 24), and words the set uses almost only as insults or dehumanising comparisons, in
-their literal, idiomatic or self-mocking senses (round 28).
+their literal, idiomatic or self-mocking senses (round 28), and abuse made of ordinary words (wishes
+of harm at a person, harm wished on a people, insults of a people, one call for harm in a long civil
+comment) beside civil twins, and civil comments with the ordinary words those use (round 31).
 """
 
 from __future__ import annotations
@@ -196,11 +198,11 @@ def probe_texts(name: str) -> list[str]:
 
 
 EVALUATION = Path(__file__).resolve().parent / "evaluation"
-KEPT_OUT_ROUNDS = (20, 24, 28)  # rounds written for the labelled set and kept out of it (evaluation/README.md)
+KEPT_OUT_ROUNDS = (20, 24, 28, 31)  # rounds written for the labelled set and kept out of it (evaluation/README.md)
 
 
 def kept_out_lines(moderator, records: list[dict]) -> list[str]:
-    """How the comments written for rounds 20, 24 and 28 and kept out of training (``benchmarks/evaluation``)
+    """How the comments written for rounds 20, 24, 28 and 31 and kept out of training (``benchmarks/evaluation``)
     are scored, part by part, each under its article (``records``: the labelled set's)."""
     articles = {r["group"]: r["article"] for r in records}
     return [line for number in KEPT_OUT_ROUNDS for line in _round_lines(moderator, number, articles)]
