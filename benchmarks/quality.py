@@ -202,7 +202,7 @@ KEPT_OUT_ROUNDS = (20, 24, 28, 31)  # rounds written for the labelled set and ke
 
 
 def kept_out_lines(moderator, records: list[dict]) -> list[str]:
-    """How the comments written for rounds 20, 24, 28 and 31 and kept out of training (``benchmarks/evaluation``)
+    """How the comments of the rounds kept out of training (``KEPT_OUT_ROUNDS``, ``benchmarks/evaluation``)
     are scored, part by part, each under its article (``records``: the labelled set's)."""
     articles = {r["group"]: r["article"] for r in records}
     return [line for number in KEPT_OUT_ROUNDS for line in _round_lines(moderator, number, articles)]
