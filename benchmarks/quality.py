@@ -13,20 +13,24 @@ short civil reactions ("Source?", "Meh.") and on-topic statements of the regime'
 has starved its own people for decades.") read as whataboutism beside deflections caught, civil comments
 holding abbreviations and initials ("U.S.", "D.P.R.K.", "R. Kelly") and civil comments naming a leader
 ("Kim Yo Jong attended the Pyeongchang Olympics.") beside abusive ones.
-Last, how the comments written for rounds 20, 24, 28 and 31 of the labelled set, and kept out of it as
+Beside the held-out macro-F1, how the sentences of the held-out substantive comments read when each is
+scored alone under its article, as a short comment would be.
+Last, how the comments written for rounds 20, 24, 28, 31 and 32 of the labelled set, and kept out of it as
 they gained nothing worth their cost (``benchmarks/evaluation``), are read: words abuse uses in their
 literal sense, blunt criticism of an author, calls for harm to a people beside civil sentences about
 them (round 20), everyday words the set held mostly inside abuse, in civil comments and in abusive
 twins (round 24), and words the set uses almost only as insults or dehumanising comparisons, in
 their literal, idiomatic or self-mocking senses (round 28), and abuse made of ordinary words (wishes
 of harm at a person, harm wished on a people, insults of a people, one call for harm in a long civil
-comment) beside civil twins, and civil comments with the ordinary words those use (round 31).
+comment) beside civil twins, and civil comments with the ordinary words those use (round 31), and short
+civil comments of everyday words (round 32; for civil-only parts, how many read as whataboutism too).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -96,6 +100,9 @@ def main() -> None:
 
     for name, f1, n in held_out_by_language(moderator, card, args.model, records):
         print(f"  of which {name:<25} n={n:>5}  macro-F1 {f1:.3f}")
+    flagged, n = held_out_sentences_read_alone(moderator, card, args.model, records)
+    print(f"  the sentences of its substantive comments, each read alone as a short comment under its "
+          f"article: {flagged}/{n} read as abusive")
 
     texts, labels = whataboutism_twitter()
     twitter = probabilities(moderator, texts)
@@ -198,7 +205,7 @@ def probe_texts(name: str) -> list[str]:
 
 
 EVALUATION = Path(__file__).resolve().parent / "evaluation"
-KEPT_OUT_ROUNDS = (20, 24, 28, 31)  # rounds written for the labelled set and kept out of it (evaluation/README.md)
+KEPT_OUT_ROUNDS = (20, 24, 28, 31, 32)  # rounds written for the labelled set and kept out of it (evaluation/README.md)
 
 
 def kept_out_lines(moderator, records: list[dict]) -> list[str]:
@@ -214,6 +221,7 @@ def _round_lines(moderator, number: int, articles: dict[str, str]) -> list[str]:
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     scores = probabilities(moderator, [r["text"] for r in rows], [articles[r["article_id"]] for r in rows])
     flagged = scores.argmax(axis=1) == CATEGORIES.index("abusive")
+    deflecting = scores.argmax(axis=1) == CATEGORIES.index("whataboutism")
     lines = []
     for part in dict.fromkeys(r["part"] for r in rows):
         civil = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] != "abusive"]
@@ -221,6 +229,8 @@ def _round_lines(moderator, number: int, articles: dict[str, str]) -> list[str]:
         line = f"round-{number} comments, {part}: {int(flagged[civil].sum())}/{len(civil)} civil ones read as abusive"
         if abusive:
             line += f", {int(flagged[abusive].sum())}/{len(abusive)} abusive ones caught"
+        else:
+            line += f" and {int(deflecting[civil].sum())} as whataboutism"
         lines.append(line)
     return lines
 
@@ -241,6 +251,26 @@ def held_out_by_language(moderator, card: dict, model_dir: Path, records: list[d
         truth = [CATEGORIES.index(records[i]["category"]) for i in rows]
         parts.append((name, f1_score(truth, predicted[rows], average="macro"), len(rows)))
     return parts
+
+
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+
+
+def held_out_sentences_read_alone(moderator, card: dict, model_dir: Path, records: list[dict]
+                                  ) -> tuple[int, int]:
+    """How many sentences (of three words or more) of the held-out substantive comments read as
+    abusive when each is scored alone under its article, and of how many: a reading of short civil
+    comments, which a comment's other sentences cannot pull toward civil."""
+    from training.train import held_out_articles
+    held_out = held_out_articles(card, model_dir) or set()
+    sentences, articles = [], []
+    for record in records:
+        if record["group"] in held_out and record["category"] == "substantive":
+            for sentence in SENTENCE_END.split(record["text"]):
+                if len(sentence.split()) >= 3:
+                    sentences.append(sentence)
+                    articles.append(record["article"])
+    return read_abusive(probabilities(moderator, sentences, articles)), len(sentences)
 
 
 def all_articles_cv(records: list[dict]) -> float:

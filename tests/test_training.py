@@ -204,6 +204,7 @@ def test_probe_sentences_are_distinct_and_absent_from_the_labelled_set() -> None
     (24, 3313, {"everyday_words"}),
     (28, 498, {"literal_sense"}),
     (31, 2400, {"person_harm", "people_harm", "group_insult", "harm_in_long", "ordinary_words"}),
+    (32, 2392, {"short_civil"}),
 ])
 def test_kept_out_rounds_are_labelled_and_kept_out_of_training(number: int, n_rows: int, parts: set[str]) -> None:
     rows = [json.loads(line) for line in (EVALUATION / f"round{number}.jsonl").read_text(encoding="utf-8").splitlines()]
