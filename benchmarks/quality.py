@@ -23,7 +23,8 @@ twins (round 24), and words the set uses almost only as insults or dehumanising 
 their literal, idiomatic or self-mocking senses (round 28), and abuse made of ordinary words (wishes
 of harm at a person, harm wished on a people, insults of a people, one call for harm in a long civil
 comment) beside civil twins, and civil comments with the ordinary words those use (round 31), and short
-civil comments of everyday words (round 32; for civil-only parts, how many read as whataboutism too).
+civil comments of everyday words (round 32); of a part without abusive comments, how many read as
+whataboutism too.
 """
 
 from __future__ import annotations
@@ -100,9 +101,10 @@ def main() -> None:
 
     for name, f1, n in held_out_by_language(moderator, card, args.model, records):
         print(f"  of which {name:<25} n={n:>5}  macro-F1 {f1:.3f}")
-    flagged, n = held_out_sentences_read_alone(moderator, card, args.model, records)
+    alone = held_out_sentences_read_alone(moderator, card, args.model, records)
     print(f"  the sentences of its substantive comments, each read alone as a short comment under its "
-          f"article: {flagged}/{n} read as abusive")
+          f"article: {read_abusive(alone)}/{len(alone)} read as abusive, {read_as(alone, 'whataboutism')} "
+          "as whataboutism")
 
     texts, labels = whataboutism_twitter()
     twitter = probabilities(moderator, texts)
@@ -256,11 +258,10 @@ def held_out_by_language(moderator, card: dict, model_dir: Path, records: list[d
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
 
 
-def held_out_sentences_read_alone(moderator, card: dict, model_dir: Path, records: list[dict]
-                                  ) -> tuple[int, int]:
-    """How many sentences (of three words or more) of the held-out substantive comments read as
-    abusive when each is scored alone under its article, and of how many: a reading of short civil
-    comments, which a comment's other sentences cannot pull toward civil."""
+def held_out_sentences_read_alone(moderator, card: dict, model_dir: Path, records: list[dict]) -> np.ndarray:
+    """Category probabilities of the sentences (of three words or more) of the held-out substantive
+    comments, each scored alone under its article: a reading of short civil comments, which a
+    comment's other sentences cannot pull toward civil."""
     from training.train import held_out_articles
     held_out = held_out_articles(card, model_dir) or set()
     sentences, articles = [], []
@@ -270,7 +271,7 @@ def held_out_sentences_read_alone(moderator, card: dict, model_dir: Path, record
                 if len(sentence.split()) >= 3:
                     sentences.append(sentence)
                     articles.append(record["article"])
-    return read_abusive(probabilities(moderator, sentences, articles)), len(sentences)
+    return probabilities(moderator, sentences, articles)
 
 
 def all_articles_cv(records: list[dict]) -> float:
