@@ -222,8 +222,8 @@ def _round_lines(moderator, number: int, articles: dict[str, str]) -> list[str]:
     path = EVALUATION / f"round{number}.jsonl"
     rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     scores = probabilities(moderator, [r["text"] for r in rows], [articles[r["article_id"]] for r in rows])
-    flagged = scores.argmax(axis=1) == CATEGORIES.index("abusive")
-    deflecting = scores.argmax(axis=1) == CATEGORIES.index("whataboutism")
+    read = scores.argmax(axis=1)
+    flagged, deflecting = read == CATEGORIES.index("abusive"), read == CATEGORIES.index("whataboutism")
     lines = []
     for part in dict.fromkeys(r["part"] for r in rows):
         civil = [i for i, r in enumerate(rows) if r["part"] == part and r["category"] != "abusive"]
@@ -237,14 +237,19 @@ def _round_lines(moderator, number: int, articles: dict[str, str]) -> list[str]:
     return lines
 
 
+def held_out_records(card: dict, model_dir: Path, records: list[dict]) -> list[dict]:
+    """The labelled comments under the articles the model was evaluated on and not trained on."""
+    from training.train import held_out_articles
+    held_out = held_out_articles(card, model_dir) or set()
+    return [r for r in records if r["group"] in held_out]
+
+
 def held_out_by_language(moderator, card: dict, model_dir: Path, records: list[dict]
                          ) -> list[tuple[str, float, int]]:
     """Held-out macro-F1 of the labelled set's comments in English and of those tagged non_english."""
     from sklearn.metrics import f1_score
-    from training.train import held_out_articles
-    held_out = held_out_articles(card, model_dir) or set()
     foreign_ids = non_english_ids()
-    records = [r for r in records if r["group"] in held_out]
+    records = held_out_records(card, model_dir, records)
     predicted = moderator.classifier.predict([r["text"] for r in records],
                                              [r["article"] for r in records]).category.argmax(axis=1)
     parts = []
@@ -255,18 +260,16 @@ def held_out_by_language(moderator, card: dict, model_dir: Path, records: list[d
     return parts
 
 
-SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")  # the model's sentence ends, on the raw text
 
 
 def held_out_sentences_read_alone(moderator, card: dict, model_dir: Path, records: list[dict]) -> np.ndarray:
     """Category probabilities of the sentences (of three words or more) of the held-out substantive
     comments, each scored alone under its article: a reading of short civil comments, which a
     comment's other sentences cannot pull toward civil."""
-    from training.train import held_out_articles
-    held_out = held_out_articles(card, model_dir) or set()
     sentences, articles = [], []
-    for record in records:
-        if record["group"] in held_out and record["category"] == "substantive":
+    for record in held_out_records(card, model_dir, records):
+        if record["category"] == "substantive":
             for sentence in SENTENCE_END.split(record["text"]):
                 if len(sentence.split()) >= 3:
                     sentences.append(sentence)
