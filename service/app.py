@@ -38,6 +38,8 @@ RELOAD_MARKER = "reload-request"
 API_PREFIX, ADMIN_PREFIX = "/v1/", "/v1/admin/"  # every route under the first takes a key
 MISSING_KEY = "missing or invalid API key (send it in the X-API-Key header)"
 RELOAD_POLL_SECONDS = 1.0
+MAX_QUEUE_OFFSET = 2**62  # beyond any queue, and within the databases' 64-bit integers
+UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's words when json.loads raises other than a JSON error
 
 
 class ModelHolder:
@@ -289,7 +291,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/queue")
     async def review_queue(request: Request, limit: int = Query(50, ge=1, le=500),
-                           offset: int = Query(0, ge=0)) -> dict:
+                           offset: int = Query(0, ge=0, le=MAX_QUEUE_OFFSET)) -> dict:
         """Comments waiting for a moderator, most uncertain first; ``offset`` pages through them."""
         items, total = await asyncio.to_thread(request.app.state.feedback.queue_page, limit, offset)
         return {"items": items, "total": total, "offset": offset, "limit": limit}
@@ -343,12 +345,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         marker_seen["mtime"] = _touch_reload_marker(settings)  # this worker has it already
         return {"previous_model_version": old, "model_version": card["model_version"]}
 
-    @app.get("/healthz")
+    @app.api_route("/healthz", methods=["GET", "HEAD"])  # load balancers probe with either
     async def healthz() -> dict:
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz")
+    @app.api_route("/readyz", methods=["GET", "HEAD"])
     async def readyz() -> Response:
         """The model is loaded and serving."""
         if holder.moderator is None:
@@ -452,6 +454,9 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's own, and Starlette's (a body it cannot parse)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.detail == UNPARSED_BODY:  # json.loads gave up: nested too deep
+            return error_response(400, "request body is not valid JSON: nested too deeply to parse",
+                                  [{"field": "body", "message": "nested too deeply", "type": "json_invalid"}])
         return error_response(error.status_code, str(error.detail))
 
     @app.exception_handler(ModerationError)

@@ -338,7 +338,7 @@ def score(text: str | None, article_id: str | None, model_dir: Path | None) -> N
     if text is None:
         if sys.stdin.isatty():
             raise click.UsageError("give the comment as an argument or on standard input")
-        text = sys.stdin.read()
+        text = _stdin_text()
     if not text.strip():
         raise click.ClickException("comment text is empty")
     settings = load_settings()
@@ -346,6 +346,15 @@ def score(text: str | None, article_id: str | None, model_dir: Path | None) -> N
     moderator, _ = load_serving_model(model_dir or settings.model_dir, settings.data_dir)
     result = moderator.moderate_one(text, article).to_dict()
     click.echo(json.dumps({"model_version": moderator.version, **result}, indent=2, ensure_ascii=False))
+
+
+def _stdin_text() -> str:
+    """Standard input as UTF-8 text, refused (naming the byte) when it is not, as the HTTP API refuses it."""
+    data = sys.stdin.buffer.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"standard input is not valid UTF-8 (byte {error.start})") from None
 
 
 @cli.command()

@@ -219,3 +219,5 @@ def test_score_rejects_unknown_article_and_empty_text(trained_dir: Path) -> None
     assert unknown.exit_code == 1 and "unknown article_id 'nope'" in unknown.output
     empty = CliRunner().invoke(cli, ["score", "   ", "--model", str(trained_dir)])
     assert empty.exit_code == 1 and "empty" in empty.output
+    not_utf8 = CliRunner().invoke(cli, ["score", "--model", str(trained_dir)], input=b"hi \xff there")
+    assert not_utf8.exit_code == 1 and "standard input is not valid UTF-8 (byte 3)" in not_utf8.output

@@ -276,6 +276,9 @@ def test_moderate_with_queue_puts_review_decisions_in_the_queue(client) -> None:
     assert len(items) == len(reviewed) == page["total"] and page["offset"] == 0
     assert client.get("/v1/queue?offset=1&limit=1", headers=KEY).json()["items"] == items[1:2]
     assert client.get("/v1/queue?offset=-1", headers=KEY).status_code == 422
+    too_far = client.get(f"/v1/queue?offset={2**63}", headers=KEY)  # was a 500: beyond SQLite's integers
+    assert too_far.status_code == 422 and "offset" in too_far.json()["error"]
+    assert client.get(f"/v1/queue?offset={2**62}", headers=KEY).json()["items"] == []
     assert [i["uncertainty"] for i in items] == sorted((i["uncertainty"] for i in items), reverse=True)
     assert "civil" not in {i["comment_id"] for i in items}
     first = items[0]

@@ -126,6 +126,14 @@ def test_malformed_bodies(client: TestClient, content: bytes, content_type: str,
     assert set(response.json()) == ({"model_version", "results"} if status == 200 else {"error", "detail"})
 
 
+def test_a_body_nested_too_deeply_is_named_as_such(client: TestClient) -> None:
+    nested = b'{"comments": ' + b"[" * 5000 + b"]" * 5000 + b"}"  # json.loads raises RecursionError
+    response = client.post("/v1/moderate", content=nested, headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.json()["error"] == "request body is not valid JSON: nested too deeply to parse"
+    assert response.json()["detail"][0]["field"] == "body"
+
+
 @pytest.mark.parametrize("text", ["😀🔥 great", "مرحبا بكم في التعليقات", "שלום עולם", "e\u0301\u0301\u0301 ok",
                                   "nul\u0000 inside", "\u202eright to left override"])
 def test_unusual_characters_are_scored(client: TestClient, text: str) -> None:
@@ -138,6 +146,7 @@ def test_model_health_ready_metrics_docs(client: TestClient, card: dict) -> None
     assert client.get("/v1/model").json()["model_version"] == card["model_version"]
     assert client.get("/healthz").json() == {"status": "ok"}
     assert client.get("/readyz").json()["status"] == "ready"
+    assert client.head("/healthz").status_code == client.head("/readyz").status_code == 200  # load balancers' probe
     moderate(client, {"text": "Go to hell you worthless scumbag."})
     metrics = client.get("/metrics").text
     assert 'moderate_decisions_total{category="abusive"' in metrics
