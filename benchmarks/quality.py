@@ -99,12 +99,15 @@ def main() -> None:
     print(f"held-out macro-F1 on the labelled set (article-grouped): "
           f"{card['metrics']['held_out_category_macro_f1']:.3f}  (target ≥ 0.90)")
 
-    for name, f1, n in held_out_by_language(moderator, card, args.model, records):
+    held_out = held_out_records(card, args.model, records)
+    held_out_scores = probabilities(moderator, [r["text"] for r in held_out], [r["article"] for r in held_out])
+    for name, f1, n in held_out_by_language(held_out, held_out_scores):
         print(f"  of which {name:<25} n={n:>5}  macro-F1 {f1:.3f}")
-    alone = held_out_sentences_read_alone(moderator, card, args.model, records)
+    alone = held_out_sentences_read_alone(moderator, held_out)
     print(f"  the sentences of its substantive comments, each read alone as a short comment under its "
           f"article: {read_abusive(alone)}/{len(alone)} read as abusive, {read_as(alone, 'whataboutism')} "
           "as whataboutism")
+    print(reject_threshold_line(held_out, held_out_scores, alone))
 
     texts, labels = whataboutism_twitter()
     twitter = probabilities(moderator, texts)
@@ -244,14 +247,11 @@ def held_out_records(card: dict, model_dir: Path, records: list[dict]) -> list[d
     return [r for r in records if r["group"] in held_out]
 
 
-def held_out_by_language(moderator, card: dict, model_dir: Path, records: list[dict]
-                         ) -> list[tuple[str, float, int]]:
+def held_out_by_language(records: list[dict], scores: np.ndarray) -> list[tuple[str, float, int]]:
     """Held-out macro-F1 of the labelled set's comments in English and of those tagged non_english."""
     from sklearn.metrics import f1_score
     foreign_ids = non_english_ids()
-    records = held_out_records(card, model_dir, records)
-    predicted = moderator.classifier.predict([r["text"] for r in records],
-                                             [r["article"] for r in records]).category.argmax(axis=1)
+    predicted = scores.argmax(axis=1)
     parts = []
     for name, foreign in (("English", False), ("other languages (tagged)", True)):
         rows = [i for i, r in enumerate(records) if (r["id"] in foreign_ids) == foreign]
@@ -260,15 +260,30 @@ def held_out_by_language(moderator, card: dict, model_dir: Path, records: list[d
     return parts
 
 
+REJECT_THRESHOLDS = (0.80, 0.90, 0.96)  # README's "Decision policy" table
+
+
+def reject_threshold_line(records: list[dict], scores: np.ndarray, alone: np.ndarray) -> str:
+    """What ``reject_abusive`` costs: held-out civil and abusive comments, and civil sentences read
+    alone, rejected at each threshold of ``REJECT_THRESHOLDS``."""
+    abusive = CATEGORIES.index("abusive")
+    truly = np.array([r["category"] == "abusive" for r in records])
+    parts = [f"at {t:.2f} {int((scores[~truly, abusive] >= t).sum())} civil / "
+             f"{int((scores[truly, abusive] >= t).sum())} abusive / {int((alone[:, abusive] >= t).sum())} sentences"
+             for t in REJECT_THRESHOLDS]
+    return (f"  rejected as abusive, by reject_abusive (of {int((~truly).sum())} civil, {int(truly.sum())} abusive, "
+            f"{len(alone)} civil sentences alone): " + "; ".join(parts))
+
+
 SENTENCE_END = re.compile(r"(?<=[.!?…])\s+|\n+")  # the model's sentence ends, on the raw text
 
 
-def held_out_sentences_read_alone(moderator, card: dict, model_dir: Path, records: list[dict]) -> np.ndarray:
+def held_out_sentences_read_alone(moderator, held_out: list[dict]) -> np.ndarray:
     """Category probabilities of the sentences (of three words or more) of the held-out substantive
     comments, each scored alone under its article: a reading of short civil comments, which a
     comment's other sentences cannot pull toward civil."""
     sentences, articles = [], []
-    for record in held_out_records(card, model_dir, records):
+    for record in held_out:
         if record["category"] == "substantive":
             for sentence in SENTENCE_END.split(record["text"]):
                 if len(sentence.split()) >= 3:
