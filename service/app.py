@@ -98,9 +98,10 @@ class GuardMiddleware:
     """
 
     def __init__(self, app, max_body_bytes: int, metrics: Metrics, requests_per_connection: int = 0,
-                 seconds_per_connection: float = 0.0, keys_for: Callable[[str], list[str] | None] = lambda _: None
-                 ) -> None:
+                 seconds_per_connection: float = 0.0, keys_for: Callable[[str], list[str] | None] = lambda _: None,
+                 takes_body: Callable[[str], bool] = lambda _: True) -> None:
         self.app, self.max_body_bytes, self.metrics, self.keys_for = app, max_body_bytes, metrics, keys_for
+        self.takes_body = takes_body
         self.requests_per_connection = requests_per_connection
         self.seconds_per_connection = seconds_per_connection
         self._served: dict[tuple, tuple[int, float]] = {}  # client address: (requests, first request time)
@@ -123,7 +124,7 @@ class GuardMiddleware:
         refusal = None
         if allowed is not None and not _carries_key(Request(scope), allowed):  # 401 before the body's checks
             refusal = error_response(401, MISSING_KEY)
-        elif scope["method"] == "POST":  # the API's and the review page's sign-in alike
+        elif scope["method"] == "POST" and self.takes_body(scope["path"]):  # the API's and the review page's sign-in
             refusal, receive = await self._guard(scope, receive)
         if refusal is not None:
             await refusal(scope, receive, send_and_record)
@@ -238,10 +239,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return None
         return settings.admin_keys if path.startswith(ADMIN_PREFIX) else settings.api_keys + settings.admin_keys
 
+    post_paths: set[str] = set()
+
+    def takes_body(path: str) -> bool:
+        """Whether a POST to ``path`` reaches a route (any other gets the router's 404 or 405, not a 415)."""
+        if not post_paths:
+            post_paths.update(r.path for r in app.routes if "POST" in getattr(r, "methods", ()))
+        return path in post_paths
+
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics,
                        requests_per_connection=settings.requests_per_connection if several else 0,
                        seconds_per_connection=settings.seconds_per_connection if several else 0.0,
-                       keys_for=keys_for)
+                       keys_for=keys_for, takes_body=takes_body)
     _install_error_handlers(app)
 
     @app.post("/v1/moderate", response_model=ModerateResponse,

@@ -134,6 +134,13 @@ def test_a_body_nested_too_deeply_is_named_as_such(client: TestClient) -> None:
     assert response.json()["detail"][0]["field"] == "body"
 
 
+def test_a_post_to_a_route_without_one_is_refused_by_method_not_body(client: TestClient) -> None:
+    text = {"content": b"x", "headers": {"content-type": "text/plain"}}  # would be a 415 on a POST route
+    assert client.post("/v1/queue", **text).status_code == 405  # was a 415 naming the content type
+    assert client.post("/no/such/route", **text).status_code == 404
+    assert client.post("/v1/moderate", **text).status_code == 415
+
+
 @pytest.mark.parametrize("text", ["😀🔥 great", "مرحبا بكم في التعليقات", "שלום עולם", "e\u0301\u0301\u0301 ok",
                                   "nul\u0000 inside", "\u202eright to left override"])
 def test_unusual_characters_are_scored(client: TestClient, text: str) -> None:
