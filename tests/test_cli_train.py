@@ -161,6 +161,14 @@ def test_train_reports_a_missing_file_and_a_bad_label_map(tmp_path: Path) -> Non
     assert bad_map.exit_code == 1 and "unknown label 'rude'" in bad_map.output
 
 
+def test_train_refuses_a_label_map_that_maps_a_raw_label_twice(tmp_path: Path) -> None:
+    """The later entry silently won."""
+    result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "x.csv"), "--label-map",
+                                      "1=abusive,1=substantive,0=substantive"])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "--label-map maps '1' twice (to 'abusive' and to 'substantive')" in result.output
+
+
 @pytest.mark.parametrize("name, content, message", [
     ("bytes.jsonl", b'{"text": "caf\xe9", "category": "abusive"}\n', "bytes.jsonl:1: not valid UTF-8 (byte 0xe9 at column 14)"),
     ("half.jsonl", b'{"text": "\\ud800 x", "category": "abusive"}\n',

@@ -47,10 +47,14 @@ def parse_label_map(spec: str | None) -> dict[str, str]:
         raw, separator, label = pair.partition("=")
         if not separator or not raw.strip():
             raise DataError(f"--label-map entry '{pair}' is not RAW=LABEL (e.g. 1=abusive)")
-        if label.strip() not in CATEGORIES:
+        raw, label = raw.strip(), label.strip()
+        if label not in CATEGORIES:
             raise DataError(f"--label-map maps '{raw}' to unknown label '{label}' "
                             f"(expected one of {', '.join(CATEGORIES)})")
-        mapping[raw.strip()] = label.strip()
+        if raw in mapping:  # the later entry would silently win
+            raise DataError(f"--label-map maps '{raw}' twice (to '{mapping[raw]}' and to '{label}'); "
+                            "give each raw label once")
+        mapping[raw] = label
     return mapping
 
 
