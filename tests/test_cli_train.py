@@ -11,6 +11,7 @@ import pytest
 from click.testing import CliRunner
 from conftest import seed_data
 
+from model.artifact import DEFAULT_MODEL_DIR
 from model.errors import DataError
 from model.labels import CATEGORIES
 from service.cli import cli
@@ -92,6 +93,76 @@ def test_a_bad_row_is_named_by_its_line_in_the_file_after_blank_lines_and_multi_
     with pytest.raises(DataError, match=":7: field 'category'"):
         load_source(str(csv_file), ColumnMap())
     assert load_source(str(csv_file), ColumnMap(label_map={"spam": "abusive"})).records[2]["id"] == f"{csv_file}:7"
+
+
+def test_a_csv_line_of_spaces_before_the_header_or_a_row_is_skipped_as_the_loader_skips_it(tmp_path: Path) -> None:
+    """The loader skipped it and the line count did not, so every later row was named by a guess."""
+    csv_file = tmp_path / "spaces.csv"
+    csv_file.write_text(' \ntext,category\na,abusive\n \t \nb,substantive\nc,spam\n')
+    with pytest.raises(DataError, match=":6: field 'category': unknown label 'spam'"):
+        load_source(str(csv_file), ColumnMap())
+    csv_file.write_text('text,category\na,abusive\n"   "\nc,spam\n')  # quoted: a row, its text empty
+    with pytest.raises(DataError, match=":3: field 'text': missing, empty"):
+        load_source(str(csv_file), ColumnMap())
+
+
+LAB3 = 'body,verdict\n"You are an idiot, shut up",1\nFair point about the budget,0\nAnother civil comment,\n'
+ZERO_ONE = ColumnMap(text="body", label="verdict", label_map={"1": "abusive", "0": "substantive"})
+
+
+def test_a_csv_of_zero_one_labels_with_an_empty_cell_names_that_cells_line(tmp_path: Path) -> None:
+    """The column was read as floats, so '1' became 1.0, missed the map and was blamed on line 2."""
+    data = tmp_path / "lab3.csv"
+    data.write_text(LAB3)
+    with pytest.raises(DataError, match=r"lab3\.csv:4: field 'verdict': missing or empty"):
+        load_source(str(data), ZERO_ONE)
+    data.write_text(LAB3.replace("comment,\n", "comment,0\n"))
+    assert [r["category"] for r in load_source(str(data), ZERO_ONE).records] == ["abusive", "substantive",
+                                                                                 "substantive"]
+
+
+def test_train_and_eval_name_the_empty_label_cell_of_a_csv(tmp_path: Path) -> None:
+    data = tmp_path / "lab3.csv"
+    data.write_text(LAB3)
+    flags = ["--data", str(data), "--text-column", "body", "--label-column", "verdict",
+             "--label-map", "1=abusive,0=substantive"]
+    for command in (["train", *flags, "--out", str(tmp_path / "m")],
+                    ["eval", *flags, "--model", str(DEFAULT_MODEL_DIR)]):  # the shipped model: no training
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"{data}:4: field 'verdict': missing or empty" in result.output, command[0]
+
+
+def test_csv_cells_are_read_as_the_text_they_hold(tmp_path: Path) -> None:
+    """'NA' and 'None' are comments (they were read as missing), ids keep their zeros (id '007' was '7'
+    and article '0012', in a column with a gap, '12.0'), and an empty cell is empty."""
+    data = tmp_path / "texts.csv"
+    data.write_text("id,text,category,article_id,article_title,article_body,stance,hard_case\n"
+                    "007,NA,substantive,0012,,The body.,,literal_sense\n"
+                    "8,None,abusive,,,,,\n")
+    first, second = load_source(str(data), ColumnMap()).records
+    assert (first["id"], first["text"], first["group"], first["article"]) == ("007", "NA", "0012", "The body.")
+    assert (second["text"], second["article"], second["stance"], second["hard_case"]) == ("None", None, None, None)
+    assert second["group"] == f"{data}:3"
+
+
+def test_numeric_labels_of_json_lines_and_parquet_match_the_maps_keys(tmp_path: Path) -> None:
+    """JSON 1 and Parquet 1.0 (pandas' int column with a gap) both match the key '1'; JSON true 'true'."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    jsonl = tmp_path / "lab.jsonl"
+    jsonl.write_text('{"body": "You idiot", "verdict": 1}\n{"body": "Fair point", "verdict": 0}\n')
+    assert [r["category"] for r in load_source(str(jsonl), ZERO_ONE).records] == ["abusive", "substantive"]
+    jsonl.write_text('{"body": "You idiot", "verdict": true}\n{"body": "Fair point", "verdict": false}\n')
+    true_false = ColumnMap(text="body", label="verdict", label_map={"true": "abusive", "false": "substantive"})
+    assert [r["category"] for r in load_source(str(jsonl), true_false).records] == ["abusive", "substantive"]
+    parquet = tmp_path / "lab.parquet"
+    pq.write_table(pa.table({"body": ["You idiot", "Fair point", "Gap"], "verdict": [1.0, 0.0, None]}), parquet)
+    with pytest.raises(DataError, match="field 'verdict': missing or empty"):
+        load_source(str(parquet), ZERO_ONE)
+    pq.write_table(pa.table({"body": ["You idiot", "Fair point"], "verdict": [1.0, 0.0]}), parquet)
+    assert [r["category"] for r in load_source(str(parquet), ZERO_ONE).records] == ["abusive", "substantive"]
 
 
 def test_a_row_naming_a_known_article_trains_with_that_articles_text(tmp_path: Path) -> None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -126,7 +128,9 @@ def _load_dataset(spec: str):
                 raise DataError("unsupported file type (use .jsonl, .csv, .parquet or a datasets directory)",
                                 path=spec)
             row_lines = _row_lines(path, suffixes[-1]) if loader in ("json", "csv") else []
-            return datasets.load_dataset(loader, data_files=str(path), split="train"), loader, row_lines
+            options = _csv_options(path) if loader == "csv" else {}
+            loaded = datasets.load_dataset(loader, data_files=str(path), split="train", **options)
+            return loaded, loader, row_lines
         if "/" not in spec or spec.startswith((".", "/")):
             raise DataError("no such file or directory", path=spec)
         return datasets.load_dataset(spec, split="train"), "hub", []
@@ -173,18 +177,40 @@ def _row_lines(path: Path, suffix: str) -> list[int]:
     return row_lines
 
 
+def _csv_options(path: Path) -> dict:
+    """Loader options that read every CSV cell as the text it holds: '1' stays '1' (inferred types
+    made it 1.0, which no --label-map key matched), '007' keeps its zeros, 'NA' is text, empty is ''."""
+    from datasets import Features, Value
+
+    header = next((row for _, row in _csv_records(path)), [])
+    names = [name for name in dict.fromkeys(header) if name]  # pandas renames unnamed columns; none is flagged
+    return {"features": Features({name: Value("string") for name in names}), "keep_default_na": False}
+
+
 def _csv_row_lines(path: Path) -> list[int]:
-    """The line each CSV record starts on (a quoted field may span lines); empty lines skipped."""
-    reader = csv.reader(line for _, line in text_lines(path))
-    starts, consumed = [], 0
+    """The line each CSV record starts on (a quoted field may span lines); blank lines skipped."""
+    return [start for start, _ in _csv_records(path)]
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """Each CSV record with the line it starts on, skipping the lines the loader (pandas) skips: empty
+    ones and those of spaces or tabs alone (a quoted '"  "' is a record)."""
+    last_line = [""]
+
+    def lines() -> Iterator[str]:
+        for _, line in text_lines(path):
+            last_line[0] = line
+            yield line
+
+    reader = csv.reader(lines())
+    consumed = 0
     try:
         for row in reader:
-            if row:
-                starts.append(consumed + 1)
+            if reader.line_num > consumed + 1 or last_line[0].strip(" \t\r\n"):
+                yield consumed + 1, row
             consumed = reader.line_num
     except csv.Error as error:
         raise DataError(f"not valid CSV ({error})", path=str(path), line=reader.line_num) from None
-    return starts
 
 
 def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str],
@@ -193,12 +219,9 @@ def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str]
     text = row.get(columns.text)
     if not isinstance(text, str) or not text.strip():
         raise DataError("missing, empty or not text", path=spec, line=line, field=columns.text)
-    raw_label = row.get(columns.label)
-    label = columns.label_map.get(str(raw_label), raw_label) if columns.label_map else raw_label
-    if label not in CATEGORIES:
-        raise DataError(f"unknown label {raw_label!r} (expected one of {', '.join(CATEGORIES)}, or map "
-                        "it with --label-map)", path=spec, line=line, field=columns.label)
+    label = _category(row.get(columns.label), columns.label_map, spec, line, columns.label)
     stance = row.get(columns.stance) if columns.stance in names else None
+    stance = None if stance == "" else stance  # an empty CSV cell
     if stance is not None and stance not in STANCES:
         raise DataError(f"unknown stance {stance!r} (expected one of {', '.join(STANCES)})",
                         path=spec, line=line, field=columns.stance)
@@ -217,6 +240,31 @@ def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str]
     comment_id = f"{spec}:{line}" if comment_id in (None, "") else str(comment_id)  # never a decision's id
     return {"id": comment_id, "text": text, "category": label, "stance": stance,
             "article": article, "group": group, "source": spec, "hard_case": hard_case or None}
+
+
+def _category(raw: object, label_map: dict[str, str], spec: str, line: int, column: str) -> str:
+    """The category a row's raw label names, directly or through --label-map; an empty one is refused."""
+    text = _label_text(raw)
+    if text is None:
+        raise DataError("missing or empty (every row needs a label)", path=spec, line=line, field=column)
+    label = label_map.get(text, text)
+    if label not in CATEGORIES:
+        raise DataError(f"unknown label {raw!r} (expected one of {', '.join(CATEGORIES)}, or map "
+                        "it with --label-map)", path=spec, line=line, field=column)
+    return label
+
+
+def _label_text(raw: object) -> str | None:
+    """A raw label as a --label-map key writes it (JSON 1 and Parquet 1.0: '1'; true: 'true'), or None
+    when it is missing, empty or NaN."""
+    if raw is None or (isinstance(raw, float) and math.isnan(raw)):
+        return None
+    if isinstance(raw, bool):
+        return "true" if raw else "false"
+    if isinstance(raw, float) and raw.is_integer():
+        return str(int(raw))
+    text = str(raw)
+    return text if text.strip() else None
 
 
 def merge_feedback(labelled: LabelledData, decisions: list[dict], articles: dict[str, str],
