@@ -159,7 +159,7 @@ def test_numeric_labels_of_json_lines_and_parquet_match_the_maps_keys(tmp_path: 
     assert [r["category"] for r in load_source(str(jsonl), true_false).records] == ["abusive", "substantive"]
     parquet = tmp_path / "lab.parquet"
     pq.write_table(pa.table({"body": ["You idiot", "Fair point", "Gap"], "verdict": [1.0, 0.0, None]}), parquet)
-    with pytest.raises(DataError, match="field 'verdict': missing or empty"):
+    with pytest.raises(DataError, match="lab.parquet:3: field 'verdict': missing or empty"):  # rows from 1
         load_source(str(parquet), ZERO_ONE)
     pq.write_table(pa.table({"body": ["You idiot", "Fair point"], "verdict": [1.0, 0.0]}), parquet)
     assert [r["category"] for r in load_source(str(parquet), ZERO_ONE).records] == ["abusive", "substantive"]

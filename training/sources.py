@@ -96,7 +96,7 @@ def load_source(spec: str, columns: ColumnMap, articles: dict[str, str] | None =
             raise DataError(f"no column '{column}' (set {role}); columns are: {', '.join(sorted(names))}",
                             path=spec, field=column)
     if len(row_lines) != len(dataset):  # rows without lines, or a loader reading rows the check did not
-        first = {"csv": 2, "json": 1}.get(kind, 0)
+        first = {"csv": 2}.get(kind, 1)  # a CSV header is line 1; other rows count from 1, as `label` does
         row_lines = [first + n for n in range(len(dataset))]
     records = [_record(row, line, spec, columns, names, articles or {}) for line, row in zip(row_lines, dataset)]
     covered = sorted({r["category"] for r in records})
