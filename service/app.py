@@ -354,12 +354,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         marker_seen["mtime"] = _touch_reload_marker(settings)  # this worker has it already
         return {"previous_model_version": old, "model_version": card["model_version"]}
 
-    @app.api_route("/healthz", methods=["GET", "HEAD"])  # load balancers probe with either
+    @app.get("/healthz")
+    @app.head("/healthz", include_in_schema=False)  # load balancers probe with either
     async def healthz() -> dict:
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.api_route("/readyz", methods=["GET", "HEAD"])
+    @app.get("/readyz")
+    @app.head("/readyz", include_in_schema=False)
     async def readyz() -> Response:
         """The model is loaded and serving."""
         if holder.moderator is None:
