@@ -15,6 +15,7 @@ import click
 from model.errors import ModerationError
 
 if TYPE_CHECKING:
+    from service.articles import ArticleStore
     from service.settings import Settings
     from training.train import LabelledData
 
@@ -27,8 +28,9 @@ def handle_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except ModerationError as error:
             raise click.ClickException(str(error)) from None
-        except OSError as error:
-            raise click.ClickException(f"{getattr(error, 'filename', '') or ''}: {error.strerror or error}") from None
+        except OSError as error:  # a file's, named by it; a bare one (a TimeoutError) as it reads
+            filename, message = getattr(error, "filename", None), error.strerror or str(error)
+            raise click.ClickException(f"{filename}: {message}" if filename else message) from None
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             sys.exit(130)
@@ -342,10 +344,23 @@ def score(text: str | None, article_id: str | None, model_dir: Path | None) -> N
     if not text.strip():
         raise click.ClickException("comment text is empty")
     settings = load_settings()
-    article = ArticleStore(settings.data_dir).get(article_id).text if article_id else None
+    if article_id is not None and not article_id.strip():
+        raise click.UsageError("--article is empty: give an article id, or leave --article out")
+    article = _article_text(ArticleStore(settings.data_dir), article_id, settings.data_dir) if article_id else None
     moderator, _ = load_serving_model(model_dir or settings.model_dir, settings.data_dir)
     result = moderator.moderate_one(text, article).to_dict()
     click.echo(json.dumps({"model_version": moderator.version, **result}, indent=2, ensure_ascii=False))
+
+
+def _article_text(store: ArticleStore, article_id: str, data_dir: Path) -> str:
+    """The text of a seed or registered article, or a one-line error that says where articles come from."""
+    from model.errors import UnknownArticleError
+
+    try:
+        return store.get(article_id).text
+    except UnknownArticleError:
+        raise click.ClickException(f"unknown article_id '{article_id}': the seed articles and those registered "
+                                   f"with POST /v1/articles (kept in {data_dir}) are known") from None
 
 
 def _stdin_text() -> str:
@@ -409,6 +424,8 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
     inputs = inputs_besides_output(resolve_inputs(input_spec), out)
     if engine == "dask" and not scheduler:
         raise click.UsageError("--engine dask needs --scheduler ADDRESS")
+    if scheduler and engine != "dask":
+        raise click.UsageError("--scheduler is for --engine dask: add it, or drop --scheduler to label here")
     labeller = make_labeller(settings.model_dir, settings.data_dir, columns)
     reader = ArchiveReader(inputs, chunk_rows=chunk_rows, split=split)
     output = PartialOutput(out, fingerprint_of(inputs, columns, labeller.moderator.version, split))

@@ -30,6 +30,11 @@ def label_on_dask(chunks: Iterable[Chunk], scheduler: str, labeller: ChunkLabell
     except OSError as error:
         raise LabellingError(f"cannot reach the Dask scheduler at {scheduler} ({error})") from None
     with client:
+        try:
+            client.wait_for_workers(1, timeout=timeout)
+        except TimeoutError:
+            raise LabellingError(f"the Dask cluster at {scheduler} has no workers (waited {timeout:g} s): "
+                                 f"start one, e.g. dask worker {scheduler}") from None
         n_workers = max(len(client.scheduler_info()["workers"]), 1)
         remote_labeller = client.scatter(labeller, broadcast=True)
         yield from in_order(lambda chunk: client.submit(_label_remote, remote_labeller, chunk, pure=False),

@@ -296,6 +296,9 @@ def test_score_from_argument_and_stdin(trained_dir: Path) -> None:
 def test_score_rejects_unknown_article_and_empty_text(trained_dir: Path) -> None:
     unknown = CliRunner().invoke(cli, ["score", "hi", "--article", "nope", "--model", str(trained_dir)])
     assert unknown.exit_code == 1 and "unknown article_id 'nope'" in unknown.output
+    assert "POST /v1/articles" in unknown.output and "inline" not in unknown.output  # the CLI has no inline article
+    blank = CliRunner().invoke(cli, ["score", "hi", "--article", " ", "--model", str(trained_dir)])
+    assert blank.exit_code == 2 and "--article is empty" in blank.output  # was scored without an article
     empty = CliRunner().invoke(cli, ["score", "   ", "--model", str(trained_dir)])
     assert empty.exit_code == 1 and "empty" in empty.output
     not_utf8 = CliRunner().invoke(cli, ["score", "--model", str(trained_dir)], input=b"hi \xff there")

@@ -323,6 +323,7 @@ def test_an_existing_output_is_not_overwritten_without_asking(tmp_path: Path) ->
     (["{tmp}/a.jsonl", "--out", "{tmp}/o.xlsx"], "unsupported output extension '.xlsx'"),
     (["{tmp}/a.jsonl", "--jobs", "0"], "--jobs must be at least 1"),
     (["{tmp}/a.jsonl", "--engine", "dask"], "--engine dask needs --scheduler"),
+    (["{tmp}/a.jsonl", "--scheduler", "tcp://10.0.0.5:8786"], "--scheduler is for --engine dask"),  # ran locally
     (["{tmp}/*.nothing"], "files match this pattern"),
     (["{tmp}/a.jsonl", "--out", "{tmp}/folder.jsonl"], "folder.jsonl is a folder: give --out a file name"),
     (["{tmp}/a.jsonl", "--out", "{tmp}/a.jsonl/x.jsonl"], "a.jsonl is a file, so"),

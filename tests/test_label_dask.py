@@ -49,3 +49,15 @@ def test_unreachable_scheduler_is_a_one_line_error(tmp_path: Path, monkeypatch, 
     result = CliRunner().invoke(cli, ["label", str(source), "--engine", "dask",
                                       "--scheduler", "tcp://127.0.0.1:1", "--scheduler-timeout", "1"])
     assert result.exit_code == 1 and "cannot reach the Dask scheduler at tcp://127.0.0.1:1" in result.output
+
+
+def test_a_cluster_without_workers_is_named_as_such(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))  # the shipped model: no training to wait for
+    source, out = tmp_path / "a.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(source, comments(3))
+    with distributed.LocalCluster(n_workers=0, processes=False, dashboard_address=None) as empty:
+        result = CliRunner().invoke(cli, ["label", str(source), "--out", str(out), "--engine", "dask",
+                                          "--scheduler", empty.scheduler_address, "--scheduler-timeout", "1"])
+    assert result.exit_code == 1  # was "Error: : No valid workers found"
+    assert f"the Dask cluster at {empty.scheduler_address} has no workers (waited 1 s)" in result.output
+    assert not list(tmp_path.glob("out*"))
