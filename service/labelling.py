@@ -30,10 +30,19 @@ ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model
 RESERVED_FIELDS = frozenset((*ADDED_FIELDS, "raw"))  # an input row holding one is written anew
 OUTPUT_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
+MAX_DEPTH = 500  # levels of arrays and objects: well within Python's recursion limit when re-encoded
 
 
 class LabellingError(ModerationError):
     """A labelling run cannot start or finish (bad options, a conflicting output, a changed input)."""
+
+
+class NestedTooDeeply(ValueError):
+    """A JSON line nests arrays and objects deeper than MAX_DEPTH (Python's JSON reader and writer
+    recurse once per level, and fail with RecursionError not far beyond)."""
+
+    def __init__(self) -> None:
+        super().__init__(f"nested too deeply: more than {MAX_DEPTH} levels of arrays and objects")
 
 
 @dataclass(frozen=True)
@@ -220,7 +229,7 @@ def _rows_of(chunk: Chunk) -> tuple[list[dict], dict[int, str]]:
             row = _parsed(line)
         except ValueError as error:
             rows.append({"raw": line.decode("utf-8", "replace").rstrip("\r\n")})
-            problems[position] = f"not valid JSON ({error})"
+            problems[position] = str(error) if isinstance(error, NestedTooDeeply) else f"not valid JSON ({error})"
             continue
         if not isinstance(row, dict):
             rows.append({"raw": row})
@@ -234,6 +243,17 @@ def _parsed(line: bytes):
     """A JSON line's value: decoded straight from UTF-8 when it can be (twice as fast as
     ``json.loads`` on bytes), else by ``json.loads``, whose errors name what is wrong."""
     try:
+        value = _decoded(line)
+    except RecursionError:
+        raise NestedTooDeeply() from None
+    if line.count(b"[") + line.count(b"{") > MAX_DEPTH and _depth(value) > MAX_DEPTH:
+        raise NestedTooDeeply()
+    return value
+
+
+def _decoded(line: bytes):
+    """A JSON line's value (see _parsed)."""
+    try:
         text = line.decode("utf-8")
         value, end = DECODER.raw_decode(text)
         if end == len(text) or text[end:].isspace():
@@ -241,6 +261,17 @@ def _parsed(line: bytes):
     except ValueError:  # UnicodeDecodeError and JSONDecodeError are both ValueErrors
         pass
     return json.loads(line)
+
+
+def _depth(value) -> int:
+    """How many levels of arrays and objects a value nests (without recursing)."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, (dict, list)):
+            deepest = max(deepest, level)
+            stack.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    return deepest
 
 
 def _keep_original(row: dict) -> dict:

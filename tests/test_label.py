@@ -469,3 +469,20 @@ def test_a_glob_never_reads_back_the_runs_own_output(tmp_path: Path) -> None:
     same = label(str(folder / "a.jsonl"), "--out", str(folder / "a.jsonl"), "--overwrite", "--jobs", "1")
     assert same.exit_code == 1 and "is both the input and the output" in same.output
     assert [r["id"] for r in read_jsonl(folder / "a.jsonl")] == ["c0", "c1"] and "label" not in read_jsonl(folder / "a.jsonl")[0]
+
+
+def test_a_row_nested_too_deeply_is_an_error_row_and_the_run_goes_on(tmp_path: Path) -> None:
+    """A row of 5,000 nested arrays raised RecursionError in the JSON reader: a traceback, no output."""
+    source = tmp_path / "a.jsonl"
+    deep = {depth: f'{{"id": {depth}, "text": "x", "deep": {"[" * (depth - 1) + "]" * (depth - 1)}}}'
+            for depth in (5000, 501, 500)}
+    source.write_text('{"id": 1, "text": "Fair point."}\n' + "\n".join(deep.values()) + '\n{"id": 3, "text": "Yes."}\n')
+    for out in (tmp_path / "out.jsonl", tmp_path / "out.csv"):
+        result = label(str(source), "--out", str(out), "--jobs", "1")
+        assert result.exit_code == 0, result.output
+        assert "Traceback" not in result.output and "rows not scored (see their 'error' field): 2" in result.output
+    rows = read_jsonl(tmp_path / "out.jsonl")
+    assert [r.get("id") for r in rows] == [1, None, None, 500, 3]
+    too_deep = "nested too deeply: more than 500 levels of arrays and objects"
+    assert [r.get("error") for r in rows[1:3]] == [f"{source}:2: {too_deep}", f"{source}:3: {too_deep}"]
+    assert rows[1]["raw"] == deep[5000] and rows[3]["label"] in CATEGORIES and rows[4]["label"] in CATEGORIES
