@@ -208,6 +208,7 @@ class ArchiveReader:
                 return
             _check_header(header, item.path)
             read.clear()
+            extra = _free_name("_extra_fields", header)
             rows, numbers, problems, last_lines = [], [], {}, []
             try:
                 for values in reader:
@@ -221,7 +222,7 @@ class ArchiveReader:
                     if problem:
                         problems[len(rows)] = problem
                     rows.append(dict(zip(header, values)) if len(values) <= len(header) else
-                                {**dict(zip(header, values)), "_extra_fields": values[len(header):]})
+                                {**dict(zip(header, values)), extra: values[len(header):]})
                     numbers.append(reader.line_num)
             except csv.Error as error:
                 raise DataError(f"unreadable CSV ({error}); rows up to here were labelled",
@@ -317,6 +318,13 @@ def _check_header(header: list[str], path: Path) -> None:
         if name in seen:
             raise DataError(f"column '{name}' appears twice in the header", path=str(path), line=1)
         seen.add(name)
+
+
+def _free_name(name: str, header: list[str]) -> str:
+    """``name``, prefixed with ``_`` as often as needed to be no column of the header."""
+    while name in header:
+        name = f"_{name}"
+    return name
 
 
 def _tail(chunk: Chunk, skip: int) -> Chunk:

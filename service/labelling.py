@@ -27,7 +27,9 @@ from model.text import LONE_SURROGATE
 from service.archive import ArchiveReader, Chunk, InputFile
 
 ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model_version", "error", "note")
-RESERVED_FIELDS = frozenset((*ADDED_FIELDS, "raw"))  # an input row holding one is written anew
+FLAT_FIELDS = (*(f"scores.{c}" for c in CATEGORIES), *(f"stance_scores.{s}" for s in STANCES))  # CSV columns
+OUR_FIELDS = frozenset((*ADDED_FIELDS, *FLAT_FIELDS))  # an input field named like one is renamed
+RESERVED_FIELDS = frozenset((*OUR_FIELDS, "raw"))  # an input row holding one is written anew
 OUTPUT_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
 ESCAPED_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 MAX_DEPTH = 500  # levels of arrays and objects: well within Python's recursion limit when re-encoded
@@ -275,10 +277,25 @@ def _depth(value) -> int:
 
 
 def _keep_original(row: dict) -> dict:
-    """The row's own fields; one whose name the labeller adds is kept as ``input_<name>``."""
-    if not any(name in row for name in ADDED_FIELDS):
+    """The row's own fields; one whose name the labeller adds is kept as ``input_<name>``, prefixed
+    again while that name is taken too (a renamed field never replaces another)."""
+    if OUR_FIELDS.isdisjoint(row):
         return dict(row)
-    return {(f"input_{k}" if k in ADDED_FIELDS else k): v for k, v in row.items()}
+    taken = set(row)
+    kept = {}
+    for name, value in row.items():
+        if name in OUR_FIELDS:
+            name = _free_name(f"input_{name}", taken)
+            taken.add(name)
+        kept[name] = value
+    return kept
+
+
+def _free_name(name: str, taken: set[str]) -> str:
+    """``name``, prefixed with ``input_`` as often as needed to be none of ``taken``."""
+    while name in taken:
+        name = f"input_{name}"
+    return name
 
 
 def _json_default(value):

@@ -486,3 +486,37 @@ def test_a_row_nested_too_deeply_is_an_error_row_and_the_run_goes_on(tmp_path: P
     too_deep = "nested too deeply: more than 500 levels of arrays and objects"
     assert [r.get("error") for r in rows[1:3]] == [f"{source}:2: {too_deep}", f"{source}:3: {too_deep}"]
     assert rows[1]["raw"] == deep[5000] and rows[3]["label"] in CATEGORIES and rows[4]["label"] in CATEGORIES
+
+
+@pytest.mark.parametrize("suffix, jobs", [(".jsonl", "1"), (".jsonl", "2"), (".csv", "1"), (".parquet", "1")])
+def test_a_renamed_field_never_replaces_another(tmp_path: Path, suffix: str, jobs: str) -> None:
+    """"label" renamed input_label overwrote the row's own input_label ("L" was lost), and a column
+    scores.abusive was overwritten by the CSV output's flattened scores."""
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, [{"id": 1, "text": "Hello there.", "label": "L", "input_label": "IL"},
+                         {"id": 2, "input_error": "E0", "error": "E1"},
+                         {"id": 3, "text": "Fine.", "scores.abusive": "0.9", "input_input_label": "IIL",
+                          "label": "L3", "input_label": "IL3"}])
+    out = tmp_path / f"out{suffix}"
+    assert label(str(source), "--out", str(out), "--jobs", jobs, "--chunk-rows", "1").exit_code == 0
+    if suffix == ".jsonl":
+        rows = read_jsonl(out)
+    elif suffix == ".csv":
+        with open(out, newline="", encoding="utf-8") as handle:
+            rows = [{k: v or None for k, v in row.items()} for row in csv.DictReader(handle)]
+    else:
+        rows = pq.read_table(out).to_pylist()
+    kept = [{k: v for k, v in row.items() if k.startswith("input_") and v is not None} for row in rows]
+    assert kept == [{"input_label": "IL", "input_input_label": "L"},
+                    {"input_error": "E0", "input_input_error": "E1"},
+                    {"input_scores.abusive": "0.9", "input_input_label": "IIL", "input_input_input_label": "L3",
+                     "input_label": "IL3"}]
+    assert str(rows[2]["scores.abusive"] if suffix == ".csv" else rows[2]["scores"]["abusive"]) != "0.9"
+
+
+def test_a_csv_column_named_like_the_extra_fields_is_kept(tmp_path: Path) -> None:
+    source = tmp_path / "a.csv"
+    source.write_text("id,text,_extra_fields\n1,Fair point.,mine,more,and more\n")
+    assert label(str(source), "--jobs", "1").exit_code == 0
+    row = read_jsonl(tmp_path / "a.labelled.jsonl")[0]
+    assert row["_extra_fields"] == "mine" and row["__extra_fields"] == ["more", "and more"]
