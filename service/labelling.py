@@ -463,16 +463,19 @@ class PartialOutput:
         for path in (self.partial, self.checkpoint):
             path.unlink(missing_ok=True)
 
-    def finish(self) -> None:
-        """Turn the complete partial file into OUTPUT (atomically), then drop the checkpoint."""
+    def finish(self) -> list[str]:
+        """Turn the complete partial file into OUTPUT (atomically), then drop the checkpoint; return
+        notes on the conversion."""
         self.close()
+        notes: list[str] = []
         if self.kind == "jsonl":
             os.replace(self.partial, self.out)
         else:
             convert = _write_csv if self.kind == "csv" else _write_parquet
-            atomic_write(self.out, lambda temporary: convert(self.partial, Path(temporary)))
+            atomic_write(self.out, lambda temporary: notes.extend(convert(self.partial, Path(temporary))))
             self.partial.unlink()
         self.checkpoint.unlink()
+        return notes
 
 
 def output_kind(out: Path) -> str:
@@ -509,8 +512,9 @@ def _replaced_surrogates(value):
     return value
 
 
-def _write_csv(partial: Path, target: Path) -> None:
-    """Convert the labelled JSON Lines to CSV: nested scores become ``scores.<label>`` columns."""
+def _write_csv(partial: Path, target: Path) -> list[str]:
+    """Convert the labelled JSON Lines to CSV: nested scores become ``scores.<label>`` columns (no
+    notes)."""
     import csv
 
     columns: dict[str, None] = {}
@@ -522,6 +526,7 @@ def _write_csv(partial: Path, target: Path) -> None:
         writer.writeheader()
         for rows in _partial_rows(partial):
             writer.writerows(_flat(row) for row in rows)
+    return []
 
 
 def _flat(row: dict) -> dict:
@@ -537,30 +542,76 @@ def _flat(row: dict) -> dict:
     return flat
 
 
-def _write_parquet(partial: Path, target: Path) -> None:
-    """Convert the labelled JSON Lines to Parquet, with one schema unified over every row."""
+def _write_parquet(partial: Path, target: Path) -> list[str]:
+    """Convert the labelled JSON Lines to Parquet, with one schema over every row; a column whose
+    values share no type is written as text. Returns a note naming such columns (or none)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = None
+    types, texts = _parquet_types(partial)
+    schema = pa.schema(list(types.items()))
+    try:
+        with pq.ParquetWriter(target, schema) as writer:
+            for rows in _partial_rows(partial):
+                writer.write_table(pa.Table.from_pylist([_with_text(row, texts) for row in rows], schema=schema))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as error:
+        raise LabellingError(f"the rows cannot be written to Parquet ({error}); every row is labelled in "
+                             f"{partial}: convert it yourself or label to .jsonl") from None
+    if not texts:
+        return []
+    note = "columns whose values have different types are written to Parquet as text (objects and lists as JSON)"
+    return [f"{note}: {', '.join(sorted(texts))}"]
+
+
+def _parquet_types(partial: Path) -> tuple[dict, set[str]]:
+    """Each column's Arrow type, unified over every row, and the columns whose values share none
+    (typed as text)."""
+    import pyarrow as pa
+
+    types: dict = {}
+    texts: set[str] = set()
     for rows in _partial_rows(partial):
-        try:
-            found = pa.Table.from_pylist(_with_every_field(rows)).schema
-            schema = found if schema is None else pa.unify_schemas([schema, found],
-                                                                   promote_options="permissive")
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as error:
-            raise LabellingError(f"the rows cannot share one Parquet schema ({error}); every row is "
-                                 f"labelled in {partial}: convert it yourself or label to .jsonl") from None
-    with pq.ParquetWriter(target, schema or pa.schema([])) as writer:
-        for rows in _partial_rows(partial):
-            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+        for name in dict.fromkeys(name for row in rows for name in row):
+            if name in texts:
+                continue
+            found = _shared_type(types.get(name), [row.get(name) for row in rows])
+            if found is None:
+                texts.add(name)
+            types[name] = pa.string() if found is None else found
+    return types, texts
 
 
-def _with_every_field(rows: list[dict]) -> list[dict]:
-    """The rows, each with every field any of them has (None where it lacks one): Arrow takes a
-    table's fields from its first row, and dropped an error that only a later row had."""
-    fields = dict.fromkeys(name for row in rows for name in row)
-    return [{name: row.get(name) for name in fields} for row in rows]
+def _shared_type(known, values: list):
+    """The Arrow type of ``values`` unified with the ``known`` type (None: not known yet); None
+    when they share none (a number and a string, an object and a string, ...)."""
+    import pyarrow as pa
+
+    try:
+        found = pa.array(values).type
+        if known is None:
+            return found
+        merged = pa.unify_schemas([pa.schema([("c", known)]), pa.schema([("c", found)])],
+                                  promote_options="permissive")
+        return merged.field("c").type
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+
+
+def _with_text(row: dict, texts: set[str]) -> dict:
+    """The row with the values of ``texts`` columns as text: JSON for objects and lists, str() for
+    other values, None kept."""
+    if not texts:
+        return row
+    return {name: _as_text(value) if name in texts else value for name, value in row.items()}
+
+
+def _as_text(value):
+    """A value as text (None stays None)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 # --- a run -------------------------------------------------------------------------------------------
@@ -573,6 +624,7 @@ class RunResult:
     tally: Tally
     seconds: float
     resumed_from: int
+    notes: list[str] = field(default_factory=list)
 
 
 def fingerprint_of(inputs: list[InputFile], columns: Columns, model_version: str, split: str | None) -> dict:
@@ -597,8 +649,8 @@ def run_labelling(reader: ArchiveReader, output: PartialOutput, label: Callable[
         if output.tally.rows == 0:
             output.discard()  # nothing was labelled: leave no partial output to resume
         raise
-    output.finish()
-    return RunResult(output.out, output.tally, time.perf_counter() - started, done)
+    notes = output.finish()
+    return RunResult(output.out, output.tally, time.perf_counter() - started, done, notes)
 
 
 class Progress:
@@ -639,7 +691,7 @@ def summary_lines(result: RunResult) -> list[str]:
     lines.append("by label: " + ", ".join(f"{k} {tally.labels.get(k, 0):,}" for k in CATEGORIES))
     lines.append("by decision: " + ", ".join(f"{k} {v:,}" for k, v in sorted(tally.decisions.items())))
     lines.append(f"rows not scored (see their 'error' field): {tally.errors:,}")
-    return lines
+    return lines + [f"note: {note}" for note in result.notes]
 
 
 def check_jobs(jobs: int | None) -> int:

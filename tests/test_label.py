@@ -520,3 +520,25 @@ def test_a_csv_column_named_like_the_extra_fields_is_kept(tmp_path: Path) -> Non
     assert label(str(source), "--jobs", "1").exit_code == 0
     row = read_jsonl(tmp_path / "a.labelled.jsonl")[0]
     assert row["_extra_fields"] == "mine" and row["__extra_fields"] == ["more", "and more"]
+
+
+def test_parquet_output_writes_a_column_of_mixed_types_as_text(tmp_path: Path) -> None:
+    """Ids 1 and "x2", a text that is a number, an object and a string in one field: the Parquet
+    conversion failed after labelling everything."""
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, [{"id": 1, "text": "Fair point.", "meta": {"n": 1}, "flag": True, "score": 1},
+                         {"id": "x2", "text": 5, "meta": "plain", "flag": None, "score": 2.5},
+                         {"id": 3, "text": "Yes.", "meta": None, "flag": False, "score": 3}])
+    out = tmp_path / "out.parquet"
+    result = label(str(source), "--out", str(out), "--jobs", "1", "--chunk-rows", "1")
+    assert result.exit_code == 0, result.output
+    table = pq.read_table(out)
+    rows = table.to_pylist()
+    assert [r["id"] for r in rows] == ["1", "x2", "3"] and [r["text"] for r in rows] == ["Fair point.", "5", "Yes."]
+    assert [r["meta"] for r in rows] == ['{"n": 1}', "plain", None]
+    assert [r["flag"] for r in rows] == [True, None, False] and [r["score"] for r in rows] == [1.0, 2.5, 3.0]
+    assert rows[1]["error"].endswith("field 'text' is not text (found int)") and rows[0]["label"] in CATEGORIES
+    assert table.schema.field("scores").type.num_fields == 3
+    assert ("note: columns whose values have different types are written to Parquet as text (objects and lists "
+            "as JSON): id, meta, text") in result.output
+    assert not out.with_name("out.parquet.partial.jsonl").exists()
