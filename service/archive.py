@@ -22,6 +22,7 @@ JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
 KINDS = {**{s: "jsonl" for s in JSONL_SUFFIXES}, ".csv": "csv", ".parquet": "parquet"}
 SUPPORTED = ".jsonl, .ndjson, .json, .csv (any of them .gz), .parquet or a `datasets` folder"
 CSV_FIELD_LIMIT = 64 * 1024 * 1024
+DAMAGED_GZIP = (EOFError, gzip.BadGzipFile, zlib.error)  # a gzip stream cut short, damaged or not gzip
 NOT_UTF8 = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as decoded with surrogateescape
 
 
@@ -182,16 +183,21 @@ class ArchiveReader:
         """Chunks of raw JSON Lines (blank lines are not rows)."""
         with self._open_binary(item) as handle:
             lines, numbers = [], []
-            for number, line in enumerate(handle, start=1):
-                if number == 1 and line.startswith(codecs.BOM_UTF8):
-                    line = line[len(codecs.BOM_UTF8):]
-                if not line.strip():
-                    continue
-                lines.append(line)
-                numbers.append(number)
-                if len(lines) == self.chunk_rows:
+            try:
+                for number, line in enumerate(handle, start=1):
+                    if number == 1 and line.startswith(codecs.BOM_UTF8):
+                        line = line[len(codecs.BOM_UTF8):]
+                    if not line.strip():
+                        continue
+                    lines.append(line)
+                    numbers.append(number)
+                    if len(lines) == self.chunk_rows:
+                        yield Chunk(str(item.path), numbers, lines=lines)
+                        lines, numbers = [], []
+            except DAMAGED_GZIP:  # the rows read before the damage are labelled too
+                if lines:
                     yield Chunk(str(item.path), numbers, lines=lines)
-                    lines, numbers = [], []
+                raise
             if lines:
                 yield Chunk(str(item.path), numbers, lines=lines)
 
@@ -224,9 +230,13 @@ class ArchiveReader:
                     rows.append(dict(zip(header, values)) if len(values) <= len(header) else
                                 {**dict(zip(header, values)), extra: values[len(header):]})
                     numbers.append(reader.line_num)
-            except csv.Error as error:
-                raise DataError(f"unreadable CSV ({error}); rows up to here were labelled",
-                                path=str(item.path), line=reader.line_num) from None
+            except (csv.Error, *DAMAGED_GZIP) as error:  # the rows read before it are labelled too
+                if rows:
+                    yield Chunk(str(item.path), numbers, rows=rows, problems=problems)
+                if isinstance(error, csv.Error):
+                    raise DataError(f"unreadable CSV ({error})",
+                                    path=str(item.path), line=reader.line_num) from None
+                raise
             if rows:
                 if _ends_in_a_quoted_field(last_lines):
                     problems[len(rows) - 1] = (f"a quoted field opened at line {numbers[-1] - len(last_lines) + 1} "
@@ -271,13 +281,17 @@ def _decompressed(chunks: Iterator[Chunk], item: InputFile) -> Iterator[Chunk]:
     problem (Python raises EOFError for a cut stream, which Click would print as "Aborted!")."""
     try:
         yield from chunks
-    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+    except DAMAGED_GZIP as error:
         if not item.compressed:
             raise
-        if isinstance(error, gzip.BadGzipFile) and "Not a gzipped file" in str(error):
-            raise DataError("not gzip-compressed, though its name ends in .gz", path=str(item.path)) from None
-        raise DataError(f"not a complete gzip file ({error}); rows before the damage were labelled",
-                        path=str(item.path)) from None
+        raise _gzip_problem(error, item) from None
+
+
+def _gzip_problem(error: Exception, item: InputFile) -> DataError:
+    """The error naming a gzip input that is damaged, cut short or not gzip at all."""
+    if isinstance(error, gzip.BadGzipFile) and "Not a gzipped file" in str(error):
+        return DataError("not gzip-compressed, though its name ends in .gz", path=str(item.path))
+    return DataError(f"not a complete gzip file ({error})", path=str(item.path))
 
 
 def _remembered(lines: Iterator[str], read: list[str]) -> Iterator[str]:

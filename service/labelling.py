@@ -633,17 +633,31 @@ def fingerprint_of(inputs: list[InputFile], columns: Columns, model_version: str
             "columns": asdict(columns), "model version": model_version, "split": split}
 
 
+def _until_unreadable(chunks: Iterable[Chunk], unreadable: list[DataError]) -> Iterator[Chunk]:
+    """The chunks up to an input that cannot be read further, whose error is put in ``unreadable``
+    (raised once the chunks already read, some still being labelled, are saved)."""
+    try:
+        yield from chunks
+    except DataError as error:
+        unreadable.append(error)
+
+
 def run_labelling(reader: ArchiveReader, output: PartialOutput, label: Callable[[Iterable[Chunk]], Iterator],
                   *, resume: bool, overwrite: bool, progress: Callable[[int, float, float], None]) -> RunResult:
     """Label every row not yet done into ``output``; finish it when the input is exhausted."""
     done = output.start(resume=resume, overwrite=overwrite)
-    started, labelled = time.perf_counter(), 0
+    started, labelled, unreadable = time.perf_counter(), 0, []
     try:
-        for data, tally, _ in label(reader.chunks(skip=done)):
+        for data, tally, _ in label(_until_unreadable(reader.chunks(skip=done), unreadable)):
             output.append(data, tally)
             labelled += tally.rows
             progress(output.tally.rows, labelled / max(time.perf_counter() - started, 1e-9),
                      reader.fraction_done)
+        if unreadable and output.tally.rows:
+            raise LabellingError(f"{unreadable[0]}; the {output.tally.rows:,} rows before it are labelled, "
+                                 f"in {output.partial}")
+        if unreadable:
+            raise unreadable[0]
     except BaseException:
         output.close()
         if output.tally.rows == 0:

@@ -542,3 +542,32 @@ def test_parquet_output_writes_a_column_of_mixed_types_as_text(tmp_path: Path) -
     assert ("note: columns whose values have different types are written to Parquet as text (objects and lists "
             "as JSON): id, meta, text") in result.output
     assert not out.with_name("out.parquet.partial.jsonl").exists()
+
+
+def cut_gzip(path: Path, content: bytes) -> int:
+    """Write the first half of ``content`` gzipped; return how many whole lines can be read back."""
+    import zlib
+
+    data = gzip.compress(content)
+    path.write_bytes(data[:len(data) // 2])
+    return zlib.decompressobj(31).decompress(data[:len(data) // 2]).count(b"\n")
+
+
+@pytest.mark.parametrize("kind, chunk_rows, jobs", [("jsonl", "5000", "1"), ("jsonl", "500", "2"),
+                                                    ("csv", "500", "1"), ("csv", "5000", "2")])
+def test_a_cut_gzip_input_keeps_every_row_before_the_damage(tmp_path: Path, kind: str, chunk_rows: str,
+                                                          jobs: str) -> None:
+    """The message said rows before the damage were labelled, but the chunk being read (and, with
+    workers, the chunks in flight) were dropped: none of 1,467 rows with 5,000-row chunks."""
+    texts = [f"comment {i} about {i * 7919 % 10007}" for i in range(4000)]
+    content = ("".join(json.dumps({"text": t}) + "\n" for t in texts) if kind == "jsonl"
+               else "text\n" + "".join(t + "\n" for t in texts))
+    source = tmp_path / f"cut.{kind}.gz"
+    readable = cut_gzip(source, content.encode()) - (kind == "csv")
+    out = tmp_path / "out.jsonl"
+    result = label(str(source), "--out", str(out), "--jobs", jobs, "--chunk-rows", chunk_rows)
+    partial = tmp_path / "out.jsonl.partial.jsonl"
+    assert result.exit_code == 1 and f"{source}: not a complete gzip file" in result.output
+    assert f"the {readable:,} rows before it are labelled, in {partial}" in result.output
+    rows = read_jsonl(partial)
+    assert [r["text"] for r in rows] == texts[:readable] and all(r["label"] in CATEGORIES for r in rows)
