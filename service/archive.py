@@ -245,12 +245,7 @@ class ArchiveReader:
 
     def _parquet(self, item: InputFile) -> Iterator[Chunk]:
         """Chunks of a Parquet file as Arrow record batches."""
-        import pyarrow.parquet as pq
-
-        try:
-            parquet = pq.ParquetFile(item.open())
-        except Exception as error:  # pyarrow raises several types for a corrupt file
-            raise DataError(f"not a readable Parquet file ({error})", path=str(item.path)) from None
+        parquet = _parquet_file(item)
         total, seen = max(parquet.metadata.num_rows, 1), 0
         self._position = lambda: int(item.size * seen / total)
         for batch in parquet.iter_batches(batch_size=self.chunk_rows):
@@ -274,6 +269,49 @@ class ArchiveReader:
             if batches:
                 yield Chunk(str(item.path), list(range(start + 1, start + batches[0].num_rows + 1)),
                             batch=batches[0])
+
+
+def known_columns(item: InputFile) -> list[str] | None:
+    """The columns an input names before its rows: a CSV's header, a Parquet file's schema (None
+    for JSON Lines and `datasets` folders, whose fields are only known row by row)."""
+    if item.kind == "csv":
+        return _csv_header(item)
+    if item.kind == "parquet":
+        with item.open() as handle:
+            return _parquet_file(item, handle).schema_arrow.names
+    return None
+
+
+def _binary(item: InputFile):
+    """The file's bytes, decompressed if gzipped."""
+    raw = item.open()
+    return gzip.GzipFile(fileobj=raw) if item.compressed else raw
+
+
+def _csv_header(item: InputFile) -> list[str] | None:
+    """A CSV file's header (None when the file is empty)."""
+    csv.field_size_limit(CSV_FIELD_LIMIT)
+    try:
+        with _binary(item) as binary:
+            text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
+            header = next(csv.reader(text), None)
+    except DAMAGED_GZIP as error:
+        raise _gzip_problem(error, item) from None
+    except csv.Error as error:
+        raise DataError(f"unreadable CSV header ({error})", path=str(item.path), line=1) from None
+    if header is not None:
+        _check_header(header, item.path)
+    return header
+
+
+def _parquet_file(item: InputFile, handle=None):
+    """A Parquet file (read from ``handle``, else newly opened), to read its schema and batches."""
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(handle or item.open())
+    except Exception as error:  # pyarrow raises several types for a corrupt file
+        raise DataError(f"not a readable Parquet file ({error})", path=str(item.path)) from None
 
 
 def _decompressed(chunks: Iterator[Chunk], item: InputFile) -> Iterator[Chunk]:

@@ -413,8 +413,9 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
       moderate label 'archive/*.parquet' --engine dask --scheduler tcp://10.0.0.5:8786
     """
     from service.archive import ArchiveReader, default_output, inputs_besides_output, resolve_inputs
-    from service.labelling import (Columns, PartialOutput, Progress, check_jobs, fingerprint_of,
-                                   label_locally, make_labeller, output_kind, run_labelling, summary_lines)
+    from service.labelling import (Columns, PartialOutput, Progress, check_columns, check_jobs, column_notes,
+                                   fingerprint_of, label_locally, make_labeller, output_kind, run_labelling,
+                                   summary_lines)
 
     columns = Columns(**{name[:-len("_column")]: value for name, value in column_flags.items()})
     settings = load_settings(**({"model_dir": model_dir} if model_dir else {}))
@@ -426,6 +427,7 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
         raise click.UsageError("--engine dask needs --scheduler ADDRESS")
     if scheduler and engine != "dask":
         raise click.UsageError("--scheduler is for --engine dask: add it, or drop --scheduler to label here")
+    check_columns(inputs, columns)
     labeller = make_labeller(settings.model_dir, settings.data_dir, columns)
     reader = ArchiveReader(inputs, chunk_rows=chunk_rows, split=split)
     output = PartialOutput(out, fingerprint_of(inputs, columns, labeller.moderator.version, split))
@@ -450,6 +452,7 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
         raise click.ClickException(f"a worker process died ({error}); {output.tally.rows:,} rows are "
                                    f"saved: continue with --resume") from None
     progress.close()
+    result.notes.extend(column_notes(result.tally, columns))
     for line in summary_lines(result):
         click.echo(line, err=True)
 

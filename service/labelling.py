@@ -24,7 +24,7 @@ from model.artifact import atomic_write, file_in_the_way
 from model.errors import DataError, ModerationError
 from model.labels import CATEGORIES, STANCES
 from model.text import LONE_SURROGATE
-from service.archive import ArchiveReader, Chunk, InputFile
+from service.archive import ArchiveReader, Chunk, InputFile, known_columns
 
 ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model_version", "error", "note")
 FLAT_FIELDS = (*(f"scores.{c}" for c in CATEGORIES), *(f"stance_scores.{s}" for s in STANCES))  # CSV columns
@@ -66,6 +66,7 @@ class Tally:
     errors: int = 0
     labels: Counter = field(default_factory=Counter)
     decisions: Counter = field(default_factory=Counter)
+    columns: Counter = field(default_factory=Counter)  # rows having each column of Columns, by role
 
     def add(self, other: "Tally") -> None:
         """Fold another tally into this one."""
@@ -73,16 +74,18 @@ class Tally:
         self.errors += other.errors
         self.labels.update(other.labels)
         self.decisions.update(other.decisions)
+        self.columns.update(other.columns)
 
     def to_dict(self) -> dict:
         """A JSON-ready dict."""
         return {"rows": self.rows, "errors": self.errors, "labels": dict(self.labels),
-                "decisions": dict(self.decisions)}
+                "decisions": dict(self.decisions), "columns": dict(self.columns)}
 
     @classmethod
     def from_dict(cls, data: dict) -> "Tally":
         """The tally saved in a checkpoint."""
-        return cls(data["rows"], data["errors"], Counter(data["labels"]), Counter(data["decisions"]))
+        return cls(data["rows"], data["errors"], Counter(data["labels"]), Counter(data["decisions"]),
+                   Counter(data.get("columns", {})))
 
 
 # --- labelling one chunk (runs in worker processes) -------------------------------------------------
@@ -145,7 +148,7 @@ class ChunkLabeller:
     def _write(self, chunk: Chunk, rows: list[dict], problems: dict[int, str], notes: dict[int, str],
                scored: list[int], texts: list[str], articles: list[str | None]) -> tuple[bytes, Tally]:
         """The output lines of a chunk: each row's own JSON with our fields appended, in order."""
-        tally = Tally(rows=len(rows))
+        tally = Tally(rows=len(rows), columns=self._columns_in(rows))
         results = dict(zip(scored, self._score(texts, articles))) if texts else {}
         version = json.dumps(self.moderator.version)
         lines = []
@@ -164,6 +167,10 @@ class ChunkLabeller:
             lines.append(_with_fields(_original_json(chunk, position, row), f"{added}, \"model_version\": {version}"))
         lines.append(b"")
         return b"\n".join(lines), tally
+
+    def _columns_in(self, rows: list[dict]) -> Counter:
+        """How many rows have each column of ``self.columns``, by role."""
+        return Counter({role: sum(name in row for row in rows) for role, name in asdict(self.columns).items()})
 
     def _score(self, texts: list[str], articles: list[str | None]) -> list[tuple[str, str, str]]:
         """(label, decision, the added fields as JSON text without braces) of each text."""
@@ -694,6 +701,37 @@ class Progress:
 def _duration(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def check_columns(inputs: list[InputFile], columns: Columns) -> None:
+    """Refuse, before labelling, an input whose columns are known up front (CSV, Parquet) and lack
+    one that a column flag names (the text column always; the others unless left at their default)."""
+    for item in inputs:
+        names = known_columns(item)
+        missing = [(role, name) for role, name in _named_columns(columns) if names is not None and name not in names]
+        if missing:
+            role, name = missing[0]
+            raise LabellingError(f"{item.path}: no column '{name}' ({_flag(role)}); its columns are: "
+                                 f"{', '.join(names)}")
+
+
+def _named_columns(columns: Columns) -> list[tuple[str, str]]:
+    """(role, column) of the text column and of the other columns not left at their default."""
+    defaults = asdict(Columns())
+    return [(role, name) for role, name in asdict(columns).items() if role == "text" or name != defaults[role]]
+
+
+def _flag(role: str) -> str:
+    """The command-line flag of a column role."""
+    return f"--{role.replace('_', '-')}-column"
+
+
+def column_notes(tally: Tally, columns: Columns) -> list[str]:
+    """Notes on columns the flags name that no row had (JSON Lines: no header to check up front)."""
+    if not tally.rows:
+        return []
+    return [f"no row has the column '{name}' ({_flag(role)})" for role, name in _named_columns(columns)
+            if role in tally.columns and not tally.columns[role]]
 
 
 def summary_lines(result: RunResult) -> list[str]:

@@ -571,3 +571,31 @@ def test_a_cut_gzip_input_keeps_every_row_before_the_damage(tmp_path: Path, kind
     assert f"the {readable:,} rows before it are labelled, in {partial}" in result.output
     rows = read_jsonl(partial)
     assert [r["text"] for r in rows] == texts[:readable] and all(r["label"] in CATEGORIES for r in rows)
+
+
+def test_column_flags_naming_columns_the_input_lacks_are_refused(tmp_path: Path) -> None:
+    """--text-column bdy gave every row an error and exit 0; --article-id-column thred and
+    --id-column ident were silently ignored."""
+    source = tmp_path / "a.csv"
+    source.write_text("ident,body,thread\n1,Fair point.,003_2d5113ef618b1c85\n")
+    pq.write_table(pa.Table.from_pylist([{"ident": 1, "body": "Fair point."}]), tmp_path / "a.parquet")
+    for args, flag, name in [(["--text-column", "bdy"], "--text-column", "bdy"),
+                             (["--text-column", "body", "--article-id-column", "thred"], "--article-id-column", "thred"),
+                             (["--text-column", "body", "--id-column", "idnt"], "--id-column", "idnt"),
+                             ([], "--text-column", "text")]:
+        result = label(str(source), *args, "--jobs", "1")
+        assert result.exit_code == 1 and "Traceback" not in result.output
+        assert f"{source}: no column '{name}' ({flag}); its columns are: ident, body, thread" in result.output
+    parquet = label(str(tmp_path / "a.parquet"), "--text-column", "bdy", "--jobs", "1")
+    assert parquet.exit_code == 1 and "a.parquet: no column 'bdy' (--text-column); its columns are: ident, body" \
+        in parquet.output
+    assert not list(tmp_path.glob("a.labelled*"))
+    fine = label(str(source), "--text-column", "body", "--id-column", "ident", "--article-id-column", "thread",
+                 "--jobs", "1")
+    assert fine.exit_code == 0 and "note:" not in fine.output
+    jsonl = tmp_path / "b.jsonl"
+    write_jsonl(jsonl, comments(3))
+    noted = label(str(jsonl), "--article-id-column", "thred", "--id-column", "ident", "--jobs", "1")
+    assert noted.exit_code == 0
+    assert "note: no row has the column 'ident' (--id-column)" in noted.output
+    assert "note: no row has the column 'thred' (--article-id-column)" in noted.output
