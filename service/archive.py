@@ -180,7 +180,8 @@ class ArchiveReader:
         return gzip.GzipFile(fileobj=raw) if item.compressed else raw
 
     def _jsonl(self, item: InputFile) -> Iterator[Chunk]:
-        """Chunks of raw JSON Lines (blank lines are not rows)."""
+        """Chunks of raw JSON Lines (blank lines are not rows); a JSON array is refused."""
+        refuse_json_array(item)
         with self._open_binary(item) as handle:
             lines, numbers = [], []
             try:
@@ -271,6 +272,14 @@ class ArchiveReader:
                             batch=batches[0])
 
 
+class JsonArrayError(DataError):
+    """A JSON Lines input (by its name) that holds one JSON array instead of one object per line."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__("is a JSON array, not JSON Lines (one object per line): convert it, e.g. with "
+                         "jq -c '.[]'", path=path)
+
+
 def known_columns(item: InputFile) -> list[str] | None:
     """The columns an input names before its rows: a CSV's header, a Parquet file's schema (None
     for JSON Lines and `datasets` folders, whose fields are only known row by row)."""
@@ -280,6 +289,26 @@ def known_columns(item: InputFile) -> list[str] | None:
         with item.open() as handle:
             return _parquet_file(item, handle).schema_arrow.names
     return None
+
+
+def refuse_json_array(item: InputFile) -> None:
+    """Raise JsonArrayError when a JSON Lines input's first line opens an array of objects."""
+    if item.kind != "jsonl":
+        return
+    try:
+        with _binary(item) as handle:
+            line = next((line for line in handle if line.strip()), b"")
+    except DAMAGED_GZIP as error:
+        raise _gzip_problem(error, item) from None
+    if _opens_an_array_of_objects(line.removeprefix(codecs.BOM_UTF8)):
+        raise JsonArrayError(str(item.path))
+
+
+def _opens_an_array_of_objects(line: bytes) -> bool:
+    """Whether a first line opens a JSON array of objects ("[" alone, as json.dump(indent=...) and
+    jq write it, or "[{" ...): a JSON document, not JSON Lines."""
+    stripped = line.strip()
+    return stripped.startswith(b"[") and stripped[1:].lstrip()[:1] in (b"", b"{")
 
 
 def _binary(item: InputFile):

@@ -24,7 +24,7 @@ from model.artifact import atomic_write, file_in_the_way
 from model.errors import DataError, ModerationError
 from model.labels import CATEGORIES, STANCES
 from model.text import LONE_SURROGATE
-from service.archive import ArchiveReader, Chunk, InputFile, known_columns
+from service.archive import ArchiveReader, Chunk, InputFile, known_columns, refuse_json_array
 
 ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model_version", "error", "note")
 FLAT_FIELDS = (*(f"scores.{c}" for c in CATEGORIES), *(f"stance_scores.{s}" for s in STANCES))  # CSV columns
@@ -705,8 +705,10 @@ def _duration(seconds: float) -> str:
 
 def check_columns(inputs: list[InputFile], columns: Columns) -> None:
     """Refuse, before labelling, an input whose columns are known up front (CSV, Parquet) and lack
-    one that a column flag names (the text column always; the others unless left at their default)."""
+    one that a column flag names (the text column always; the others unless left at their default),
+    and a JSON Lines input holding a JSON array."""
     for item in inputs:
+        refuse_json_array(item)
         names = known_columns(item)
         missing = [(role, name) for role, name in _named_columns(columns) if names is not None and name not in names]
         if missing:

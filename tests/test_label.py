@@ -599,3 +599,19 @@ def test_column_flags_naming_columns_the_input_lacks_are_refused(tmp_path: Path)
     assert noted.exit_code == 0
     assert "note: no row has the column 'ident' (--id-column)" in noted.output
     assert "note: no row has the column 'thred' (--article-id-column)" in noted.output
+
+
+def test_a_json_array_is_refused_with_how_to_convert_it(tmp_path: Path) -> None:
+    """A pretty-printed JSON array was read as JSON Lines: 2 comments became 10 error rows, exit 0."""
+    array = [{"id": 1, "text": "Fair point."}, {"id": 2, "text": "Yes."}]
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", array)
+    (folder / "b.json").write_text(json.dumps(array, indent=2))
+    (tmp_path / "one-line.json").write_text(json.dumps(array))
+    for source in (folder, tmp_path / "one-line.json"):
+        result = label(str(source), "--jobs", "1")
+        named = folder / "b.json" if source == folder else source
+        assert result.exit_code == 1 and (f"{named}: is a JSON array, not JSON Lines (one object per line): "
+                                          "convert it, e.g. with jq -c '.[]'") in result.output
+    assert not list(tmp_path.glob("**/*labelled*"))
