@@ -615,3 +615,17 @@ def test_a_json_array_is_refused_with_how_to_convert_it(tmp_path: Path) -> None:
         assert result.exit_code == 1 and (f"{named}: is a JSON array, not JSON Lines (one object per line): "
                                           "convert it, e.g. with jq -c '.[]'") in result.output
     assert not list(tmp_path.glob("**/*labelled*"))
+
+
+def test_nul_characters_are_kept_in_csv_output(tmp_path: Path) -> None:
+    """CSV can hold NUL; Python's csv module (and this reader, labelling the output again) reads it back."""
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, [{"id": 1, "text": "Fair\u0000 point.", "extra": "\u0000"}])
+    out = tmp_path / "out.csv"
+    assert label(str(source), "--out", str(out), "--jobs", "1").exit_code == 0
+    with open(out, newline="", encoding="utf-8") as handle:
+        row = next(csv.DictReader(handle))
+    assert row["text"] == "Fair\u0000 point." and row["extra"] == "\u0000"
+    again = tmp_path / "again.jsonl"
+    assert label(str(out), "--out", str(again), "--jobs", "1").exit_code == 0
+    assert read_jsonl(again)[0]["text"] == "Fair\u0000 point."
