@@ -77,7 +77,11 @@ def validate(directory: Path | None) -> None:
     from seeds import SEEDS_DIR
     from training.dataset import validate_labelled_set
 
-    report = validate_labelled_set(directory or SEEDS_DIR)
+    directory = directory or SEEDS_DIR
+    if not directory.is_dir():
+        raise click.ClickException(f"{directory}: no such folder (give --dir the folder holding articles.jsonl "
+                                   "and comments.jsonl)")
+    report = validate_labelled_set(directory)
     click.echo(f"articles: {report.n_articles} ({report.n_written_articles} written, "
                f"{report.n_articles_with_comments} with comments)")
     click.echo(f"comments: {report.n_comments}  by source: {dict(sorted(report.by_source.items()))}")

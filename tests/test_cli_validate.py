@@ -56,3 +56,22 @@ def test_validate_names_bad_bytes_and_wrong_types_without_a_traceback(tmp_path: 
     result = CliRunner().invoke(cli, ["validate", "--dir", str(tmp_path)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "comments.jsonl:2: not valid UTF-8 (byte 0xe9 at column 12)" in result.output
+
+
+def test_validate_reads_on_past_a_bad_line_and_every_count_adds_up(tmp_path: Path) -> None:
+    (tmp_path / "articles.jsonl").write_text(json.dumps({"id": "a", "title": "t", "body": "b"}) + "\n")
+    good = {"id": "1", "article_id": "a", "text": "hello there", "category": "abusive", "stance": "supports",
+            "rationale": "r", "source": "written"}
+    no_stance = {**good, "id": "2", "text": "a decision without a stance"}
+    del no_stance["stance"]
+    lines = [json.dumps(good), "{not json", json.dumps(no_stance), "[1, 2]", json.dumps(good)]
+    (tmp_path / "comments.jsonl").write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(cli, ["validate", "--dir", str(tmp_path)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "comments.jsonl:2: invalid JSON" in result.output  # reading used to stop here, counting 0 comments
+    assert "comments.jsonl:3: field 'stance'" in result.output
+    assert "comments.jsonl:4: expected a JSON object, found list" in result.output
+    assert "duplicate" in result.output and ":5" in result.output
+    assert "comments: 3 " in result.output
+    assert "by source: {'written': 3}" in result.output  # counted only with a stance before
+    assert "'(missing)': 1" in result.output

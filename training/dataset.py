@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-from model.corpus import Article, load_articles, read_jsonl
+from model.corpus import Article, load_articles, read_jsonl, text_lines
 from model.errors import DataError
 from model.labels import CATEGORIES, STANCES
 from seeds import SEEDS_DIR
@@ -70,17 +71,13 @@ def validate_labelled_set(directory: Path = SEEDS_DIR, *, check_minimums: bool =
         return report
     report.n_articles = len(articles)
     report.n_written_articles = sum(a.source == "written" for a in articles.values())
-    try:
-        rows = list(read_jsonl(comments_path))
-    except (DataError, OSError) as error:
-        report.problems.append(str(error))
-        return report
+    rows = _comment_rows(comments_path, report.problems)
     for number, record in rows:
         report.problems.extend(_record_problems(record, articles, f"{comments_path}:{number}"))
-        if all(isinstance(record.get(name), str) for name in ("category", "stance", "source")):
-            report.by_category[record["category"]] += 1
-            report.by_stance[record["stance"]] += 1
-            report.by_source[record["source"]] += 1
+        for name, counts in (("category", report.by_category), ("stance", report.by_stance),
+                             ("source", report.by_source)):  # each adds up to the comments
+            value = record.get(name)
+            counts[value if isinstance(value, str) and value else "(missing)"] += 1
         hard_case = record.get("hard_case")
         report.by_hard_case[hard_case if isinstance(hard_case, str) and hard_case else "none"] += 1
     report.n_comments = len(rows)
@@ -89,6 +86,30 @@ def validate_labelled_set(directory: Path = SEEDS_DIR, *, check_minimums: bool =
     if check_minimums:
         report.problems.extend(_minimum_problems(report, comments_path))
     return report
+
+
+def _comment_rows(path: Path, problems: list[str]) -> list[tuple[int, dict]]:
+    """The comments file's objects with their lines; a line that is not a JSON object is a problem and
+    the reading goes on (bytes that are not UTF-8 stop it, at their line)."""
+    rows = []
+    try:
+        for number, line in text_lines(path):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except (json.JSONDecodeError, RecursionError) as error:
+                reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+                problems.append(str(DataError(f"invalid JSON ({reason})", path=str(path), line=number)))
+                continue
+            if isinstance(record, dict):
+                rows.append((number, record))
+            else:
+                problems.append(str(DataError(f"expected a JSON object, found {type(record).__name__}",
+                                              path=str(path), line=number)))
+    except (DataError, OSError) as error:
+        problems.append(str(error))
+    return rows
 
 
 def _record_problems(record: dict, articles: dict[str, Article], where: str) -> list[str]:
