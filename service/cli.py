@@ -206,18 +206,27 @@ def _merge_feedback(labelled: "LabelledData", url: str | None) -> "LabelledData"
     settings = load_settings()
     store = FeedbackStore(database_url(url or settings.database_url, settings.data_dir))
     try:
-        merged, conflicts = merge_feedback(labelled, list(store.all_decisions()),
-                                           ArticleStore(settings.data_dir).texts(), store.url)
+        merged, conflicts, differences = merge_feedback(labelled, list(store.all_decisions()),
+                                                        ArticleStore(settings.data_dir).texts(), store.url)
     finally:
         store.close()
     source = merged.sources[-1]
     click.echo(f"feedback: {source['rows']} moderator decisions from {source['path']}; "
                f"{len(conflicts)} replace a different label", err=True)
-    for conflict in conflicts[:20]:
-        click.echo(f"  {conflict}", err=True)
-    if len(conflicts) > 20:
-        click.echo(f"  … and {len(conflicts) - 20} more", err=True)
+    _echo_lines(conflicts)
+    if differences:
+        click.echo(f"feedback: {len(differences)} give another text or article than the labelled comment "
+                   "(the decision's is used)", err=True)
+        _echo_lines(differences)
     return merged
+
+
+def _echo_lines(lines: list[str], shown: int = 20) -> None:
+    """The first ``shown`` lines of a report, indented, and how many more there are."""
+    for line in lines[:shown]:
+        click.echo(f"  {line}", err=True)
+    if len(lines) > shown:
+        click.echo(f"  … and {len(lines) - shown} more", err=True)
 
 
 @cli.group()

@@ -411,15 +411,19 @@ def test_train_with_feedback_lets_decisions_win_and_reports_conflicts(tmp_path: 
     store = FeedbackStore(database_url(None, tmp_path / "data"))
     store.record(Decision(seed["id"], seed["text"], "abusive", "ana", seed["group"], "disputes"))
     store.record(Decision("new-1", "Go back to your country, you vermin.", "abusive", "ana"))
+    other = next(r for r in small_seed_data().records if r["id"] != seed["id"])
+    store.record(Decision(other["id"], "Reworded by a moderator.", other["category"], "ana"))
     store.close()
     out = tmp_path / "model"
     result = CliRunner().invoke(cli, ["train", "--feedback", "--cv-folds", "0", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "feedback: 2 moderator decisions" in result.output and "1 replace a different label" in result.output
+    assert "feedback: 3 moderator decisions" in result.output and "1 replace a different label" in result.output
+    assert "feedback: 1 give another text or article than the labelled comment" in result.output
+    assert f"{other['id']}: text " in result.output and "-> 'Reworded by a moderator.'" in result.output
     assert f"{seed['id']}: substantive/{seed['stance']} in seed_comment" in result.output or \
         f"{seed['id']}: substantive/{seed['stance']} in written" in result.output
     card = json.loads((out / "model_card.json").read_text())
-    assert card["training_data"][-1]["kind"] == "feedback" and card["training_data"][-1]["rows"] == 2
+    assert card["training_data"][-1]["kind"] == "feedback" and card["training_data"][-1]["rows"] == 3
 
 
 def test_rows_without_an_id_never_take_a_decision(tmp_path: Path) -> None:
@@ -431,8 +435,8 @@ def test_rows_without_an_id_never_take_a_decision(tmp_path: Path) -> None:
     data = load_source(str(source), ColumnMap())
     decisions = [{"comment_id": "1", "text": "Go home, vermin.", "category": "abusive", "stance": None,
                   "article_id": None, "moderator": "ana"}]
-    merged, conflicts = merge_feedback(data, decisions, {}, "store")
-    assert conflicts == [] and len(merged.records) == 6
+    merged, conflicts, differences = merge_feedback(data, decisions, {}, "store")
+    assert conflicts == differences == [] and len(merged.records) == 6
     assert [r["text"] for r in merged.records[:5]] == [f"comment {n}" for n in range(1, 6)]
 
 
@@ -445,3 +449,27 @@ def test_a_stance_only_one_side_gives_is_no_conflict() -> None:
     assert merge_feedback(LabelledData([record], []), [decision], {}, "store")[1] == []
     disagreeing = {**decision, "stance": "supports"}
     assert merge_feedback(LabelledData([{**record, "stance": "disputes"}], []), [disagreeing], {}, "store")[1]
+
+
+def test_a_decision_keeps_what_it_does_not_give_of_the_labelled_record() -> None:
+    """A decision without stance or article_id was merged as a new record: the labelled stance,
+    article and hard_case tag were lost and its group became 'feedback:<id>' (moving its split)."""
+    from training.sources import LabelledData, merge_feedback
+
+    record = {"id": "seed-003-00", "text": "You lot are vermin.", "category": "substantive",
+              "stance": "supports", "article": "Title\n\nBody", "group": ARTICLE_ID, "source": "written",
+              "hard_case": "literal_sense"}
+    decision = {"comment_id": "seed-003-00", "text": "You lot are vermin.", "category": "abusive",
+                "stance": None, "article_id": None, "moderator": "m1"}
+    merged, conflicts, differences = merge_feedback(LabelledData([record], []), [decision], {}, "store")
+    assert merged.records == [{**record, "category": "abusive", "source": "feedback"}]
+    assert conflicts == ["seed-003-00: substantive/supports in written -> abusive/None by m1"]
+    assert differences == []
+    elsewhere = {**decision, "text": "You are vermin.", "stance": "disputes", "article_id": "004_other"}
+    merged, conflicts, differences = merge_feedback(LabelledData([record], []), [elsewhere],
+                                                    {"004_other": "Other\n\nArticle"}, "store")
+    assert merged.records == [{**record, "text": "You are vermin.", "category": "abusive", "stance": "disputes",
+                               "article": "Other\n\nArticle", "group": "004_other", "source": "feedback"}]
+    changes = f"text 'You lot are vermin.' -> 'You are vermin.'; article {ARTICLE_ID} -> 004_other"
+    assert differences == [f"seed-003-00: {changes} (in written, by m1)"]
+    assert len(conflicts) == 1

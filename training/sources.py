@@ -268,26 +268,68 @@ def _label_text(raw: object) -> str | None:
 
 
 def merge_feedback(labelled: LabelledData, decisions: list[dict], articles: dict[str, str],
-                   location: str) -> tuple[LabelledData, list[str]]:
-    """Labelled data with moderators' decisions: a decision replaces the record of the same comment id
-    (the conflicts, where the label differs, are returned as sentences), others are added."""
+                   location: str) -> tuple[LabelledData, list[str], list[str]]:
+    """Labelled data with each decision merged into its comment's record (``_decided``) or added, and
+    the label conflicts and other differences (text, article) as sentences."""
     by_id = {d["comment_id"]: d for d in decisions}
-    conflicts, kept = [], []
+    conflicts, differences, kept, replaced = [], [], [], set()
     for record in labelled.records:
         decision = by_id.get(record["id"])
         if decision is None:
             kept.append(record)
             continue
-        stances_differ = None not in (decision["stance"], record["stance"]) and decision["stance"] != record["stance"]
-        if decision["category"] != record["category"] or stances_differ:  # a stance only one gives is no conflict
-            conflicts.append(f"{record['id']}: {record['category']}/{record['stance']} in {record['source']} "
-                             f"-> {decision['category']}/{decision['stance']} by {decision['moderator']}")
-    for decision in decisions:
-        article_id = decision["article_id"]
-        kept.append({"id": decision["comment_id"], "text": decision["text"], "category": decision["category"],
-                     "stance": decision["stance"], "article": articles.get(article_id) if article_id else None,
-                     "group": article_id or f"feedback:{decision['comment_id']}", "source": "feedback"})
+        replaced.add(record["id"])
+        conflicts.extend(_label_conflict(record, decision))
+        differences.extend(_other_differences(record, decision))
+        kept.append(_decided(record, decision, articles))
+    kept.extend(_decision_record(d, articles) for d in decisions if d["comment_id"] not in replaced)
     covered = sorted({d["category"] for d in decisions})
     source = {"path": location.split("@")[-1], "kind": "feedback", "rows": len(decisions), "labels": covered}
-    return LabelledData(kept, labelled.sources + [source]), conflicts
+    return LabelledData(kept, labelled.sources + [source]), conflicts, differences
 
+
+def _label_conflict(record: dict, decision: dict) -> list[str]:
+    """The sentence saying a decision changes a record's label, if it does (a stance only one of the
+    two gives is no conflict)."""
+    stances_differ = None not in (decision["stance"], record["stance"]) and decision["stance"] != record["stance"]
+    if decision["category"] == record["category"] and not stances_differ:
+        return []
+    was, now = f"{record['category']}/{record['stance']}", f"{decision['category']}/{decision['stance']}"
+    return [f"{record['id']}: {was} in {record['source']} -> {now} by {decision['moderator']}"]
+
+
+def _other_differences(record: dict, decision: dict) -> list[str]:
+    """The sentence saying a decision gives another text or article than the labelled record, if it does."""
+    changes = []
+    if decision["text"] != record["text"]:
+        changes.append(f"text {_shortened(record['text'])} -> {_shortened(decision['text'])}")
+    if decision["article_id"] and decision["article_id"] != record["group"]:
+        changes.append(f"article {record['group']} -> {decision['article_id']}")
+    if not changes:
+        return []
+    return [f"{record['id']}: {'; '.join(changes)} (in {record['source']}, by {decision['moderator']})"]
+
+
+def _shortened(text: str, limit: int = 40) -> str:
+    """A text quoted for a report line, cut to ``limit`` characters."""
+    return repr(text if len(text) <= limit else text[:limit - 1] + "…")
+
+
+def _decided(record: dict, decision: dict, articles: dict[str, str]) -> dict:
+    """A labelled record with a decision's category, and its text, stance and article where it gives
+    them; the record's stance, article, group and hard_case tag are kept where it does not."""
+    merged = {**record, "text": decision["text"], "category": decision["category"], "source": "feedback"}
+    if decision["stance"] is not None:
+        merged["stance"] = decision["stance"]
+    article_id = decision["article_id"]
+    if article_id and article_id != record["group"]:
+        merged.update(article=articles.get(article_id), group=article_id)
+    return merged
+
+
+def _decision_record(decision: dict, articles: dict[str, str]) -> dict:
+    """A training record for a decision on a comment the labelled data does not hold."""
+    article_id = decision["article_id"]
+    return {"id": decision["comment_id"], "text": decision["text"], "category": decision["category"],
+            "stance": decision["stance"], "article": articles.get(article_id) if article_id else None,
+            "group": article_id or f"feedback:{decision['comment_id']}", "source": "feedback"}
