@@ -204,7 +204,8 @@ def _merge_feedback(labelled: "LabelledData", url: str | None) -> "LabelledData"
     from training.sources import merge_feedback
 
     settings = load_settings()
-    store = FeedbackStore(database_url(url or settings.database_url, settings.data_dir))
+    store = FeedbackStore(database_url(url or settings.database_url, settings.data_dir, create=False),
+                          create=False)
     try:
         merged, conflicts, differences = merge_feedback(labelled, list(store.all_decisions()),
                                                         ArticleStore(settings.data_dir).texts(), store.url)
@@ -272,7 +273,8 @@ def export_feedback(out: Path | None, database_url: str | None, overwrite: bool)
     settings = load_settings()
     if out is not None:
         _check_export_target(out, overwrite)
-    store = FeedbackStore(resolve_url(database_url or settings.database_url, settings.data_dir))
+    store = FeedbackStore(resolve_url(database_url or settings.database_url, settings.data_dir, create=False),
+                          create=False)
     try:
         lines = (json.dumps(export_record(d), ensure_ascii=False) + "\n" for d in store.all_decisions())
         if out is None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, delete, event, func, insert, select, update)
+                        create_engine, delete, event, func, insert, inspect, select, update)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
@@ -93,26 +93,40 @@ class Queued:
         return round(1.0 - max(self.scores.values()), 6)
 
 
-def database_url(url: str | None, data_dir: Path) -> str:
-    """The configured URL, or the SQLite file in the data folder."""
+def database_url(url: str | None, data_dir: Path, create: bool = True) -> str:
+    """The configured URL, or the SQLite file in the data folder (which a reader does not create)."""
     if url:
         return url
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
+    if create:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
     return f"sqlite:///{Path(data_dir) / SQLITE_FILE}"
 
 
 class FeedbackStore:
     """Decisions, their history and the review queue in one database."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, create: bool = True) -> None:
+        """Open the store; a reader (``create`` false) never creates a SQLite file or its tables."""
         self.url = url
         try:
             self.engine = _engine(url)
             self._writer = self.engine.execution_options(writes=True)
-            self._create_tables()
+            if create or _sqlite_file(url) is None:
+                self._create_tables()
+            else:
+                self._check_readable()
         except (DBAPIError, ImportError, ArgumentError, ValueError) as error:  # the last two: a malformed URL
             raise StoreError(f"cannot open the feedback database {_safe(url)} (MODERATE_DATABASE_URL): "
                              f"{_first_line(error)}") from None
+
+    def _check_readable(self) -> None:
+        """Refuse a SQLite file that does not exist (connecting would create it) or holds no decisions."""
+        path = _sqlite_file(self.url)
+        if not path.is_file():
+            raise StoreError(f"no feedback database at {path} (nothing has been recorded there; check the URL)")
+        if not inspect(self.engine).has_table(decisions.name):
+            raise StoreError(f"{path} is not a feedback database (it holds no '{decisions.name}' table; "
+                             "check the URL)")
 
     def _create_tables(self) -> None:
         """Create missing tables; another worker creating them at the same moment is fine."""
@@ -245,6 +259,14 @@ def _engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file a SQLite URL names (None for another database)."""
+    if not url.startswith("sqlite"):
+        return None
+    database = make_url(url).database or ""
+    return Path(database.removeprefix("file:"))
 
 
 def _queue_row(item: Queued) -> dict:

@@ -368,6 +368,7 @@ def test_export_writes_the_labelled_set_schema(tmp_path: Path, monkeypatch) -> N
 
 def test_export_never_replaces_a_file_unasked_nor_writes_into_a_folder(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    FeedbackStore(database_url(None, tmp_path / "data")).close()  # an empty store, as the server creates it
     (tmp_path / "precious.jsonl").write_text("precious\n")
     (tmp_path / "folder").mkdir()
     for out, message in ((tmp_path / "precious.jsonl", "already exists: choose another --out or pass --overwrite"),
@@ -473,3 +474,19 @@ def test_a_decision_keeps_what_it_does_not_give_of_the_labelled_record() -> None
     changes = f"text 'You lot are vermin.' -> 'You are vermin.'; article {ARTICLE_ID} -> 004_other"
     assert differences == [f"seed-003-00: {changes} (in written, by m1)"]
     assert len(conflicts) == 1
+
+
+def test_readers_never_create_a_feedback_database(tmp_path: Path, monkeypatch) -> None:
+    """export and train --feedback given a mistyped URL or data folder created an empty database and
+    reported 0 decisions."""
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "nonexistent"))
+    typo = tmp_path / "typo.sqlite"
+    for arguments in (["feedback", "export"], ["feedback", "export", "--database-url", f"sqlite:///{typo}"],
+                      ["train", "--feedback", f"sqlite:///{typo}", "--cv-folds", "0", "--out", str(tmp_path / "m")]):
+        result = CliRunner().invoke(cli, arguments)
+        assert result.exit_code == 1 and "no feedback database at" in result.output, result.output
+        assert "nothing has been recorded there" in result.output and "Traceback" not in result.output
+    assert sorted(path.name for path in tmp_path.iterdir()) == []
+    (tmp_path / "other.sqlite").write_bytes(b"")  # an existing file without the store's tables
+    result = CliRunner().invoke(cli, ["feedback", "export", "--database-url", f"sqlite:///{tmp_path}/other.sqlite"])
+    assert result.exit_code == 1 and "is not a feedback database" in result.output, result.output
