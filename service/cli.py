@@ -200,12 +200,11 @@ def train(data, include_seeds, config_path, out, seed, cv_folds, force, feedback
 def _merge_feedback(labelled: "LabelledData", url: str | None) -> "LabelledData":
     """The labelled data with moderators' decisions merged in; conflicts with labels are reported."""
     from service.articles import ArticleStore
-    from service.feedback import FeedbackStore, database_url
+    from service.feedback import open_for_reading
     from training.sources import merge_feedback
 
     settings = load_settings()
-    store = FeedbackStore(database_url(url or settings.database_url, settings.data_dir, create=False),
-                          create=False)
+    store = open_for_reading(url, "--feedback", settings.database_url, settings.data_dir)
     try:
         merged, conflicts, differences = merge_feedback(labelled, list(store.all_decisions()),
                                                         ArticleStore(settings.data_dir).texts(), store.url)
@@ -268,13 +267,12 @@ def export_feedback(out: Path | None, database_url: str | None, overwrite: bool)
       moderate feedback export --out decisions.jsonl --database-url postgresql+psycopg://db/moderation
     """
     from model.artifact import atomic_write
-    from service.feedback import FeedbackStore, database_url as resolve_url, export_record
+    from service.feedback import export_record, open_for_reading
 
     settings = load_settings()
     if out is not None:
         _check_export_target(out, overwrite)
-    store = FeedbackStore(resolve_url(database_url or settings.database_url, settings.data_dir, create=False),
-                          create=False)
+    store = open_for_reading(database_url, "--database-url", settings.database_url, settings.data_dir)
     try:
         lines = (json.dumps(export_record(d), ensure_ascii=False) + "\n" for d in store.all_decisions())
         if out is None:

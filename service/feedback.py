@@ -105,9 +105,10 @@ def database_url(url: str | None, data_dir: Path, create: bool = True) -> str:
 class FeedbackStore:
     """Decisions, their history and the review queue in one database."""
 
-    def __init__(self, url: str, create: bool = True) -> None:
-        """Open the store; a reader (``create`` false) never creates a SQLite file or its tables."""
-        self.url = url
+    def __init__(self, url: str, create: bool = True, origin: str = "MODERATE_DATABASE_URL") -> None:
+        """Open the store; a reader (``create`` false) never creates a SQLite file or its tables.
+        ``origin`` names where the URL came from (a flag or variable), for errors."""
+        self.url, self.origin = url, origin
         try:
             self.engine = _engine(url)
             self._writer = self.engine.execution_options(writes=True)
@@ -116,17 +117,18 @@ class FeedbackStore:
             else:
                 self._check_readable()
         except (DBAPIError, ImportError, ArgumentError, ValueError) as error:  # the last two: a malformed URL
-            raise StoreError(f"cannot open the feedback database {_safe(url)} (MODERATE_DATABASE_URL): "
+            raise StoreError(f"cannot open the feedback database {_safe(url)} ({origin}): "
                              f"{_first_line(error)}") from None
 
     def _check_readable(self) -> None:
         """Refuse a SQLite file that does not exist (connecting would create it) or holds no decisions."""
         path = _sqlite_file(self.url)
+        check = "MODERATE_DATA_DIR" if self.origin == "MODERATE_DATA_DIR" else f"the URL ({self.origin})"
         if not path.is_file():
-            raise StoreError(f"no feedback database at {path} (nothing has been recorded there; check the URL)")
+            raise StoreError(f"no feedback database at {path} (nothing has been recorded there; check {check})")
         if not inspect(self.engine).has_table(decisions.name):
             raise StoreError(f"{path} is not a feedback database (it holds no '{decisions.name}' table; "
-                             "check the URL)")
+                             f"check {check})")
 
     def _create_tables(self) -> None:
         """Create missing tables; another worker creating them at the same moment is fine."""
@@ -259,6 +261,17 @@ def _engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
     return engine
+
+
+def open_for_reading(given: str | None, flag: str, database_url_setting: str | None,
+                     data_dir: Path) -> FeedbackStore:
+    """The store a reader names: the URL given by ``flag``, else MODERATE_DATABASE_URL, else the
+    SQLite file in MODERATE_DATA_DIR; errors name which of them it came from."""
+    if given:
+        return FeedbackStore(given, create=False, origin=flag)
+    if database_url_setting:
+        return FeedbackStore(database_url_setting, create=False)
+    return FeedbackStore(database_url(None, data_dir, create=False), create=False, origin="MODERATE_DATA_DIR")
 
 
 def _sqlite_file(url: str) -> Path | None:

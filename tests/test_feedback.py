@@ -490,3 +490,24 @@ def test_readers_never_create_a_feedback_database(tmp_path: Path, monkeypatch) -
     (tmp_path / "other.sqlite").write_bytes(b"")  # an existing file without the store's tables
     result = CliRunner().invoke(cli, ["feedback", "export", "--database-url", f"sqlite:///{tmp_path}/other.sqlite"])
     assert result.exit_code == 1 and "is not a feedback database" in result.output, result.output
+
+
+@pytest.mark.parametrize("flag", ["--database-url", "--feedback"])
+def test_a_bad_url_names_the_flag_it_came_from(flag: str, tmp_path: Path) -> None:
+    """A URL given by a flag was reported as coming from MODERATE_DATABASE_URL."""
+    def run(url: str):
+        if flag == "--feedback":
+            return CliRunner().invoke(cli, ["train", "--feedback", url, "--cv-folds", "0", "--out", str(tmp_path / "m")])
+        return CliRunner().invoke(cli, ["feedback", "export", "--database-url", url])
+
+    malformed = run("bogus://x")
+    assert malformed.exit_code == 1 and f"cannot open the feedback database bogus://x ({flag})" in malformed.output
+    assert "MODERATE_DATABASE_URL" not in malformed.output
+    missing = run(f"sqlite:///{tmp_path}/typo.sqlite")
+    assert missing.exit_code == 1 and f"check the URL ({flag})" in missing.output, missing.output
+
+
+def test_a_bad_url_from_the_environment_names_the_variable(monkeypatch) -> None:
+    monkeypatch.setenv("MODERATE_DATABASE_URL", "bogus://x")
+    result = CliRunner().invoke(cli, ["feedback", "export"])
+    assert result.exit_code == 1 and "bogus://x (MODERATE_DATABASE_URL)" in result.output
