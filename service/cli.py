@@ -206,7 +206,7 @@ def _merge_feedback(labelled: "LabelledData", url: str | None) -> "LabelledData"
     settings = load_settings()
     store = open_for_reading(url, "--feedback", settings.database_url, settings.data_dir)
     try:
-        merged, conflicts, differences = merge_feedback(labelled, list(store.all_decisions()),
+        merged, conflicts, differences = merge_feedback(labelled, store.checked_decisions(),
                                                         ArticleStore(settings.data_dir).texts(), store.url)
     finally:
         store.close()
@@ -274,7 +274,8 @@ def export_feedback(out: Path | None, database_url: str | None, overwrite: bool)
         _check_export_target(out, overwrite)
     store = open_for_reading(database_url, "--database-url", settings.database_url, settings.data_dir)
     try:
-        lines = (json.dumps(export_record(d), ensure_ascii=False) + "\n" for d in store.all_decisions())
+        decided = store.checked_decisions()  # all checked before a line is written
+        lines = (json.dumps(export_record(d), ensure_ascii=False) + "\n" for d in decided)
         if out is None:
             sys.stdout.writelines(lines)
             return

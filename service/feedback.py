@@ -20,7 +20,8 @@ from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, U
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
-from model.errors import ModerationError
+from model.errors import DataError, ModerationError
+from model.labels import CATEGORIES, STANCES
 from model.text import LONE_SURROGATE
 
 SQLITE_FILE = "feedback.sqlite3"
@@ -56,6 +57,16 @@ review_queue = Table(
 
 class StoreError(ModerationError):
     """The feedback database cannot be opened or written."""
+
+
+class StoredDecisionError(DataError):
+    """A stored decision holds a value training cannot use (written by another tool or an older
+    version); the message names the store, the comment id and the field."""
+
+    def __init__(self, location: str, comment_id: str, field: str, message: str) -> None:
+        ModerationError.__init__(self, f"{location}: comment '{comment_id}': field '{field}': {message}; "
+                                       "correct the decision with POST /v1/feedback")
+        self.path, self.line, self.field, self.comment_id = location, None, field, comment_id
 
 
 @dataclass(frozen=True)
@@ -224,6 +235,10 @@ class FeedbackStore:
             yield from (dict(row) for row in connection.execute(
                 select(decisions).order_by(decisions.c.comment_id)).mappings())
 
+    def checked_decisions(self) -> list[dict]:
+        """Every current decision, each checked as training checks a labelled row (``checked``)."""
+        return [checked(row, _safe(self.url)) for row in self.all_decisions()]
+
     def count(self) -> int:
         """How many comments have a decision."""
         with self.engine.connect() as connection:
@@ -280,6 +295,23 @@ def _sqlite_file(url: str) -> Path | None:
         return None
     database = make_url(url).database or ""
     return Path(database.removeprefix("file:"))
+
+
+def checked(row: dict, location: str) -> dict:
+    """A stored decision with an empty stance or article_id read as none; StoredDecisionError when
+    its text is empty or its category or stance is not one of the labels."""
+    comment_id = row["comment_id"]
+    if not isinstance(row["text"], str) or not row["text"].strip():
+        raise StoredDecisionError(location, comment_id, "text", "missing, empty or not text")
+    if row["category"] not in CATEGORIES:
+        raise StoredDecisionError(location, comment_id, "category", f"unknown category {row['category']!r} "
+                                  f"(expected one of {', '.join(CATEGORIES)})")
+    stance = row["stance"] or None
+    if stance is not None and stance not in STANCES:
+        raise StoredDecisionError(location, comment_id, "stance", f"unknown stance {stance!r} "
+                                  f"(expected one of {', '.join(STANCES)}, or none)")
+    article_id = row["article_id"] if row["article_id"] and row["article_id"].strip() else None
+    return {**row, "stance": stance, "article_id": article_id}
 
 
 def _queue_row(item: Queued) -> dict:

@@ -511,3 +511,37 @@ def test_a_bad_url_from_the_environment_names_the_variable(monkeypatch) -> None:
     monkeypatch.setenv("MODERATE_DATABASE_URL", "bogus://x")
     result = CliRunner().invoke(cli, ["feedback", "export"])
     assert result.exit_code == 1 and "bogus://x (MODERATE_DATABASE_URL)" in result.output
+
+
+@pytest.mark.parametrize("column, value", [("category", "spam"), ("category", "Abusive"), ("stance", "Supports")])
+def test_a_stored_decision_with_an_unknown_label_is_refused_before_any_fitting(
+        tmp_path: Path, monkeypatch, column: str, value: str) -> None:
+    """Rows written by another tool or an older version crashed training with a traceback in
+    classifier.fit (tuple.index(x): x not in tuple) and were exported as they were."""
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    store = FeedbackStore(database_url(None, tmp_path / "data"))
+    store.record(decision("good"))
+    store.record(decision("bad"))
+    with store.engine.begin() as connection:
+        connection.execute(metadata.tables["decisions"].update()
+                           .where(metadata.tables["decisions"].c.comment_id == "bad").values({column: value}))
+    store.close()
+    out = tmp_path / "decisions.jsonl"
+    for arguments in (["feedback", "export", "--out", str(out)], ["feedback", "export"],
+                      ["train", "--feedback", "--cv-folds", "0", "--out", str(tmp_path / "model")]):
+        result = CliRunner().invoke(cli, arguments)
+        assert result.exit_code == 1, result.output
+        assert f"comment 'bad': field '{column}': unknown {column} '{value}'" in result.output
+        assert "Traceback" not in result.output and '"id"' not in result.output
+    assert not out.exists() and not (tmp_path / "model").exists()
+
+
+def test_an_empty_stored_stance_is_no_stance(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    store = FeedbackStore(database_url(None, tmp_path / "data"))
+    store.record(decision("empty"))
+    with store.engine.begin() as connection:
+        connection.execute(metadata.tables["decisions"].update().values(stance=""))
+    store.close()
+    result = CliRunner().invoke(cli, ["feedback", "export"])
+    assert result.exit_code == 0 and json.loads(result.output)["stance"] is None
