@@ -277,8 +277,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
               responses={201: {"model": FeedbackOut}, 401: {"model": ErrorBody}, 422: {"model": ErrorBody}})
     async def feedback(body: FeedbackIn, request: Request, response: Response) -> dict:
         """Store a moderator's decision (once; a changed decision updates it and keeps its history)."""
-        for name in ("text", "moderator"):
-            if not getattr(body, name).strip():
+        for name in ("comment_id", "text", "moderator"):
+            if not str(getattr(body, name)).strip():
                 raise FieldError(name, f"{name} is empty or only whitespace")
         if len(body.text) > settings.max_comment_chars:
             raise FieldError("text", f"text has {len(body.text)} characters, over the limit of "
