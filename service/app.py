@@ -283,6 +283,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if len(body.text) > settings.max_comment_chars:
             raise FieldError("text", f"text has {len(body.text)} characters, over the limit of "
                                      f"{settings.max_comment_chars}")
+        if body.article_id is not None:
+            _check_known_article(body.article_id, request.app.state.articles)
         decision = Decision(comment_id=str(body.comment_id), text=body.text, category=body.category,
                             moderator=body.moderator, article_id=body.article_id, stance=body.stance,
                             note=body.note)
@@ -440,6 +442,17 @@ def _to_input(index: int, comment, articles: ArticleStore) -> CommentInput:
     elif comment.article is not None:
         article = f"{comment.article.title}\n\n{comment.article.body}"
     return CommentInput(text=comment.text, article=article, id=comment.id)
+
+
+def _check_known_article(article_id: str, articles: ArticleStore) -> None:
+    """Refuse (422, naming article_id) a decision's article id that /v1/moderate would not resolve."""
+    if not article_id.strip():
+        raise FieldError("article_id", "article_id is empty or only whitespace")
+    try:
+        articles.get(article_id)
+    except UnknownArticleError:
+        raise FieldError("article_id", f"unknown article_id '{article_id}': register it with POST "
+                                       "/v1/articles, or leave article_id out") from None
 
 
 def _install_error_handlers(app: FastAPI) -> None:

@@ -239,11 +239,29 @@ def test_feedback_endpoint_stores_updates_and_reports(client) -> None:
     ({"stance": "angry"}, "stance"), ({"extra": 1}, "extra"), ({"comment_id": None}, "comment_id"),
     ({"comment_id": ""}, "comment_id"), ({"comment_id": "x" * 201}, "comment_id"), ({"text": "x" * 20_001}, "text"),
     ({"comment_id": "   "}, "comment_id"),  # was stored (201) while a blank text or moderator was refused
+    ({"article_id": "no-such-article"}, "article_id"), ({"article_id": "  "}, "article_id"),  # /v1/moderate's 422
 ])
 def test_bad_feedback_names_the_field(client, change: dict, field: str) -> None:
     body = {"comment_id": "x", "text": "t", "category": "abusive", "moderator": "ana"} | change
     response = client.post("/v1/feedback", json=body, headers=KEY)
     assert response.status_code == 422 and field in response.json()["error"]
+
+
+def test_a_decision_names_a_seed_or_registered_article_or_none(client) -> None:
+    """An unknown article_id was stored (201) while /v1/moderate refused it; none stays accepted (the
+    review page posts null for a comment queued with its article inline)."""
+    body = {"comment_id": "x", "text": "t", "category": "abusive", "moderator": "ana", "article_id": "mine"}
+    unknown = client.post("/v1/feedback", json=body, headers=KEY)
+    assert unknown.status_code == 422 and unknown.json()["detail"][0]["field"] == "article_id"
+    moderated = client.post("/v1/moderate", json={"comments": [{"text": "t", "article_id": "mine"}]}, headers=KEY)
+    assert moderated.status_code == 422
+    registered = client.post("/v1/articles", json={"id": "mine", "title": "T", "body": "B"}, headers=KEY)
+    assert registered.status_code == 201
+    assert client.post("/v1/feedback", json=body, headers=KEY).status_code == 201
+    assert client.post("/v1/feedback", json=body | {"comment_id": "y", "article_id": ARTICLE_ID},
+                       headers=KEY).status_code == 201
+    assert client.post("/v1/feedback", json=body | {"comment_id": "z", "article_id": None},
+                       headers=KEY).status_code == 201
 
 
 def test_ids_with_slashes_are_read_back(client) -> None:
