@@ -158,11 +158,13 @@ class FeedbackStore:
 
     def _record(self, connection, decision: Decision) -> tuple[str, int]:
         fields = _storable(asdict(decision))
+        fields["note"] = fields["note"] or None  # an empty note is no note: resending it changes nothing
         comment_id = fields["comment_id"]
         current = connection.execute(select(decisions).where(decisions.c.comment_id == comment_id)
                                      .with_for_update()).mappings().first()
         connection.execute(delete(review_queue).where(review_queue.c.comment_id == comment_id))
-        if current is not None and all(current[k] == v for k, v in fields.items()):
+        if current is not None and all((current[k] or None if k == "note" else current[k]) == v
+                                       for k, v in fields.items()):
             return "unchanged", current["revision"]
         revision = 1 if current is None else current["revision"] + 1
         row = {**fields, "revision": revision, "decided_at": _now()}

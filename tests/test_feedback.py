@@ -103,6 +103,15 @@ def test_same_decision_twice_is_stored_once_and_a_change_keeps_history(store) ->
     assert store.count() == 1
 
 
+def test_an_empty_note_and_no_note_are_the_same_decision(store) -> None:
+    """Resending a decision with note "" and then null stored a new revision each time."""
+    assert store.record(decision(note="")) == ("created", 1)
+    assert store.record(decision(note=None)) == ("unchanged", 1)
+    assert store.record(decision(note="")) == ("unchanged", 1)
+    assert store.decision("c1")["note"] is None
+    assert store.record(decision(note="insults the author")) == ("updated", 2)
+
+
 def test_queue_lists_most_uncertain_first_and_decided_comments_leave_it(store) -> None:
     assert store.enqueue([queued("a", 0.9), queued("b", 0.4), queued("c", 0.6)]) == 3
     assert [item["comment_id"] for item in store.queue()] == ["b", "c", "a"]
