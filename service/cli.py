@@ -211,8 +211,8 @@ def _merge_feedback(labelled: "LabelledData", url: str | None) -> "LabelledData"
     finally:
         store.close()
     source = merged.sources[-1]
-    click.echo(f"feedback: {source['rows']} moderator decisions from {source['path']}; "
-               f"{len(conflicts)} replace a different label", err=True)
+    click.echo(f"feedback: {source['rows']} moderator decisions from {source['path']} ({source['replaced']} on "
+               f"labelled comments); {len(conflicts)} replace a different label", err=True)
     _echo_lines(conflicts)
     if differences:
         click.echo(f"feedback: {len(differences)} give another text or article than the labelled comment "

@@ -446,13 +446,17 @@ def test_train_with_feedback_lets_decisions_win_and_reports_conflicts(tmp_path: 
     out = tmp_path / "model"
     result = CliRunner().invoke(cli, ["train", "--feedback", "--cv-folds", "0", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "feedback: 3 moderator decisions" in result.output and "1 replace a different label" in result.output
+    assert "feedback: 3 moderator decisions" in result.output and "(2 on labelled comments)" in result.output
+    assert "1 replace a different label" in result.output
     assert "feedback: 1 give another text or article than the labelled comment" in result.output
     assert f"{other['id']}: text " in result.output and "-> 'Reworded by a moderator.'" in result.output
     assert f"{seed['id']}: substantive/{seed['stance']} in seed_comment" in result.output or \
         f"{seed['id']}: substantive/{seed['stance']} in written" in result.output
     card = json.loads((out / "model_card.json").read_text())
     assert card["training_data"][-1]["kind"] == "feedback" and card["training_data"][-1]["rows"] == 3
+    metrics = json.loads((out / "metrics.json").read_text())["data"]
+    assert metrics["sources"][-1]["replaced"] == 2  # of the 3 decisions, 1 is a comment of its own
+    assert metrics["n_train"] + metrics["n_test"] == len(small_seed_data().records) + 1
 
 
 def test_rows_without_an_id_never_take_a_decision(tmp_path: Path) -> None:
@@ -502,6 +506,19 @@ def test_a_decision_keeps_what_it_does_not_give_of_the_labelled_record() -> None
     changes = f"text 'You lot are vermin.' -> 'You are vermin.'; article {ARTICLE_ID} -> 004_other"
     assert differences == [f"seed-003-00: {changes} (in written, by m1)"]
     assert len(conflicts) == 1
+
+
+def test_the_feedback_source_counts_the_labelled_rows_it_replaced() -> None:
+    """metrics.json listed 480 + 11 rows while 489 were trained: the 2 replaced were not recorded."""
+    from training.sources import LabelledData, merge_feedback
+
+    records = [{"id": f"c{n}", "text": "t", "category": "substantive", "stance": None, "group": "a",
+                "source": "mine.csv"} for n in range(3)]
+    decisions = [{"comment_id": comment_id, "text": "t", "category": "abusive", "stance": None,
+                  "article_id": None, "moderator": "ana"} for comment_id in ("c0", "c2", "new")]
+    merged, _, _ = merge_feedback(LabelledData(records, [{"path": "mine.csv", "rows": 3}]), decisions, {}, "store")
+    assert merged.sources[-1]["rows"] == 3 and merged.sources[-1]["replaced"] == 2
+    assert sum(s["rows"] for s in merged.sources) - merged.sources[-1]["replaced"] == len(merged.records) == 4
 
 
 def test_readers_never_create_a_feedback_database(tmp_path: Path, monkeypatch) -> None:

@@ -284,7 +284,8 @@ def merge_feedback(labelled: LabelledData, decisions: list[dict], articles: dict
         kept.append(_decided(record, decision, articles))
     kept.extend(_decision_record(d, articles) for d in decisions if d["comment_id"] not in replaced)
     covered = sorted({d["category"] for d in decisions})
-    source = {"path": location.split("@")[-1], "kind": "feedback", "rows": len(decisions), "labels": covered}
+    source = {"path": location.split("@")[-1], "kind": "feedback", "rows": len(decisions),
+              "replaced": len(replaced), "labels": covered}  # rows of earlier sources these decisions replaced
     return LabelledData(kept, labelled.sources + [source]), conflicts, differences
 
 
