@@ -506,6 +506,10 @@ def test_a_decision_keeps_what_it_does_not_give_of_the_labelled_record() -> None
     changes = f"text 'You lot are vermin.' -> 'You are vermin.'; article {ARTICLE_ID} -> 004_other"
     assert differences == [f"seed-003-00: {changes} (in written, by m1)"]
     assert len(conflicts) == 1
+    long = {**record, "text": "Thank you so much for your hard work on human rights in Korea."}
+    reworded = {**decision, "text": "Thank you so much for your hard work on human trafficking."}
+    assert merge_feedback(LabelledData([long], []), [reworded], {}, "store")[2] == [
+        "seed-003-00: text '… on human rights in Korea.' -> '… on human trafficking.' (in written, by m1)"]
 
 
 def test_the_feedback_source_counts_the_labelled_rows_it_replaced() -> None:

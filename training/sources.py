@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import math
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -303,7 +304,8 @@ def _other_differences(record: dict, decision: dict) -> list[str]:
     """The sentence saying a decision gives another text or article than the labelled record, if it does."""
     changes = []
     if decision["text"] != record["text"]:
-        changes.append(f"text {_shortened(record['text'])} -> {_shortened(decision['text'])}")
+        start = max(0, len(os.path.commonprefix([record["text"], decision["text"]])) - 10)  # show where they differ
+        changes.append(f"text {_shortened(record['text'], start)} -> {_shortened(decision['text'], start)}")
     if decision["article_id"] and decision["article_id"] != record["group"]:
         changes.append(f"article {record['group']} -> {decision['article_id']}")
     if not changes:
@@ -311,9 +313,10 @@ def _other_differences(record: dict, decision: dict) -> list[str]:
     return [f"{record['id']}: {'; '.join(changes)} (in {record['source']}, by {decision['moderator']})"]
 
 
-def _shortened(text: str, limit: int = 40) -> str:
-    """A text quoted for a report line, cut to ``limit`` characters."""
-    return repr(text if len(text) <= limit else text[:limit - 1] + "…")
+def _shortened(text: str, start: int = 0, limit: int = 40) -> str:
+    """A text quoted for a report line from ``start``, cut to ``limit`` characters."""
+    shown = ("…" if start else "") + text[start:]
+    return repr(shown if len(shown) <= limit else shown[:limit - 1] + "…")
 
 
 def _decided(record: dict, decision: dict, articles: dict[str, str]) -> dict:
