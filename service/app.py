@@ -39,7 +39,8 @@ API_PREFIX, ADMIN_PREFIX = "/v1/", "/v1/admin/"  # every route under the first t
 MISSING_KEY = "missing or invalid API key (send it in the X-API-Key header)"
 RELOAD_POLL_SECONDS = 1.0
 MAX_QUEUE_OFFSET = 2**62  # beyond any queue, and within the databases' 64-bit integers
-UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's words when json.loads raises other than a JSON error
+UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's words when json.loads raises other than
+# a JSON error: RecursionError (nested too deeply), ValueError (an integer of more than 4,300 digits)
 
 
 class ModelHolder:
@@ -239,13 +240,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return None
         return settings.admin_keys if path.startswith(ADMIN_PREFIX) else settings.api_keys + settings.admin_keys
 
-    post_paths: set[str] = set()
+    without_post: set[str] = set()
 
     def takes_body(path: str) -> bool:
-        """Whether a POST to ``path`` reaches a route (any other gets the router's 404 or 405, not a 415)."""
-        if not post_paths:
-            post_paths.update(r.path for r in app.routes if "POST" in getattr(r, "methods", ()))
-        return path in post_paths
+        """Whether a POST to ``path`` has its body checked: all but those to a route without POST, which
+        get the router's 405 (not a 415 about their content type); an unknown path is checked too."""
+        if not without_post:
+            methods = [(r.path, getattr(r, "methods", None) or set()) for r in app.routes]
+            without_post.update(path for path, allowed in methods if "POST" not in allowed)
+            without_post.difference_update(path for path, allowed in methods if "POST" in allowed)
+        return path not in without_post
 
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics,
                        requests_per_connection=settings.requests_per_connection if several else 0,
@@ -478,9 +482,11 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)  # FastAPI's own, and Starlette's (a body it cannot parse)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        if error.status_code == 400 and error.detail == UNPARSED_BODY:  # json.loads gave up: nested too deep
-            return error_response(400, "request body is not valid JSON: nested too deeply to parse",
-                                  [{"field": "body", "message": "nested too deeply", "type": "json_invalid"}])
+        if error.status_code == 400 and error.detail == UNPARSED_BODY:  # json.loads raised other than a JSON error
+            cause = error.__cause__  # its advice after ";" is for Python programmers, not for clients
+            reason = "nested too deeply" if isinstance(cause, RecursionError) else str(cause).split(";")[0]
+            return error_response(400, f"request body is not valid JSON: {reason}",
+                                  [{"field": "body", "message": reason, "type": "json_invalid"}])
         return error_response(error.status_code, str(error.detail))
 
     @app.exception_handler(ModerationError)

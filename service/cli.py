@@ -381,7 +381,7 @@ def _stdin_text() -> str:
     """Standard input as UTF-8 text, refused (naming the byte) when it is not, as the HTTP API refuses it."""
     data = sys.stdin.buffer.read()
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig").replace("\r\n", "\n")  # a Windows tool's byte-order mark and line ends
     except UnicodeDecodeError as error:
         raise click.ClickException(f"standard input is not valid UTF-8 (byte {error.start})") from None
 

@@ -9,14 +9,16 @@ review queue.
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, delete, event, func, insert, inspect, select, update)
+                        create_engine, delete, event, func, insert, select, update)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
@@ -137,7 +139,7 @@ class FeedbackStore:
         check = "MODERATE_DATA_DIR" if self.origin == "MODERATE_DATA_DIR" else f"the URL ({self.origin})"
         if not path.is_file():
             raise StoreError(f"no feedback database at {path} (nothing has been recorded there; check {check})")
-        if not inspect(self.engine).has_table(decisions.name):
+        if not _has_table(path, decisions.name):
             raise StoreError(f"{path} is not a feedback database (it holds no '{decisions.name}' table; "
                              f"check {check})")
 
@@ -249,6 +251,17 @@ class FeedbackStore:
     def close(self) -> None:
         """Release the database connections."""
         self.engine.dispose()
+
+
+def _has_table(path: Path, table: str) -> bool:
+    """Whether a SQLite file holds ``table``, read without writing to it (the engine's connections
+    switch a file to WAL) and False for a file that is not SQLite at all."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+            query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
+            return connection.execute(query, (table,)).fetchone() is not None
+    except sqlite3.DatabaseError:
+        return False
 
 
 def _engine(url: str) -> Engine:

@@ -64,13 +64,14 @@ def test_validate_reads_on_past_a_bad_line_and_every_count_adds_up(tmp_path: Pat
             "rationale": "r", "source": "written"}
     no_stance = {**good, "id": "2", "text": "a decision without a stance"}
     del no_stance["stance"]
-    lines = [json.dumps(good), "{not json", json.dumps(no_stance), "[1, 2]", json.dumps(good)]
+    lines = [json.dumps(good), "{not json", json.dumps(no_stance), "[1, 2]", json.dumps(good), '{"id": ' + "1" * 5000 + "}"]
     (tmp_path / "comments.jsonl").write_text("\n".join(lines) + "\n")
     result = CliRunner().invoke(cli, ["validate", "--dir", str(tmp_path)])
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "comments.jsonl:2: invalid JSON" in result.output  # reading used to stop here, counting 0 comments
     assert "comments.jsonl:3: field 'stance'" in result.output
     assert "comments.jsonl:4: expected a JSON object, found list" in result.output
+    assert "comments.jsonl:6: invalid JSON (Exceeds the limit (4300 digits)" in result.output  # was a traceback
     assert "duplicate" in result.output and ":5" in result.output
     assert "comments: 3 " in result.output
     assert "by source: {'written': 3}" in result.output  # counted only with a stance before

@@ -500,7 +500,7 @@ def test_a_decision_keeps_what_it_does_not_give_of_the_labelled_record() -> None
     assert differences == []
     elsewhere = {**decision, "text": "You are vermin.", "stance": "disputes", "article_id": "004_other"}
     merged, conflicts, differences = merge_feedback(LabelledData([record], []), [elsewhere],
-                                                    {"004_other": "Other\n\nArticle"}, "store")
+                                                    {"004_other": "Other\n\nArticle", ARTICLE_ID: "x"}, "store")
     assert merged.records == [{**record, "text": "You are vermin.", "category": "abusive", "stance": "disputes",
                                "article": "Other\n\nArticle", "group": "004_other", "source": "feedback"}]
     changes = f"text 'You lot are vermin.' -> 'You are vermin.'; article {ARTICLE_ID} -> 004_other"
@@ -523,6 +523,24 @@ def test_the_feedback_source_counts_the_labelled_rows_it_replaced() -> None:
     merged, _, _ = merge_feedback(LabelledData(records, [{"path": "mine.csv", "rows": 3}]), decisions, {}, "store")
     assert merged.sources[-1]["rows"] == 3 and merged.sources[-1]["replaced"] == 2
     assert sum(s["rows"] for s in merged.sources) - merged.sources[-1]["replaced"] == len(merged.records) == 4
+    twice = records + [{**records[0], "source": "other.csv"}]  # c0 in two sources: the decision is one row
+    merged, conflicts, _ = merge_feedback(LabelledData(twice, [{"path": "mine.csv", "rows": 3},
+                                                               {"path": "other.csv", "rows": 1}]), decisions, {}, "store")
+    assert [r["id"] for r in merged.records] == ["c0", "c1", "c2", "new"] and len(conflicts) == 2
+    assert sum(s["rows"] for s in merged.sources) - merged.sources[-1]["replaced"] == len(merged.records)
+
+
+def test_a_decision_naming_an_article_unknown_here_keeps_the_labelled_article() -> None:
+    from training.sources import LabelledData, merge_feedback
+
+    record = {"id": "c1", "text": "t", "category": "substantive", "stance": None, "article": "Title\n\nBody",
+              "group": ARTICLE_ID, "source": "written"}
+    decision = {"comment_id": "c1", "text": "t", "category": "abusive", "stance": None,
+                "article_id": "registered-elsewhere", "moderator": "ana"}
+    merged, _, differences = merge_feedback(LabelledData([record], []), [decision], {ARTICLE_ID: "x"}, "store")
+    assert merged.records[0]["article"] == "Title\n\nBody" and merged.records[0]["group"] == ARTICLE_ID
+    kept = "c1: article registered-elsewhere is not known here, so the labelled comment's is kept (in written, by ana)"
+    assert differences == [kept]
 
 
 def test_readers_never_create_a_feedback_database(tmp_path: Path, monkeypatch) -> None:

@@ -98,8 +98,9 @@ def _comment_rows(path: Path, problems: list[str]) -> list[tuple[int, dict]]:
                 continue
             try:
                 record = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as error:
-                reason = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+            except (ValueError, RecursionError) as error:  # ValueError: also an integer of over 4,300 digits
+                reason = (error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
+                          if isinstance(error, RecursionError) else str(error).split(";")[0])
                 problems.append(str(DataError(f"invalid JSON ({reason})", path=str(path), line=number)))
                 continue
             if isinstance(record, dict):

@@ -273,20 +273,23 @@ def merge_feedback(labelled: LabelledData, decisions: list[dict], articles: dict
     """Labelled data with each decision merged into its comment's record (``_decided``) or added, and
     the label conflicts and other differences (text, article) as sentences."""
     by_id = {d["comment_id"]: d for d in decisions}
-    conflicts, differences, kept, replaced = [], [], [], set()
+    conflicts, differences, kept, merged_ids, replaced_rows = [], [], [], set(), 0
     for record in labelled.records:
         decision = by_id.get(record["id"])
         if decision is None:
             kept.append(record)
             continue
-        replaced.add(record["id"])
+        replaced_rows += 1
+        if record["id"] in merged_ids:  # the id's later rows (in another source, or repeated): one decision, one row
+            continue
+        merged_ids.add(record["id"])
         conflicts.extend(_label_conflict(record, decision))
-        differences.extend(_other_differences(record, decision))
+        differences.extend(_other_differences(record, decision, articles))
         kept.append(_decided(record, decision, articles))
-    kept.extend(_decision_record(d, articles) for d in decisions if d["comment_id"] not in replaced)
+    kept.extend(_decision_record(d, articles) for d in decisions if d["comment_id"] not in merged_ids)
     covered = sorted({d["category"] for d in decisions})
     source = {"path": location.split("@")[-1], "kind": "feedback", "rows": len(decisions),
-              "replaced": len(replaced), "labels": covered}  # rows of earlier sources these decisions replaced
+              "replaced": replaced_rows, "labels": covered}  # rows of earlier sources these decisions replaced
     return LabelledData(kept, labelled.sources + [source]), conflicts, differences
 
 
@@ -300,14 +303,17 @@ def _label_conflict(record: dict, decision: dict) -> list[str]:
     return [f"{record['id']}: {was} in {record['source']} -> {now} by {decision['moderator']}"]
 
 
-def _other_differences(record: dict, decision: dict) -> list[str]:
+def _other_differences(record: dict, decision: dict, articles: dict[str, str]) -> list[str]:
     """The sentence saying a decision gives another text or article than the labelled record, if it does."""
     changes = []
     if decision["text"] != record["text"]:
         start = max(0, len(os.path.commonprefix([record["text"], decision["text"]])) - 10)  # show where they differ
         changes.append(f"text {_shortened(record['text'], start)} -> {_shortened(decision['text'], start)}")
-    if decision["article_id"] and decision["article_id"] != record["group"]:
-        changes.append(f"article {record['group']} -> {decision['article_id']}")
+    article_id = decision["article_id"]
+    if article_id and article_id != record["group"]:
+        was = record["group"] if record["group"] in articles else "its own"  # else a hash of the article text
+        changes.append(f"article {was} -> {article_id}" if article_id in articles else
+                       f"article {article_id} is not known here, so the labelled comment's is kept")
     if not changes:
         return []
     return [f"{record['id']}: {'; '.join(changes)} (in {record['source']}, by {decision['moderator']})"]
@@ -321,13 +327,14 @@ def _shortened(text: str, start: int = 0, limit: int = 40) -> str:
 
 def _decided(record: dict, decision: dict, articles: dict[str, str]) -> dict:
     """A labelled record with a decision's category, and its text, stance and article where it gives
-    them; the record's stance, article, group and hard_case tag are kept where it does not."""
+    them (an article this machine knows); the record's stance, article, group and hard_case tag are
+    kept where it does not."""
     merged = {**record, "text": decision["text"], "category": decision["category"], "source": "feedback"}
     if decision["stance"] is not None:
         merged["stance"] = decision["stance"]
     article_id = decision["article_id"]
-    if article_id and article_id != record["group"]:
-        merged.update(article=articles.get(article_id), group=article_id)
+    if article_id and article_id != record["group"] and article_id in articles:
+        merged.update(article=articles[article_id], group=article_id)
     return merged
 
 
