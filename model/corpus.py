@@ -123,19 +123,39 @@ def _parse_entry(n: int, lines: list[str], date_index: int, date_indexes: list[i
     return ThreadEntry(index=n, author=author, posted_at=posted_at, text=text, is_empty=not text)
 
 
-def read_jsonl(path: Path) -> Iterator[tuple[int, dict]]:
+def read_jsonl(path: Path, problems: list[str] | None = None) -> Iterator[tuple[int, dict]]:
     """Yield (line number, object) for each non-blank line; malformed JSON or UTF-8 names file and
-    line."""
+    line. With ``problems``, a line that is not a JSON object is added to it and skipped instead."""
     for number, line in text_lines(path):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"invalid JSON ({error.msg})", path=str(path), line=number) from None
-        if not isinstance(record, dict):
-            raise DataError(f"expected a JSON object, found {type(record).__name__}", path=str(path), line=number)
-        yield number, record
+            yield number, _json_object(line, path, number)
+        except DataError as error:
+            if problems is None:
+                raise
+            problems.append(str(error))
+
+
+def _json_object(line: str, path: Path, number: int) -> dict:
+    """A JSON line's object, or DataError naming file and line."""
+    try:
+        record = json.loads(line)
+    except (ValueError, RecursionError) as error:
+        raise DataError(f"invalid JSON ({json_problem(error)})", path=str(path), line=number) from None
+    if not isinstance(record, dict):
+        raise DataError(f"expected a JSON object, found {type(record).__name__}", path=str(path), line=number)
+    return record
+
+
+def json_problem(error: Exception) -> str:
+    """What ``json.loads`` found wrong, in a user's words: its message for malformed JSON, and for what
+    it gives up on (RecursionError: nested too deeply; ValueError: an integer of over 4,300 digits)."""
+    if isinstance(error, json.JSONDecodeError):
+        return error.msg
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return str(error).split(";")[0]  # its advice after ";" is for Python programmers
 
 
 def text_lines(path: Path) -> Iterator[tuple[int, str]]:

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from model.corpus import json_problem
 from model.errors import ModerationError, UnknownArticleError
 from model.moderation import CommentInput, Moderator
 from service.articles import ArticleStore, SeedArticleError
@@ -483,8 +484,7 @@ def _install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)  # FastAPI's own, and Starlette's (a body it cannot parse)
     async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
         if error.status_code == 400 and error.detail == UNPARSED_BODY:  # json.loads raised other than a JSON error
-            cause = error.__cause__  # its advice after ";" is for Python programmers, not for clients
-            reason = "nested too deeply" if isinstance(cause, RecursionError) else str(cause).split(";")[0]
+            reason = json_problem(error.__cause__)
             return error_response(400, f"request body is not valid JSON: {reason}",
                                   [{"field": "body", "message": reason, "type": "json_invalid"}])
         return error_response(error.status_code, str(error.detail))

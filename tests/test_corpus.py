@@ -6,7 +6,8 @@ import hashlib
 
 import pytest
 
-from model.corpus import load_articles, parse_seed_directory, parse_seed_document
+from model.corpus import load_articles, parse_seed_directory, parse_seed_document, read_jsonl
+from model.errors import DataError
 from seeds import SEEDS_DIR
 
 THREAD_FILE = SEEDS_DIR / "003_2d5113ef618b1c85.txt"
@@ -70,3 +71,19 @@ def test_seed_articles_in_labelled_set_match_the_parser() -> None:
     for document in parse_seed_directory(SEEDS_DIR):
         assert shipped[document.article.id].title == document.article.title
         assert shipped[document.article.id].body == document.article.body
+
+
+def test_read_jsonl_names_every_line_json_gives_up_on(tmp_path) -> None:
+    """An integer of 5,000 digits and a line nested 5,000 deep were a ValueError and a RecursionError
+    with no file or line; with ``problems`` each bad line is noted and the reading goes on."""
+    path = tmp_path / "rows.jsonl"
+    lines = ['{"n": ' + "1" * 5000 + "}", "[" * 5000 + "]" * 5000, '{"ok": 1}', "{broken", "[1]"]
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError, match=r"rows.jsonl:1: invalid JSON \(Exceeds the limit \(4300 digits\)"):
+        list(read_jsonl(path))
+    problems: list[str] = []
+    assert list(read_jsonl(path, problems)) == [(3, {"ok": 1})]
+    assert [p.split(": ", 1)[1] for p in problems] == [
+        "invalid JSON (Exceeds the limit (4300 digits) for integer string conversion: value has 5000 digits)",
+        "invalid JSON (nested too deeply)", "invalid JSON (Expecting property name enclosed in double quotes)",
+        "expected a JSON object, found list"]

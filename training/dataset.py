@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -11,7 +10,7 @@ from pathlib import Path
 
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 
-from model.corpus import Article, load_articles, read_jsonl, text_lines
+from model.corpus import Article, load_articles, read_jsonl
 from model.errors import DataError
 from model.labels import CATEGORIES, STANCES
 from seeds import SEEDS_DIR
@@ -93,21 +92,8 @@ def _comment_rows(path: Path, problems: list[str]) -> list[tuple[int, dict]]:
     the reading goes on (bytes that are not UTF-8 stop it, at their line)."""
     rows = []
     try:
-        for number, line in text_lines(path):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except (ValueError, RecursionError) as error:  # ValueError: also an integer of over 4,300 digits
-                reason = (error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply"
-                          if isinstance(error, RecursionError) else str(error).split(";")[0])
-                problems.append(str(DataError(f"invalid JSON ({reason})", path=str(path), line=number)))
-                continue
-            if isinstance(record, dict):
-                rows.append((number, record))
-            else:
-                problems.append(str(DataError(f"expected a JSON object, found {type(record).__name__}",
-                                              path=str(path), line=number)))
+        for row in read_jsonl(path, problems):
+            rows.append(row)  # noqa: PERF402 (not list(): the rows before an unreadable byte are kept)
     except (DataError, OSError) as error:
         problems.append(str(error))
     return rows
