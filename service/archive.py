@@ -11,6 +11,7 @@ import io
 import os
 import re
 import zlib
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -214,7 +215,7 @@ class ArchiveReader:
                 return
             _check_header(header, item.path)
             read.clear()
-            extra = _free_name("_extra_fields", header)
+            extra = free_name("_extra_fields", header, "_")
             rows, numbers, problems, last_lines = [], [], {}, []
             try:
                 for values in reader:
@@ -400,10 +401,10 @@ def _check_header(header: list[str], path: Path) -> None:
         seen.add(name)
 
 
-def _free_name(name: str, header: list[str]) -> str:
-    """``name``, prefixed with ``_`` as often as needed to be no column of the header."""
-    while name in header:
-        name = f"_{name}"
+def free_name(name: str, taken: Collection[str], prefix: str) -> str:
+    """``name``, prefixed with ``prefix`` as often as needed to be none of ``taken``."""
+    while name in taken:
+        name = f"{prefix}{name}"
     return name
 
 

@@ -24,7 +24,14 @@ from model.artifact import atomic_write, file_in_the_way
 from model.errors import DataError, ModerationError
 from model.labels import CATEGORIES, STANCES
 from model.text import LONE_SURROGATE
-from service.archive import ArchiveReader, Chunk, InputFile, known_columns, refuse_json_array
+from service.archive import (
+    ArchiveReader,
+    Chunk,
+    InputFile,
+    free_name,
+    known_columns,
+    refuse_json_array,
+)
 
 ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model_version", "error", "note")
 FLAT_FIELDS = (*(f"scores.{c}" for c in CATEGORIES), *(f"stance_scores.{s}" for s in STANCES))  # CSV columns
@@ -292,17 +299,10 @@ def _keep_original(row: dict) -> dict:
     kept = {}
     for name, value in row.items():
         if name in OUR_FIELDS:
-            name = _free_name(f"input_{name}", taken)
+            name = free_name(f"input_{name}", taken, "input_")
             taken.add(name)
         kept[name] = value
     return kept
-
-
-def _free_name(name: str, taken: set[str]) -> str:
-    """``name``, prefixed with ``input_`` as often as needed to be none of ``taken``."""
-    while name in taken:
-        name = f"input_{name}"
-    return name
 
 
 def _json_default(value):
