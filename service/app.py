@@ -271,9 +271,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics.decisions.labels(category, decision).inc(count)  # once per pair: a batch has few
         response = {"model_version": moderator.version, "results": [r.to_dict() for r in results]}
         if request_body.queue:
-            items = review_items(request_body.comments, inputs, results, request.app.state.articles,
-                                 moderator.version)
-            response["queued"] = await asyncio.to_thread(request.app.state.feedback.enqueue, items)
+            response["queued"] = await asyncio.to_thread(
+                _enqueue_reviews, request_body.comments, inputs, results, request.app.state, moderator.version)
         # Already in the documented shape: serialised directly, skipping response-model validation;
         # ASCII-escaped, so that even a lone surrogate in a comment is valid JSON on the wire.
         return Response(json.dumps(response, check_circular=False), media_type="application/json")
@@ -434,6 +433,11 @@ class FieldError(Exception):
     def __init__(self, field: str, message: str, status: int = 422) -> None:
         super().__init__(message)
         self.field, self.message, self.status = field, message, status
+
+
+def _enqueue_reviews(comments: list, inputs: list[CommentInput], results: list, state, model_version: str) -> int:
+    """Queue the comments whose decision is "review" (registering their inline articles); how many."""
+    return state.feedback.enqueue(review_items(comments, inputs, results, state.articles, model_version))
 
 
 def _to_input(index: int, comment, articles: ArticleStore) -> CommentInput:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -11,9 +12,11 @@ from pathlib import Path
 
 from model.corpus import Article, load_articles
 from model.errors import DataError, ModerationError, UnknownArticleError
+from model.text import LONE_SURROGATE
 from seeds import SEEDS_DIR
 
 REGISTERED_FILE = "articles.jsonl"
+INLINE_PREFIX = "inline-"
 
 logger = logging.getLogger(__name__)
 
@@ -101,6 +104,29 @@ class ArticleStore:
             self._articles[article_id] = article
             self._refresh()
         return article, created
+
+    def register_inline(self, title: str, body: str) -> str | None:
+        """The id of an article a comment carried inline, registered under an id derived from its
+        text so that a decision on the comment can name it; None when it cannot be registered (a
+        blank title or body, half a UTF-16 pair, or its id taken by another article)."""
+        if LONE_SURROGATE.search(title) or LONE_SURROGATE.search(body):
+            return None  # not valid Unicode: no UTF-8 file can hold it
+        article_id = inline_article_id(title, body)
+        try:
+            known = self.get(article_id)
+        except UnknownArticleError:
+            try:
+                self.register(article_id, title, body)
+            except DataError:
+                return None
+            return article_id
+        return article_id if (known.title, known.body) == (title, body) else None
+
+
+def inline_article_id(title: str, body: str) -> str:
+    """The id an inline article is registered under: the same title and body always give the same id."""
+    digest = hashlib.sha256(f"{title}\x00{body}".encode("utf-8", "surrogatepass")).hexdigest()
+    return f"{INLINE_PREFIX}{digest[:16]}"
 
 
 def _append_line(path: Path, line: bytes) -> None:

@@ -39,11 +39,19 @@ def review_items(comments: list, inputs: list[CommentInput], results: list[Moder
             continue
         items.append(Queued(
             comment_id=comment_id_of(comment, given.article), text=comment.text,
-            article_id=comment.article_id, article_title=_title(comment, articles),
+            article_id=_article_id(comment, articles), article_title=_title(comment, articles),
             category=result.category, scores=result.scores, stance=result.stance,
             stance_scores=result.stance_scores, reasons=result.reasons,
             explanation=result.explanation, model_version=model_version))
     return items
+
+
+def _article_id(comment, articles: ArticleStore) -> str | None:
+    """The id of the comment's article; an inline article is registered, so that the moderator's
+    decision names it and retraining reads the comment with the article it was scored with."""
+    if comment.article is not None:
+        return articles.register_inline(comment.article.title, comment.article.body)
+    return comment.article_id
 
 
 def _title(comment, articles: ArticleStore) -> str | None:

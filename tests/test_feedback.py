@@ -257,8 +257,8 @@ def test_bad_feedback_names_the_field(client, change: dict, field: str) -> None:
 
 
 def test_a_decision_names_a_seed_or_registered_article_or_none(client) -> None:
-    """An unknown article_id was stored (201) while /v1/moderate refused it; none stays accepted (the
-    review page posts null for a comment queued with its article inline)."""
+    """An unknown article_id was stored (201) while /v1/moderate refused it; none stays accepted (a
+    decision may name no article)."""
     body = {"comment_id": "x", "text": "t", "category": "abusive", "moderator": "ana", "article_id": "mine"}
     unknown = client.post("/v1/feedback", json=body, headers=KEY)
     assert unknown.status_code == 422 and unknown.json()["detail"][0]["field"] == "article_id"
@@ -315,6 +315,51 @@ def test_moderate_with_queue_puts_review_decisions_in_the_queue(client) -> None:
     assert first["comment_id"] not in {i["comment_id"] for i in client.get("/v1/queue", headers=KEY).json()["items"]}
     without = client.post("/v1/moderate", json={"comments": comments}, headers=KEY).json()
     assert without.get("queued") is None
+
+
+def test_a_decision_on_a_comment_queued_with_its_article_inline_trains_with_that_article(client, tmp_path) -> None:
+    """The queue kept only an inline article's title, so the review page's decision named no article
+    and retraining read the comment without one; the article is now registered under an id of its text."""
+    from service.articles import ArticleStore
+    from training.sources import LabelledData, merge_feedback
+
+    article = {"title": "Camps", "body": "North Korea's prison camps hold thousands of people."}
+    comments = [{"id": f"c{n}", "text": text, "article": article}
+                for n, text in enumerate(["hmm", "Typical. And what about the camps your own country ran?", "ok then"])]
+    queued = client.post("/v1/moderate", json={"comments": comments, "queue": True}, headers=KEY).json()["queued"]
+    items = client.get("/v1/queue", headers=KEY).json()["items"]
+    assert queued == len(items) >= 1
+    article_id = items[0]["article_id"]
+    assert article_id.startswith("inline-") and {i["article_id"] for i in items} == {article_id}
+    assert items[0]["article_title"] == "Camps"
+    registered = (tmp_path / "data" / "articles.jsonl").read_bytes()
+    client.post("/v1/moderate", json={"comments": comments, "queue": True}, headers=KEY)
+    assert (tmp_path / "data" / "articles.jsonl").read_bytes() == registered  # once, however often it is sent
+    decision = {"comment_id": items[0]["comment_id"], "text": items[0]["text"], "category": "whataboutism",
+                "moderator": "ana", "article_id": article_id}
+    assert client.post("/v1/feedback", json=decision, headers=KEY).status_code == 201
+    store = FeedbackStore(database_url(None, tmp_path / "data"))
+    try:
+        merged, _, _ = merge_feedback(LabelledData([], []), store.checked_decisions(),
+                                      ArticleStore(tmp_path / "data").texts(), "store")
+    finally:
+        store.close()
+    assert merged.records[0]["article"] == "Camps\n\nNorth Korea's prison camps hold thousands of people."
+    assert merged.records[0]["group"] == article_id
+
+
+def test_an_inline_article_that_cannot_be_registered_leaves_the_comment_without_one(tmp_path) -> None:
+    from service.articles import ArticleStore, inline_article_id
+
+    articles = ArticleStore(tmp_path)
+    assert articles.register_inline("  ", "body") is None  # blank: not an article anyone could register
+    assert articles.register_inline("Title", "half a pair \ud800") is None  # no UTF-8 file can hold it
+    taken = inline_article_id("Title", "Body")
+    articles.register(taken, "Someone else's", "article under that id")
+    assert articles.register_inline("Title", "Body") is None
+    assert inline_article_id("Title", "Body, another") != taken
+    assert articles.register_inline("Title", "Body, another") == inline_article_id("Title", "Body, another")
+    assert ArticleStore(tmp_path).get(inline_article_id("Title", "Body, another")).body == "Body, another"
 
 
 def test_a_blank_moderator_is_refused(client) -> None:
