@@ -108,7 +108,8 @@ class ArticleStore:
     def register_inline(self, title: str, body: str) -> str | None:
         """The id of an article a comment carried inline, registered under an id derived from its
         text so that a decision on the comment can name it; None when it cannot be registered (a
-        blank title or body, half a UTF-16 pair, or its id taken by another article)."""
+        blank title or body, half a UTF-16 pair, its id taken by another article, or a registrations
+        file that cannot be written)."""
         if LONE_SURROGATE.search(title) or LONE_SURROGATE.search(body):
             return None  # not valid Unicode: no UTF-8 file can hold it
         article_id = inline_article_id(title, body)
@@ -118,6 +119,9 @@ class ArticleStore:
             try:
                 self.register(article_id, title, body)
             except DataError:
+                return None
+            except OSError as error:  # the comment is still queued, without its article
+                logger.warning("inline article not registered (%s): %s", self._path, error)
                 return None
             return article_id
         return article_id if (known.title, known.body) == (title, body) else None

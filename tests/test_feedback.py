@@ -348,7 +348,7 @@ def test_a_decision_on_a_comment_queued_with_its_article_inline_trains_with_that
     assert merged.records[0]["group"] == article_id
 
 
-def test_an_inline_article_that_cannot_be_registered_leaves_the_comment_without_one(tmp_path) -> None:
+def test_an_inline_article_that_cannot_be_registered_is_not(tmp_path) -> None:
     from service.articles import ArticleStore, inline_article_id
 
     articles = ArticleStore(tmp_path)
@@ -360,6 +360,21 @@ def test_an_inline_article_that_cannot_be_registered_leaves_the_comment_without_
     assert inline_article_id("Title", "Body, another") != taken
     assert articles.register_inline("Title", "Body, another") == inline_article_id("Title", "Body, another")
     assert ArticleStore(tmp_path).get(inline_article_id("Title", "Body, another")).body == "Body, another"
+
+
+def test_a_comment_is_queued_without_its_inline_article_when_the_disk_is_full(client, monkeypatch) -> None:
+    import service.articles
+
+    def full(path, line):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(service.articles, "_append_line", full)
+    article = {"title": "Camps", "body": "North Korea's prison camps hold thousands of people."}
+    comments = [{"id": f"c{n}", "text": text, "article": article}
+                for n, text in enumerate(["hmm", "Typical. And what about the camps your own country ran?"])]
+    response = client.post("/v1/moderate", json={"comments": comments, "queue": True}, headers=KEY)
+    assert response.status_code == 200 and response.json()["queued"] >= 1  # not a 500
+    assert {i["article_id"] for i in client.get("/v1/queue", headers=KEY).json()["items"]} == {None}
 
 
 def test_a_blank_moderator_is_refused(client) -> None:
