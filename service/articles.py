@@ -75,6 +75,12 @@ class ArticleStore:
             self._refresh()
             return {article_id: article.text for article_id, article in self._articles.items()}
 
+    def registered(self) -> dict[str, Article]:
+        """The articles registered on this machine (not the shipped seeds) by id."""
+        with self._lock:
+            self._refresh()
+            return {i: article for i, article in self._articles.items() if i not in self._seed_ids}
+
     def __len__(self) -> int:
         return len(self._articles)
 

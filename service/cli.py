@@ -257,16 +257,21 @@ def _check_export_target(out: Path, overwrite: bool) -> None:
 @click.option("--database-url", default=None, help="Feedback store (default: MODERATE_DATABASE_URL or the SQLite file "
                                                    "in MODERATE_DATA_DIR).")
 @click.option("--overwrite", is_flag=True, help="Replace --out if it exists.")
+@click.option("--with-articles", is_flag=True,
+              help="Give each decision on an article registered here (not a seed) its article_title and "
+                   "article_body, so the file trains on a machine that does not know the article.")
 @handle_errors
-def export_feedback(out: Path | None, database_url: str | None, overwrite: bool) -> None:
+def export_feedback(out: Path | None, database_url: str | None, overwrite: bool, with_articles: bool) -> None:
     """Write every stored decision as JSON Lines in the labelled-set schema (seeds/README.md).
 
     \b
     Examples:
       moderate feedback export > decisions.jsonl
       moderate feedback export --out decisions.jsonl --database-url postgresql+psycopg://db/moderation
+      moderate feedback export --with-articles --out decisions.jsonl   # to train on another machine
     """
     from model.artifact import atomic_write
+    from service.articles import ArticleStore
     from service.feedback import export_record, open_for_reading
 
     settings = load_settings()
@@ -275,7 +280,11 @@ def export_feedback(out: Path | None, database_url: str | None, overwrite: bool)
     store = open_for_reading(database_url, "--database-url", settings.database_url, settings.data_dir)
     try:
         decided = store.checked_decisions()  # all checked before a line is written
-        lines = (json.dumps(export_record(d), ensure_ascii=False) + "\n" for d in decided)
+        registered = ArticleStore(settings.data_dir).registered()
+        _note_registered_articles(decided, registered, with_articles)
+        carried = registered if with_articles else {}
+        lines = (json.dumps(export_record(d, carried.get(d["article_id"])), ensure_ascii=False) + "\n"
+                 for d in decided)
         if out is None:
             sys.stdout.writelines(lines)
             return
@@ -285,6 +294,14 @@ def export_feedback(out: Path | None, database_url: str | None, overwrite: bool)
         click.echo(f"{written[0]} decisions written to {out}", err=True)
     finally:
         store.close()
+
+
+def _note_registered_articles(decided: list[dict], registered: dict, with_articles: bool) -> None:
+    """Say how many decisions name an article only this machine knows, and how to carry it."""
+    count = sum(d["article_id"] in registered for d in decided)
+    if count and not with_articles:
+        click.echo(f"note: {count} decisions name articles registered on this machine only (POST /v1/articles, "
+                   "or sent inline and queued); add --with-articles to carry their text", err=True)
 
 
 def _write_lines(path: str, lines) -> int:

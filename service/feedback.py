@@ -350,14 +350,18 @@ def _queue_item(row) -> dict:
     return item
 
 
-def export_record(decision: dict) -> dict:
-    """A stored decision in the labelled-set schema (``seeds/README.md``), source "feedback"."""
+def export_record(decision: dict, article=None) -> dict:
+    """A stored decision in the labelled-set schema (``seeds/README.md``), source "feedback"; with its
+    article's title and body when ``article`` is given (one registered on this machine only)."""
     note = decision.get("note")
-    return {"id": decision["comment_id"], "article_id": decision["article_id"], "text": decision["text"],
-            "category": decision["category"], "stance": decision["stance"],
-            "rationale": note or f"moderator decision ({decision['moderator']}, {decision['decided_at']})",
-            "source": "feedback", "hard_case": None, "moderator": decision["moderator"],
-            "decided_at": decision["decided_at"], "revision": decision["revision"]}
+    record = {"id": decision["comment_id"], "article_id": decision["article_id"], "text": decision["text"],
+              "category": decision["category"], "stance": decision["stance"],
+              "rationale": note or f"moderator decision ({decision['moderator']}, {decision['decided_at']})",
+              "source": "feedback", "hard_case": None, "moderator": decision["moderator"],
+              "decided_at": decision["decided_at"], "revision": decision["revision"]}
+    if article is not None:
+        record.update(article_title=article.title, article_body=article.body)
+    return record
 
 
 def _now() -> str:

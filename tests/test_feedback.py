@@ -454,6 +454,32 @@ def test_export_writes_the_labelled_set_schema(tmp_path: Path, monkeypatch) -> N
     assert printed.output.splitlines() == out.read_text().splitlines()
 
 
+def test_export_with_articles_carries_the_articles_only_this_machine_knows(tmp_path: Path, monkeypatch) -> None:
+    """A decision on a registered (or inline) article exported only its id, so the file trained without
+    the article on any other machine; --with-articles carries its title and body."""
+    from service.articles import ArticleStore
+    from training.sources import ColumnMap, load_source
+
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path))
+    ArticleStore(tmp_path).register("mine", "Local title", "Local body.")
+    store = FeedbackStore(database_url(None, tmp_path))
+    store.record(decision("on-mine", article_id="mine"))
+    store.record(decision("on-seed"))
+    store.record(decision("on-none", article_id=None))
+    store.close()
+    plain = CliRunner().invoke(cli, ["feedback", "export"])
+    assert plain.exit_code == 0 and "1 decisions name articles registered on this machine only" in plain.stderr
+    assert not any("article_body" in json.loads(line) for line in plain.stdout.splitlines())
+    out = tmp_path / "decisions.jsonl"
+    carried = CliRunner().invoke(cli, ["feedback", "export", "--with-articles", "--out", str(out)])
+    assert carried.exit_code == 0 and "note:" not in carried.stderr
+    rows = {row["id"]: row for row in map(json.loads, out.read_text().splitlines())}
+    assert (rows["on-mine"]["article_title"], rows["on-mine"]["article_body"]) == ("Local title", "Local body.")
+    assert "article_body" not in rows["on-seed"] and "article_body" not in rows["on-none"]  # seeds ship everywhere
+    elsewhere = {r["id"]: r for r in load_source(str(out), ColumnMap(), {}).records}  # a machine without "mine"
+    assert elsewhere["on-mine"]["article"] == "Local title\n\nLocal body." and elsewhere["on-mine"]["group"] == "mine"
+
+
 def test_export_never_replaces_a_file_unasked_nor_writes_into_a_folder(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
     FeedbackStore(database_url(None, tmp_path / "data")).close()  # an empty store, as the server creates it
