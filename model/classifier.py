@@ -19,6 +19,7 @@ from sklearn.model_selection import GroupKFold
 
 from model.characters import CHARACTER_PREFIX, CharacterScorer, CharacterTerms, CharacterVocabulary
 from model.cues import STOPWORDS, run_lengths, run_starts
+from model.factored import FactoredRows, fit_multinomial
 from model.features import DENSE_FEATURES, CommentFeaturizer, FeatureBatch
 from model.features_one_by_one import SentenceRows
 from model.labels import CATEGORIES, STANCES
@@ -39,6 +40,7 @@ DENSE_NAMES = [f"[{name}]" for name in DENSE_FEATURES] + [SENTENCE_FEATURE]
 # AVX-512) moved them by 2.7% and a borderline sentence by 0.05; at 1e-4, by 0.2-0.7% and no check.
 FOLD_TOLERANCE = 1e-3
 HEAD_TOLERANCE = 1e-4
+MAX_ITERATIONS = 2000
 # How an explanation names a dense cue whose value is below the training mean (the cue then counts
 # for the comment by its absence: "[question marks]" for a comment without any would mislead).
 ABSENT_NAMES = {"has article": "[no article given]", "addresses the reader (you)": "[does not address the reader]"}
@@ -61,6 +63,15 @@ class Predictions:
         return self.batch.sentence_text(index) if index >= 0 else None
 
 
+@dataclass
+class Fitted:
+    """A fitted logistic regression's classes and parameters."""
+
+    classes_: np.ndarray
+    coef_: np.ndarray
+    intercept_: np.ndarray
+
+
 class LinearHead(BaseEstimator):
     """Multinomial logistic regression whose logits are divided by a fitted temperature."""
 
@@ -70,23 +81,33 @@ class LinearHead(BaseEstimator):
         self.random_state = random_state
 
     def _new_model(self, tolerance: float) -> LogisticRegression:
-        return LogisticRegression(C=self.C, class_weight="balanced", max_iter=2000, solver="newton-cg",
+        return LogisticRegression(C=self.C, class_weight="balanced", max_iter=MAX_ITERATIONS, solver="newton-cg",
                                   tol=tolerance, random_state=self.random_state)
 
-    def fit(self, X: sp.csr_matrix, y: np.ndarray, groups: np.ndarray, n_classes: int,
+    def _fitted(self, X: sp.csr_matrix | FactoredRows, y: np.ndarray, tolerance: float) -> Fitted:
+        """The logistic regression fitted on these rows; factored rows of three or more classes are
+        fitted as they are (their products are the fit's cost), others as one sparse matrix."""
+        if isinstance(X, FactoredRows):
+            if len(np.unique(y)) > 2:
+                return Fitted(*fit_multinomial(X, y, self.C, tolerance, MAX_ITERATIONS))
+            X = sp.hstack([X.words(), sp.csr_matrix(X.dense)], format="csr")
+        model = self._new_model(tolerance).fit(X, y)
+        return Fitted(model.classes_, model.coef_, model.intercept_)
+
+    def fit(self, X: sp.csr_matrix | FactoredRows, y: np.ndarray, groups: np.ndarray, n_classes: int,
             column_scale: np.ndarray | None = None) -> "LinearHead":
         """Fit the model (on columns multiplied by ``column_scale`` when given, the scale then folded
         into the coefficients); fit the temperature on grouped out-of-fold logits."""
         if column_scale is not None:
-            X = X @ sp.diags(column_scale, format="csr")
+            X = X.scaled(column_scale) if isinstance(X, FactoredRows) else X @ sp.diags(column_scale, format="csr")
         out_of_fold = np.zeros((X.shape[0], n_classes))
         splits = list(GroupKFold(n_splits=self.n_folds).split(X, y, groups))
 
         def fold_logits(train: np.ndarray, test: np.ndarray) -> np.ndarray:
-            return _full_logits(self._new_model(FOLD_TOLERANCE).fit(X[train], y[train]), X[test], n_classes)
+            return _full_logits(self._fitted(X[train], y[train], FOLD_TOLERANCE), X[test], n_classes)
 
         *folds, model = side_by_side([partial(fold_logits, train, test) for train, test in splits]
-                                     + [partial(self._new_model(HEAD_TOLERANCE).fit, X, y)])
+                                     + [partial(self._fitted, X, y, HEAD_TOLERANCE)])
         for (_, test), logits in zip(splits, folds):
             out_of_fold[test] = logits
         self.out_of_fold_ = out_of_fold  # kept for blending with another head; not saved
@@ -179,7 +200,7 @@ def _normalised(exponentials: list[float]) -> list[float]:
     return [exponential / total for exponential in exponentials]
 
 
-def _full_parameters(model: LogisticRegression, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
+def _full_parameters(model: Fitted, n_classes: int) -> tuple[np.ndarray, np.ndarray]:
     """Coefficients for every class, even when the training fold lacked one."""
     coef = np.zeros((n_classes, model.coef_.shape[1]))
     intercept = np.full(n_classes, -30.0)
@@ -202,7 +223,7 @@ def side_by_side(fits: list[Callable[[], T]]) -> list[T]:
         return list(pool.map(lambda fit: fit(), fits))
 
 
-def _full_logits(model: LogisticRegression, X: sp.csr_matrix, n_classes: int) -> np.ndarray:
+def _full_logits(model: Fitted, X: sp.csr_matrix | FactoredRows, n_classes: int) -> np.ndarray:
     coef, intercept = _full_parameters(model, n_classes)
     return np.asarray(X @ coef.T) + intercept
 
@@ -271,13 +292,16 @@ class CommentClassifier(BaseEstimator):
         self.dense_mean_ = dense.mean(axis=0)
         self.dense_scale_ = dense.std(axis=0) + 1e-6
         self.sentence_neutral_ = float(self.dense_mean_[-1])  # standardised, exactly 0: no evidence
-        words = batch.text
         if self.spelling:
-            words = sp.hstack([batch.text, self.featurizer_.spelling_matrix(texts)], format="csr")
-        design = self._design(words, dense)
+            design = FactoredRows(batch.text, *self.featurizer_.spelling_factors(texts), self._scale(dense))
+            words = design.words()
+        else:
+            design, words = self._design(batch.text, dense), batch.text
+        scale = self._evidence_scale(words, y_category, design.shape[1])
+        n_words = words.shape[1]
+        del words  # the n-gram columns as one matrix: only the evidence scale reads them
         self.category_head_ = LinearHead(self.C_category, self.n_folds, self.random_state).fit(
-            design, y_category, group_ids, len(CATEGORIES), self._evidence_scale(words, y_category,
-                                                                                 design.shape[1]))
+            design, y_category, group_ids, len(CATEGORIES), scale)
         self.characters_ = None
         if self.C_characters:
             self.characters_ = self._fit_character_view(originals, source, y_category, group_ids)
@@ -290,7 +314,7 @@ class CommentClassifier(BaseEstimator):
         else:
             self.stance_head_.fit_uniform(design.shape[1], len(STANCES))
         if self.spelling:
-            spelling = np.s_[batch.text.shape[1]:words.shape[1]]
+            spelling = np.s_[batch.text.shape[1]:n_words]
             self.featurizer_.set_spelling_weights(np.hstack([
                 head.split_off(spelling.start, spelling.stop) for head in (self.category_head_, self.stance_head_)]))
         self.feature_names_ = self.featurizer_.feature_names_[:self.featurizer_.n_text_features] + DENSE_NAMES

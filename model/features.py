@@ -338,6 +338,10 @@ class CommentFeaturizer(BaseEstimator):
         """The spelling vectors of comments (see ``model.spelling``), for training the heads."""
         return self.spelling_.comments_matrix([_words_of(normalise(text)) for text in texts])
 
+    def spelling_factors(self, texts: list[str]) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix]:
+        """``spelling_matrix`` as its factors (``model.spelling.summed_factors``), which the heads fit on."""
+        return self.spelling_.comments_factors([_words_of(normalise(text)) for text in texts])
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         for name in ("_lexicons", "_table", "_table_lock", "_idf_list"):

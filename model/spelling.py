@@ -166,12 +166,24 @@ class SpellingVocabulary:
         """One row per comment: the sum of its words' vectors over the root of their squared norms."""
         return summed_vectors(comments, self.words_matrix)
 
+    def comments_factors(self, comments: list[list[str]]) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix]:
+        """``comments_matrix`` as its three factors (``summed_factors``)."""
+        return summed_factors(comments, self.words_matrix)
+
 
 def summed_vectors(comments: list[list[str]], vectors_of: Callable[[list[str]], sp.csr_matrix]
                    ) -> sp.csr_matrix:
     """One row per comment: the sum of its units' vectors (``vectors_of`` gives one row per unit)
     over the root of the sum of their squared norms, so that a linear score of it is a sum of
     per-unit scores."""
+    weights, counts, per_unit = summed_factors(comments, vectors_of)
+    return sp.diags(weights) @ (counts @ per_unit)
+
+
+def summed_factors(comments: list[list[str]], vectors_of: Callable[[list[str]], sp.csr_matrix]
+                   ) -> tuple[np.ndarray, sp.csr_matrix, sp.csr_matrix]:
+    """The factors of ``summed_vectors``: per comment, one over the root of its units' summed squared
+    norms; comments by distinct units, how often each holds each; and the units' vectors."""
     distinct = sorted({unit for units in comments for unit in units})
     position = {unit: i for i, unit in enumerate(distinct)}
     per_unit = vectors_of(distinct)
@@ -179,7 +191,7 @@ def summed_vectors(comments: list[list[str]], vectors_of: Callable[[list[str]], 
     columns = np.array([position[unit] for units in comments for unit in units], dtype=np.int64)
     counts = sp.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(comments), len(distinct)))
     norms = np.sqrt(counts @ np.asarray(per_unit.multiply(per_unit).sum(axis=1)).ravel())
-    return sp.diags(1.0 / np.maximum(norms, 1e-12)) @ (counts @ per_unit)
+    return 1.0 / np.maximum(norms, 1e-12), counts, per_unit.tocsr()
 
 
 class WordScores:
