@@ -31,12 +31,12 @@ class FactoredRows:
         self.widths = (text.shape[1], units.shape[1], self.dense.shape[1])
         self.shape = (text.shape[0], sum(self.widths))
 
-    def __getitem__(self, rows: np.ndarray) -> "FactoredRows":
+    def __getitem__(self, rows: np.ndarray) -> FactoredRows:
         """The rows at these indices (or where a boolean mask is true)."""
         rows = np.flatnonzero(rows) if np.asarray(rows).dtype == bool else np.asarray(rows)
         return FactoredRows(self.text[rows], self.weights[rows], self.counts[rows], self.units, self.dense[rows])
 
-    def scaled(self, scale: np.ndarray) -> "FactoredRows":
+    def scaled(self, scale: np.ndarray) -> FactoredRows:
         """The same rows with every column multiplied by its ``scale``."""
         text_scale, unit_scale, dense_scale = np.split(scale, np.cumsum(self.widths)[:2])
         return FactoredRows(self.text @ sp.diags(text_scale, format="csr"), self.weights, self.counts,
