@@ -216,10 +216,11 @@ class ArchiveReader:
             _check_header(header, item.path)
             read.clear()
             extra = free_name("_extra_fields", header, "_")
-            rows, numbers, problems, last_lines = [], [], {}, []
+            rows, numbers, problems, last_lines, end = [], [], {}, [], reader.line_num
             try:
                 for values in reader:
                     last_lines, read[:] = list(read), []
+                    start, end = end + 1, reader.line_num  # a row is named by the line it starts on
                     if not values:
                         continue
                     if len(rows) == self.chunk_rows:  # yielded once the next row is in: the last is checked below
@@ -230,7 +231,7 @@ class ArchiveReader:
                         problems[len(rows)] = problem
                     rows.append(dict(zip(header, values)) if len(values) <= len(header) else
                                 {**dict(zip(header, values)), extra: values[len(header):]})
-                    numbers.append(reader.line_num)
+                    numbers.append(start)
             except (csv.Error, *DAMAGED_GZIP) as error:  # the rows read before it are labelled too
                 if rows:
                     yield Chunk(str(item.path), numbers, rows=rows, problems=problems)
@@ -240,8 +241,8 @@ class ArchiveReader:
                 raise
             if rows:
                 if _ends_in_a_quoted_field(last_lines):
-                    problems[len(rows) - 1] = (f"a quoted field opened at line {numbers[-1] - len(last_lines) + 1} "
-                                               "is never closed, so the rest of the file was read into this row")
+                    problems[len(rows) - 1] = (f"a quoted field is never closed, so the rest of the file (to line "
+                                               f"{end}) was read into this row")
                 yield Chunk(str(item.path), numbers, rows=rows, problems=problems)
 
     def _parquet(self, item: InputFile) -> Iterator[Chunk]:

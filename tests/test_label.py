@@ -436,11 +436,23 @@ def test_a_csv_quote_never_closed_and_bytes_not_utf8_are_errors_not_silent(tmp_p
         assert label(str(tmp_path / f"{name}.csv"), "--jobs", "1", "--chunk-rows", "1").exit_code == 0
     opened = read_jsonl(tmp_path / "open.labelled.jsonl")
     assert opened[0]["label"] in CATEGORIES and opened[0]["text"] == "multi\nline fine"
-    assert opened[1]["error"] == (f"{tmp_path / 'open.csv'}:5: a quoted field opened at line 4 is never closed, "
-                                  "so the rest of the file was read into this row")
+    assert opened[1]["error"] == (f"{tmp_path / 'open.csv'}:4: a quoted field is never closed, "
+                                  "so the rest of the file (to line 5) was read into this row")
     coded = read_jsonl(tmp_path / "bytes.labelled.jsonl")
     assert coded[0]["error"].endswith("bytes.csv:2: not valid UTF-8 (byte 0xe9)") and coded[0]["text"] == "caf\udce9"
     assert coded[1]["label"] in CATEGORIES and coded[1]["text"] == '5" screen'
+
+
+def test_a_csv_row_spanning_lines_is_named_by_the_line_it_starts_on(tmp_path: Path) -> None:
+    """A row's error named the line the row ended on ("m.csv:5" for a row starting on line 3), where
+    training names a CSV row by the line it starts on."""
+    source = tmp_path / "m.csv"
+    source.write_bytes(b'id,text\n1,ok\n2,"multi\nline\nrow",extra\n\n3,"two\nlines",x\n')
+    assert label(str(source), "--jobs", "1", "--chunk-rows", "1").exit_code == 0
+    rows = read_jsonl(tmp_path / "m.labelled.jsonl")
+    assert [r.get("error") for r in rows] == [
+        None, f"{source}:3: expected 2 fields as in the header, found 3",
+        f"{source}:7: expected 2 fields as in the header, found 3"]
 
 
 def test_a_damaged_or_mislabelled_gzip_input_is_named(tmp_path: Path) -> None:
