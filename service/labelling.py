@@ -34,7 +34,8 @@ from service.archive import (
 )
 
 ADDED_FIELDS = ("label", "scores", "stance", "stance_scores", "decision", "model_version", "error", "note")
-FLAT_FIELDS = (*(f"scores.{c}" for c in CATEGORIES), *(f"stance_scores.{s}" for s in STANCES))  # CSV columns
+SCORE_KEYS = {"scores": CATEGORIES, "stance_scores": STANCES}  # flattened in CSV to scores.<label> ...
+FLAT_FIELDS = tuple(f"{field}.{key}" for field, keys in SCORE_KEYS.items() for key in keys)  # CSV columns
 OUR_FIELDS = frozenset((*ADDED_FIELDS, *FLAT_FIELDS))  # an input field named like one is renamed
 RESERVED_FIELDS = frozenset((*OUR_FIELDS, "raw"))  # an input row holding one is written anew
 OUTPUT_KINDS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".csv": "csv", ".parquet": "parquet"}
@@ -540,8 +541,10 @@ def _flat(row: dict) -> dict:
     """A row for CSV: scores as ``scores.<label>`` columns, other nested values as JSON text."""
     flat = {}
     for key, value in row.items():
-        if key in ("scores", "stance_scores") and isinstance(value, dict):
+        if key in SCORE_KEYS and isinstance(value, dict):
             flat.update({f"{key}.{k}": v for k, v in value.items()})
+        elif key in SCORE_KEYS and value is None:  # a row not scored: the same columns, empty
+            flat.update({f"{key}.{k}": None for k in SCORE_KEYS[key]})
         elif isinstance(value, (dict, list)):
             flat[key] = json.dumps(value, ensure_ascii=False)
         else:

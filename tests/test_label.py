@@ -166,6 +166,21 @@ def test_gzip_csv_in_csv_out_with_column_flags(tmp_path: Path) -> None:
     assert rows[3]["_extra_fields"] == '["many"]'
 
 
+def test_csv_output_has_the_same_score_columns_with_rows_not_scored(tmp_path: Path) -> None:
+    """A row not scored (null scores) added empty `scores` and `stance_scores` columns beside the
+    flattened ones, and an input of such rows only had no `scores.<label>` columns at all."""
+    for name, texts in (("some", ["Fair point.", ""]), ("none", ["", ""])):
+        write_jsonl(tmp_path / f"{name}.jsonl", [{"id": i, "text": t} for i, t in enumerate(texts)])
+        out = tmp_path / f"{name}.csv"
+        assert label(str(tmp_path / f"{name}.jsonl"), "--out", str(out), "--jobs", "1").exit_code == 0
+        with open(out, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            rows = list(reader)
+        assert "scores" not in reader.fieldnames and "stance_scores" not in reader.fieldnames
+        assert {"scores.abusive", "stance_scores.neutral"} <= set(reader.fieldnames)
+        assert rows[-1]["scores.abusive"] == "" and rows[-1]["error"].endswith("field 'text' is empty")
+
+
 def test_parquet_folder_and_glob_in_parquet_out(tmp_path: Path) -> None:
     folder = tmp_path / "archive"
     folder.mkdir()
