@@ -106,6 +106,15 @@ def test_a_csv_line_of_spaces_before_the_header_or_a_row_is_skipped_as_the_loade
         load_source(str(csv_file), ColumnMap())
 
 
+def test_a_csv_row_with_too_many_fields_is_named_by_the_line_it_starts_on(tmp_path: Path) -> None:
+    """pandas refused it with its own count ("Expected 2 fields in line 4, saw 3", for a row starting
+    on line 5 after a row spanning lines), in place of the file's line."""
+    csv_file = tmp_path / "wide.csv"
+    csv_file.write_text('text,category\na,abusive\n"two\nlines",substantive\nc,abusive,extra\n')
+    with pytest.raises(DataError, match=r"wide\.csv:5: expected 2 fields as in the header, found 3$"):
+        load_source(str(csv_file), ColumnMap())
+
+
 LAB3 = 'body,verdict\n"You are an idiot, shut up",1\nFair point about the budget,0\nAnother civil comment,\n'
 ZERO_ONE = ColumnMap(text="body", label="verdict", label_map={"1": "abusive", "0": "substantive"})
 
