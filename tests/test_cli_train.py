@@ -119,6 +119,18 @@ LAB3 = 'body,verdict\n"You are an idiot, shut up",1\nFair point about the budget
 ZERO_ONE = ColumnMap(text="body", label="verdict", label_map={"1": "abusive", "0": "substantive"})
 
 
+def test_a_saved_dataset_dict_is_read_by_its_train_split_and_refused_without_one(tmp_path: Path) -> None:
+    """A DatasetDict without a 'train' split was refused as "cannot load: 'train'"."""
+    from datasets import Dataset, DatasetDict
+
+    rows = Dataset.from_list([{"text": "You idiot.", "category": "abusive"}])
+    DatasetDict({"train": rows, "test": rows.map(lambda r: {"category": "spam"})}).save_to_disk(tmp_path / "both")
+    assert [r["category"] for r in load_source(str(tmp_path / "both"), ColumnMap()).records] == ["abusive"]
+    DatasetDict({"test": rows}).save_to_disk(tmp_path / "test_only")
+    with pytest.raises(DataError, match=r"test_only: this `datasets` folder holds splits \['test'\] and no 'train'"):
+        load_source(str(tmp_path / "test_only"), ColumnMap())
+
+
 def test_a_csv_of_zero_one_labels_with_an_empty_cell_names_that_cells_line(tmp_path: Path) -> None:
     """The column was read as floats, so '1' became 1.0, missed the map and was blamed on line 2."""
     data = tmp_path / "lab3.csv"

@@ -119,8 +119,7 @@ def _load_dataset(spec: str):
     try:
         if path.is_dir():
             if is_saved_dataset(path):
-                loaded = datasets.load_from_disk(str(path))
-                return (loaded["train"] if isinstance(loaded, datasets.DatasetDict) else loaded), "saved", []
+                return _train_split(datasets.load_from_disk(str(path)), spec), "saved", []
             raise DataError("directory is not a dataset saved by `datasets` (no dataset_info.json)", path=spec)
         if path.exists():
             suffixes = [s for s in path.suffixes if s != ".gz"]
@@ -142,6 +141,19 @@ def _load_dataset(spec: str):
         if "offline" in message.lower() or "connect" in message.lower() or "resolve" in message.lower():
             message = f"cannot reach the Hugging Face hub to load '{spec}' (offline?): {message}"
         raise DataError(f"cannot load: {message}", path=spec) from None
+
+
+def _train_split(loaded, spec: str):
+    """A saved Dataset, or the 'train' split of a saved DatasetDict; one without it is refused, naming
+    its splits (it was "cannot load: 'train'")."""
+    import datasets
+
+    if not isinstance(loaded, datasets.DatasetDict):
+        return loaded
+    if "train" not in loaded:
+        raise DataError(f"this `datasets` folder holds splits {sorted(loaded)} and no 'train' split, the one "
+                        "--data reads: save the split to use under 'train', or on its own", path=spec)
+    return loaded["train"]
 
 
 def _root_cause(error: BaseException) -> BaseException:
