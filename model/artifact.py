@@ -11,15 +11,17 @@ import json
 import os
 import platform
 import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
+from typing import Iterator
 
 import joblib
 import numpy as np
 
 from model.classifier import CommentClassifier
-from model.errors import ArtifactError
+from model.errors import ArtifactError, ConfigError
 from model.labels import CATEGORIES, DECISIONS, STANCES
 from model.moderation import Moderator
 from model.policy import DecisionPolicy
@@ -134,7 +136,25 @@ def _umask() -> int:
 
 def read_card(directory: Path) -> dict:
     """Read and validate a model card; fail with what is missing or wrong."""
-    card_path = Path(directory) / CARD_FILE
+    with unreadable_as_artifact_error():
+        return _read_card(Path(directory))
+
+
+@contextmanager
+def unreadable_as_artifact_error() -> Iterator[None]:
+    """Turn a model file this process cannot read (permissions, a folder in its place) into a named error."""
+    try:
+        yield
+    except OSError as error:
+        raise ArtifactError(f"{error.filename or 'model folder'}: cannot be read ({error.strerror or error}): "
+                            "check that this user may read the model folder and its files") from None
+
+
+def _read_card(directory: Path) -> dict:
+    """The card of a model folder, checked field by field."""
+    if directory.exists() and not directory.is_dir():
+        raise ArtifactError(f"{directory} is a file, not a model folder: give the folder `moderate train` wrote")
+    card_path = directory / CARD_FILE
     if not card_path.is_file():
         raise ArtifactError(f"no model card at {card_path}: run `moderate train` to create a model")
     try:
@@ -155,7 +175,49 @@ def read_card(directory: Path) -> dict:
         if card["labels"].get(name) != labels:
             raise ArtifactError(f"{card_path}: {name} labels are {card['labels'].get(name)}, this "
                                 f"code expects {labels}: run `moderate train`")
+    problems = _artifact_entry_problems(card["artifact"]) + _optional_field_problems(card)
+    if problems:
+        raise ArtifactError(f"{card_path}: {'; '.join(problems)}: retrain with `moderate train`")
     return card
+
+
+def _artifact_entry_problems(entry: dict) -> list[str]:
+    """What is wrong with a card's ``artifact`` entry: a file name inside the folder and a sha256."""
+    problems = []
+    name = entry.get("file", ARTIFACT_FILE)
+    if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
+        problems.append(f"artifact.file must name a file inside the model folder, got {name!r}")
+    if not isinstance(entry.get("sha256"), str):
+        problems.append(f"artifact.sha256 must be a hex digest, got {entry.get('sha256')!r}")
+    return problems
+
+
+def _optional_field_problems(card: dict) -> list[str]:
+    """What is wrong with the fields older cards lack: ``lexicons`` and ``reference_scores``."""
+    problems = []
+    lexicons = card.get("lexicons")
+    if lexicons is not None and not (isinstance(lexicons, dict)
+                                     and all(isinstance(v, str) for v in lexicons.values())):
+        problems.append("lexicons must be an object of file names and sha256 digests")
+    references = card.get("reference_scores")
+    if references is not None and not (isinstance(references, list)
+                                       and all(_is_reference_entry(e) for e in references)):
+        problems.append("reference_scores must be a list of {text, article, category, stance} objects")
+    return problems
+
+
+def _is_reference_entry(entry: object) -> bool:
+    """Whether a reference score is a comment, its article or null, and a probability list per head."""
+    return (isinstance(entry, dict) and isinstance(entry.get("text"), str)
+            and (entry.get("article") is None or isinstance(entry.get("article"), str))
+            and all(_is_probabilities(entry.get(head), n) for head, n in (("category", len(CATEGORIES)),
+                                                                         ("stance", len(STANCES)))))
+
+
+def _is_probabilities(values: object, n: int) -> bool:
+    """Whether ``values`` is a list of ``n`` numbers."""
+    return (isinstance(values, list) and len(values) == n
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values))
 
 
 class IncompatibleArtifactError(ArtifactError):
@@ -213,10 +275,12 @@ def verified_card(directory: Path) -> tuple[dict, Path]:
     """A model folder's card and artifact path, once the card is valid and the artifact's hash is
     the one the card records (nothing is unpickled)."""
     card = read_card(directory)
-    artifact_path = directory / card["artifact"].get("file", ARTIFACT_FILE)
-    if not artifact_path.is_file():
-        raise ArtifactError(f"model card at {directory} names {artifact_path.name}, which is missing")
-    actual = sha256_of(artifact_path)
+    artifact_path = Path(directory) / card["artifact"].get("file", ARTIFACT_FILE)
+    with unreadable_as_artifact_error():
+        if not artifact_path.is_file():
+            raise ArtifactError(f"model card at {directory} names {artifact_path.name}, which is missing or not "
+                                "a file: restore it, or retrain with `moderate train`")
+        actual = sha256_of(artifact_path)
     if actual != card["artifact"].get("sha256"):
         raise ArtifactError(f"{artifact_path}: sha256 {actual[:12]}… does not match the card's "
                             f"{str(card['artifact'].get('sha256'))[:12]}…: the file is corrupt or was "
@@ -238,7 +302,7 @@ def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
         raise ArtifactError(f"{artifact_path}: holds a {type(classifier).__name__}, not a CommentClassifier")
     try:
         policy = DecisionPolicy(**card["decision_policy"])
-    except TypeError as error:  # a field this code does not know, or one missing
+    except (TypeError, ConfigError) as error:  # a field this code does not know, one missing, or out of range
         raise ArtifactError(f"{directory / CARD_FILE}: decision_policy does not fit this code ({error}): "
                             "run `moderate train`") from None
     moderator = Moderator(classifier, policy, card["model_version"])

@@ -146,6 +146,40 @@ def test_missing_artifact_file(model_copy: Path) -> None:
         load_model(model_copy)
 
 
+@pytest.mark.parametrize("change, message", [
+    (lambda card: card["artifact"].update({"file": None}), r"artifact\.file must name a file inside .*got None"),
+    (lambda card: card["artifact"].update({"file": 5}), r"artifact\.file must name a file inside .*got 5"),
+    (lambda card: card["artifact"].update({"file": "../model.joblib"}), r"artifact\.file must name a file inside"),
+    (lambda card: card["artifact"].update({"sha256": None}), r"artifact\.sha256 must be a hex digest"),
+    (lambda card: card.update({"lexicons": "x"}), r"lexicons must be an object"),
+    (lambda card: card.update({"reference_scores": "x"}), r"reference_scores must be a list"),
+    (lambda card: card.update({"reference_scores": [{"text": "hi"}]}), r"reference_scores must be a list"),
+    (lambda card: card["decision_policy"].update({"reject_abusive": "x"}), r"decision_policy does not fit this code"),
+])
+def test_card_entries_that_cannot_be_used_are_named_not_a_traceback(model_copy: Path, change, message: str) -> None:
+    edit_card(model_copy, change)
+    with pytest.raises(ArtifactError, match=rf"{CARD_FILE}: .*{message}.*moderate train"):
+        load_model(model_copy)
+
+
+def test_a_model_folder_that_is_a_file_is_named(tmp_path: Path) -> None:
+    (tmp_path / "model").write_text("not a folder")
+    with pytest.raises(ArtifactError, match="is a file, not a model folder"):
+        load_model(tmp_path / "model")
+
+
+def test_an_artifact_this_user_cannot_read_is_an_artifact_error(model_copy: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    import model.artifact
+
+    def denied(path: Path) -> str:
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(model.artifact, "sha256_of", denied)
+    with pytest.raises(ArtifactError, match=r"model\.joblib: cannot be read \(Permission denied\): check"):
+        load_model(model_copy)
+
+
 def test_files_written_atomically_get_the_umask_mode_not_owner_only(tmp_path: Path) -> None:
     previous = os.umask(0o022)
     try:

@@ -263,6 +263,27 @@ def test_reload_refuses_a_broken_artifact_and_keeps_serving(trained_dir: Path, t
         assert moderate(client, {"text": "still here"}).status_code == 200
 
 
+def test_reload_refuses_a_card_it_cannot_use_or_read_and_keeps_serving(trained_dir: Path, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import model.artifact
+
+    model_dir = tmp_path / "model"
+    shutil.copytree(trained_dir, model_dir)
+    with TestClient(create_app(Settings(model_dir=model_dir, data_dir=tmp_path / "data"))) as client:
+        card = json.loads((model_dir / "model_card.json").read_text())
+        (model_dir / "model_card.json").write_text(json.dumps({**card, "lexicons": "x"}))
+        refused = client.post("/v1/admin/reload")
+        assert refused.status_code == 409 and "lexicons must be an object" in refused.json()["error"]
+        (model_dir / "model_card.json").write_text(json.dumps(card))
+        monkeypatch.setattr(model.artifact, "sha256_of", lambda path: (_ for _ in ()).throw(
+            PermissionError(13, "Permission denied", str(path))))
+        denied = client.post("/v1/admin/reload")
+        assert denied.status_code == 409 and "cannot be read (Permission denied)" in denied.json()["error"]
+        assert moderate(client, {"text": "still here"}).status_code == 200
+
+
 def test_comment_text_is_not_logged_at_info(client: TestClient, caplog: pytest.LogCaptureFixture) -> None:
     secret = "zebra-unicorn-secret-comment"
     with caplog.at_level("INFO"):
