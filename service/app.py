@@ -357,6 +357,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             card = await asyncio.to_thread(reload_model)
         except ModerationError as error:
             raise HTTPException(409, f"new model refused, still serving {old}: {error}") from None
+        except OSError as error:  # a file the fallback retraining cannot write, named by it
+            where = f"{error.filename}: " if error.filename else ""
+            raise HTTPException(409, f"new model refused, still serving {old}: {where}{error.strerror or error}") from None
         marker_seen["mtime"] = _touch_reload_marker(settings)  # this worker has it already
         return {"previous_model_version": old, "model_version": card["model_version"]}
 
@@ -516,6 +519,8 @@ async def _watch_reload_marker(settings: Settings, reload_model, seen: dict[str,
                 await asyncio.to_thread(reload_model)
             except ModerationError as error:
                 logger.error("reload requested by another worker refused: %s", error)
+            except Exception:  # anything else would end this task, and with it every later reload
+                logger.exception("reload requested by another worker failed; the old model keeps serving")
 
 
 def _marker_time(settings: Settings) -> int:
@@ -545,6 +550,8 @@ def _install_sighup(reload_model) -> None:
                 await asyncio.to_thread(reload_model)
             except ModerationError as error:
                 logger.error("SIGHUP reload refused, old model keeps serving: %s", error)
+            except Exception:  # the server log has the traceback; the old model keeps serving
+                logger.exception("SIGHUP reload failed, old model keeps serving")
         loop.create_task(run())
 
     try:

@@ -342,6 +342,45 @@ def test_a_reload_is_not_repeated_by_the_workers_own_watcher(settings: Settings,
         assert len(loads) == 1
 
 
+def test_a_reload_that_fails_unexpectedly_does_not_stop_the_worker_following_later_ones(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    import service.app
+
+    monkeypatch.setattr(service.app, "RELOAD_POLL_SECONDS", 0.02)
+    with TestClient(create_app(settings)) as client:
+        holder, loads = client.app.state.holder, []
+        real_load = holder.load
+
+        def load_failing_once() -> dict:
+            loads.append(1)
+            if len(loads) == 1:
+                raise PermissionError(13, "Permission denied", "data/models")
+            return real_load()
+
+        monkeypatch.setattr(holder, "load", load_failing_once)
+        for asked in (1, 2):  # another worker asks twice
+            time.sleep(0.05)  # a new marker time
+            service.app._touch_reload_marker(settings)
+            for _ in range(50):
+                client.get("/healthz")  # lets the watcher's task run
+                time.sleep(0.02)
+                if len(loads) == asked:
+                    break
+        assert len(loads) == 2
+
+
+def test_a_reload_that_cannot_write_is_refused_and_the_old_model_keeps_serving(
+        client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    def denied() -> dict:
+        raise PermissionError(13, "Permission denied", "data/models/default-retrained")
+
+    monkeypatch.setattr(client.app.state.holder, "load", denied)
+    response = client.post("/v1/admin/reload")
+    assert response.status_code == 409
+    assert response.json()["error"].endswith("data/models/default-retrained: Permission denied")
+    assert moderate(client, {"text": "still here"}).status_code == 200
+
+
 def test_an_unexpected_error_is_a_json_500_without_a_traceback(settings: Settings, monkeypatch) -> None:
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         monkeypatch.setattr(client.app.state.articles, "get", lambda article_id: {}["boom"])
