@@ -37,6 +37,16 @@ def handle_errors(command: Callable) -> Callable:
     return wrapper
 
 
+class FolderPath(click.Path):
+    """A folder flag; an empty value, which would mean the current folder, is refused."""
+
+    def convert(self, value, param, ctx):
+        """The path, once it is not empty."""
+        if isinstance(value, str) and not value.strip():
+            self.fail("is empty: give a folder (such as models/mine), or leave the flag out", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 def load_settings(**overrides) -> Settings:
     """The settings from MODERATE_* variables and these flags; a bad value is a one-line error naming
     the variable."""
@@ -141,7 +151,7 @@ def _load_sources(data: tuple[str, ...], columns: dict) -> "LabelledData":
               help="With --data, also train on the shipped labelled set.")
 @click.option("--config", "config_path", type=click.Path(path_type=Path), default=None,
               help="TOML file of training settings (see training/config.py).")
-@click.option("--out", type=click.Path(path_type=Path), default=None,
+@click.option("--out", type=FolderPath(path_type=Path), default=None,
               help="Model folder to write (default: MODERATE_MODEL_DIR or the shipped model).")
 @click.option("--seed", type=int, default=None, help="Random seed (split, folds).")
 @click.option("--cv-folds", type=int, default=None, help="Grouped cross-validation folds; 0 turns it off.")
@@ -316,7 +326,7 @@ def _write_lines(path: str, lines) -> int:
 
 @cli.command(name="eval")
 @source_options
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--model", "model_dir", type=FolderPath(path_type=Path), default=None,
               help="Model folder (default: MODERATE_MODEL_DIR or the shipped model).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @handle_errors
@@ -355,7 +365,7 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
 @cli.command()
 @click.argument("text", required=False)
 @click.option("--article", "article_id", default=None, help="Id of a known article (seed or registered).")
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None)
+@click.option("--model", "model_dir", type=FolderPath(path_type=Path), default=None)
 @handle_errors
 def score(text: str | None, article_id: str | None, model_dir: Path | None) -> None:
     """Print the full JSON result for one comment (from the argument, or standard input).
@@ -417,7 +427,7 @@ def _stdin_text() -> str:
 @click.option("--resume", is_flag=True, help="Continue an interrupted run where it stopped.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output or an interrupted run's partial output.")
 @click.option("--quiet", is_flag=True, help="No progress display (it is off anyway when stderr is not a terminal).")
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--model", "model_dir", type=FolderPath(path_type=Path), default=None,
               help="Model folder (default: the shipped model; MODERATE_MODEL_DIR).")
 @click.option("--engine", type=click.Choice(["local", "dask"]), default="local", show_default=True,
               help="local: worker processes on this machine; dask: an existing Dask cluster.")
@@ -492,7 +502,7 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
 @click.option("--host", default=None, help="Interface to bind (default 127.0.0.1; MODERATE_HOST).")
 @click.option("--port", type=int, default=None, help="Port (default 8000; MODERATE_PORT).")
 @click.option("--workers", type=int, default=None, help="Worker processes (default 1; MODERATE_WORKERS).")
-@click.option("--model", "model_dir", type=click.Path(path_type=Path), default=None,
+@click.option("--model", "model_dir", type=FolderPath(path_type=Path), default=None,
               help="Model folder (default: the shipped model; MODERATE_MODEL_DIR).")
 @handle_errors
 def serve(host: str | None, port: int | None, workers: int | None, model_dir: Path | None) -> None:

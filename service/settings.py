@@ -54,6 +54,14 @@ class Settings(BaseSettings):
                 raise ValueError("names no key: leave it unset for development mode")
         return [] if isinstance(value, str) else value
 
+    @field_validator("model_dir", "data_dir", mode="before")
+    @classmethod
+    def _not_empty(cls, value: object) -> object:
+        """An empty folder, which would mean the current one, is refused."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: give a folder, or leave it unset for the default")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from click.testing import CliRunner
-from conftest import seed_data
+from conftest import seed_data, small_seed_data
 
 from model.artifact import DEFAULT_MODEL_DIR
 from model.errors import DataError
@@ -44,6 +44,19 @@ def test_train_on_an_operators_csv_with_column_flags(tmp_path: Path) -> None:
     assert card["training_data"][0]["rows"] == 900
     scored = CliRunner().invoke(cli, ["score", "you are a pathetic idiot", "--model", str(out)])
     assert json.loads(scored.output)["category"] == "abusive"
+
+
+@pytest.mark.parametrize("flags, environment", [(["--out", ""], {}), (["--out", " "], {}),
+                                               ([], {"MODERATE_MODEL_DIR": ""})])
+def test_an_empty_model_folder_is_refused_not_read_as_the_current_folder(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, flags: list[str], environment: dict) -> None:
+    data = tmp_path / "labelled.jsonl"
+    data.write_text("".join(json.dumps({"text": r["text"], "category": r["category"], "article_id": r["group"]}) + "\n"
+                            for r in small_seed_data(n_articles=12, per_article=20).records))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["train", "--data", str(data), "--cv-folds", "0", *flags], env=environment)
+    assert result.exit_code in (1, 2) and "is empty: give a folder" in result.output, result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["labelled.jsonl"]
 
 
 def test_train_reports_a_missing_column(tmp_path: Path) -> None:
