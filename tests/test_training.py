@@ -189,6 +189,27 @@ def test_incompatible_shipped_model_is_retrained(trained_dir: Path, tmp_path: Pa
     assert moderator.moderate_one("you absolute moron").category == "abusive"
 
 
+def test_a_default_retrained_for_another_shipped_model_is_retrained_not_served(
+        trained_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After an upgrade ships a new default (new seeds), the one retrained for the old default is stale."""
+    import training.train
+
+    shipped = tmp_path / "shipped"
+    shutil.copytree(trained_dir, shipped)
+    card = json.loads((shipped / CARD_FILE).read_text())
+    _old_library(card)
+    (shipped / CARD_FILE).write_text(json.dumps(card))
+    stale = models.fallback_model_dir(tmp_path / "data")
+    shutil.copytree(trained_dir, stale)  # usable here, but retrained for an earlier shipped model
+    monkeypatch.setattr(models, "DEFAULT_MODEL_DIR", shipped)
+    monkeypatch.setattr(sources, "load_seed_data", small_seed_data)  # what is retrained is not the point
+    stale_version = json.loads((stale / CARD_FILE).read_text())["model_version"]
+    _, served = models.load_serving_model(shipped, tmp_path / "data")
+    assert served["model_version"] != stale_version
+    monkeypatch.setattr(training.train, "train", lambda *args, **kwargs: pytest.fail("retrained twice"))
+    assert models.load_serving_model(shipped, tmp_path / "data")[1]["model_version"] == served["model_version"]
+
+
 def test_probe_sentences_are_distinct_and_absent_from_the_labelled_set() -> None:
     probes = identity_sentences() + criticism_sentences()
     assert len(set(probes)) == len(probes)
