@@ -262,6 +262,24 @@ def test_ctrl_c_while_the_model_is_written_waits_until_it_is_whole() -> None:
     assert written and said == ["Ctrl-C came while the model was being written: it was finished first"]
 
 
+def test_sigterm_while_the_model_is_written_is_acted_on_once_it_is_whole() -> None:
+    import os
+    import signal
+
+    from training.train import interrupts_deferred
+
+    said, events = [], []
+    started_with = signal.signal(signal.SIGTERM, lambda number, frame: events.append("terminated"))
+    try:
+        with interrupts_deferred(said.append):
+            os.kill(os.getpid(), signal.SIGTERM)
+            events.append("artifact, card and report written")
+    finally:
+        signal.signal(signal.SIGTERM, started_with)
+    assert events == ["artifact, card and report written", "terminated"]
+    assert said == ["SIGTERM came while the model was being written: it was finished first"]
+
+
 def test_an_output_that_cannot_be_a_model_folder_is_refused_before_training(tmp_path) -> None:
     from click.testing import CliRunner
 

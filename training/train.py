@@ -220,19 +220,25 @@ def check_output_folder(out_dir: Path) -> None:
 
 @contextmanager
 def interrupts_deferred(progress: Progress) -> Iterator[None]:
-    """Ctrl-C while the model folder is written waits until it is whole: artifact, card and report
-    of one model, never a mix of the new and the old (the signal is noted, not lost)."""
+    """Ctrl-C or SIGTERM while the model folder is written waits until it is whole: artifact, card and
+    report of one model, never a mix of the new and the old (the signal is noted, not lost: SIGTERM is
+    acted on once the folder is whole)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     received: list[int] = []
-    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    previous = {number: signal.signal(number, lambda number, frame: received.append(number))
+                for number in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
-    if received:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    if signal.SIGINT in received:
         progress("Ctrl-C came while the model was being written: it was finished first")
+    if signal.SIGTERM in received:
+        progress("SIGTERM came while the model was being written: it was finished first")
+        os.kill(os.getpid(), signal.SIGTERM)  # now acted on as it would have been
 
 
 def compare_with_current(out_dir: Path, test_records: list[dict], candidate: Moderator) -> dict | None:
