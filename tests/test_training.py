@@ -292,6 +292,14 @@ def test_an_output_that_cannot_be_a_model_folder_is_refused_before_training(tmp_
         assert "splitting" not in result.output
 
 
+def test_a_file_where_a_model_not_promoted_would_go_is_refused_before_training(tmp_path: Path) -> None:
+    (tmp_path / "model").mkdir()
+    (tmp_path / "model.candidate").write_text("x")
+    with pytest.raises(ConfigError, match=r"model\.candidate, where a new model that is not promoted is written, "
+                                          r"is a file"):
+        train(LabelledData([], []), TrainingConfig(cv_folds=0), tmp_path / "model")
+
+
 @pytest.mark.parametrize("override, message", [
     ({"seed": -1}, "seed must be between 0 and 2\\*\\*32 - 1, got -1"), ({"seed": 2**40}, "seed must be between"),
     ({"C_category": 0.0}, "C_category must be a number above 0"), ({"C_stance": float("nan")}, "C_stance must be"),

@@ -199,7 +199,7 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     comparison = compare_with_current(out_dir, test_records, candidate)
     promoted = force or comparison is None or (
         comparison["comparable"] and comparison["new_macro_f1"] >= comparison["current_macro_f1"])
-    target = Path(out_dir) if promoted else Path(f"{out_dir}.candidate")
+    target = Path(out_dir) if promoted else candidate_dir(Path(out_dir))
     progress(f"writing the model to {target}")
     with interrupts_deferred(progress):
         card = save_model(candidate, target, training_config=config.to_dict(),
@@ -208,11 +208,21 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     return TrainingOutcome(metrics, card, promoted, comparison, target, time.perf_counter() - started)
 
 
+def candidate_dir(out_dir: Path) -> Path:
+    """Where a new model that is not promoted over the one at ``out_dir`` is written."""
+    return Path(f"{out_dir}.candidate")
+
+
 def check_output_folder(out_dir: Path) -> None:
-    """Refuse, before any training, an output that cannot be a model folder."""
+    """Refuse, before any training, an output that cannot be a model folder (nor, beside a current
+    model, hold one that is not promoted)."""
     blocking = out_dir if out_dir.exists() and not out_dir.is_dir() else file_in_the_way(out_dir)
     if blocking is not None:
         raise ConfigError(f"--out {out_dir}: {blocking} is a file; give a folder for the model")
+    candidate = candidate_dir(out_dir)
+    if out_dir.exists() and candidate.exists() and not candidate.is_dir():
+        raise ConfigError(f"--out {out_dir}: {candidate}, where a new model that is not promoted is written, "
+                          "is a file: move it away or give another --out")
     existing = next(p for p in (out_dir, *out_dir.parents) if p.exists())
     if not os.access(existing, os.W_OK):
         raise ConfigError(f"--out {out_dir}: {existing} is not writable")
