@@ -522,6 +522,7 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
 
     from model.artifact import verified_card
     from service.feedback import FeedbackStore, database_url
+    from service.models import load_serving_model
     from service.settings import LOOPBACK_HOSTS
 
     overrides = {k: v for k, v in {"host": host, "port": port, "workers": workers,
@@ -536,6 +537,9 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
         raise click.ClickException(f"MODERATE_DATA_DIR: {settings.data_dir} is a file, not a folder")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     FeedbackStore(database_url(settings.database_url, settings.data_dir)).close()
+    # a model the workers could not load (other libraries, lexicons or feature code) fails here in one
+    # line, not as a traceback at their start; the shipped default is retrained first if it must be
+    load_serving_model(settings.model_dir, settings.data_dir)
     for name, value in overrides.items():
         os.environ[f"MODERATE_{name.upper()}"] = str(value)
     mode = "DEVELOPMENT MODE (no API keys, loopback only)" if settings.development_mode else "API keys required"

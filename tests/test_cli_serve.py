@@ -61,6 +61,21 @@ def test_a_corrupt_artifact_is_named_before_starting(tmp_path: Path) -> None:
     assert result.exit_code == 1 and "does not match the card's" in result.output
 
 
+def test_a_model_the_workers_could_not_load_is_named_before_starting(trained_dir: Path, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    import json
+
+    model = tmp_path / "model"
+    shutil.copytree(trained_dir, model)
+    card = json.loads((model / "model_card.json").read_text())
+    card["versions"]["scikit-learn"] = "0.1.0"
+    (model / "model_card.json").write_text(json.dumps(card))
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(cli, ["serve", "--model", str(model), "--port", "0"])
+    assert result.exit_code == 1 and "model trained with scikit-learn 0.1.0" in result.output, result.output
+    assert "Traceback" not in result.output
+
+
 def test_api_keys_as_a_json_list(monkeypatch) -> None:
     monkeypatch.setenv("MODERATE_API_KEYS", '["k1", "k,2"]')
     monkeypatch.setenv("MODERATE_ADMIN_KEYS", "")
