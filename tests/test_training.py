@@ -145,6 +145,14 @@ def test_model_that_cannot_be_compared_fairly_is_not_promoted(trained_dir: Path,
     assert train(small_seed_data(), TrainingConfig(cv_folds=0), current, force=True).promoted
 
 
+def test_a_comparison_without_stance_labels_shows_no_stance_score_not_zero() -> None:
+    comparison = {"comparable": True, "current_version": "v1", "n_compared": 9, "n_held_out": 9,
+                  "current_macro_f1": 0.8, "new_macro_f1": 0.9,
+                  "current_stance_macro_f1": None, "new_stance_macro_f1": None}
+    stance_line = format_comparison(comparison).splitlines()[2]
+    assert stance_line.split() == ["stance", "macro-F1", "-", "-"]
+
+
 def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "train.toml"
     path.write_text("[training]\nC_category = 2.0\nlearning_rate = 3\n")

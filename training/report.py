@@ -33,10 +33,15 @@ def format_comparison(comparison: dict) -> str:
     return "\n".join([
         f"  {'':<22}{'current':>10}{'new':>10}",
         f"  {'category macro-F1':<22}{comparison['current_macro_f1']:>10.3f}{comparison['new_macro_f1']:>10.3f}",
-        f"  {'stance macro-F1':<22}{comparison['current_stance_macro_f1'] or 0:>10.3f}"
-        f"{comparison['new_stance_macro_f1'] or 0:>10.3f}",
+        f"  {'stance macro-F1':<22}{_score(comparison['current_stance_macro_f1'])}"
+        f"{_score(comparison['new_stance_macro_f1'])}",
         f"  (current model {comparison['current_version']}; on the {comparison['n_compared']} of "
         f"{comparison['n_held_out']} held-out comments whose articles neither model trained on)"])
+
+
+def _score(value: float | None) -> str:
+    """A macro-F1 in a comparison column; '-' when there was nothing to score (no stance labels)."""
+    return f"{'-':>10}" if value is None else f"{value:>10.3f}"
 
 
 PROBE_CHECKS = {"identity_check": "neutral identity sentences",
