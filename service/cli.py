@@ -339,14 +339,15 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
     Example:
       moderate eval --data my_decisions.jsonl
     """
-    from model.artifact import load_model
+    from service.models import load_serving_model
     from training.dataset import split_grouped
     from training.probes import probe_checks
     from training.report import format_probe_checks, format_report
     from training.sources import load_seed_data
     from training.train import evaluate as run_evaluation
 
-    moderator, card = load_model(model_dir or load_settings().model_dir)
+    settings = load_settings()
+    moderator, card = load_serving_model(model_dir or settings.model_dir, settings.data_dir)  # the model serve would use
     if data:
         records = _load_sources(data, columns).records
     else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -289,6 +290,27 @@ def test_eval_names_the_line_of_a_file_the_loaders_cannot_read(trained_dir: Path
     (tmp_path / name).write_bytes(content)
     result = CliRunner().invoke(cli, ["eval", "--data", str(tmp_path / name), "--model", str(trained_dir)])
     assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output
+
+
+def test_eval_of_a_shipped_default_unusable_here_evaluates_the_one_retrained_for_it(
+        trained_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from service import models
+
+    shipped = tmp_path / "shipped"
+    shutil.copytree(trained_dir, shipped)
+    card = json.loads((shipped / "model_card.json").read_text())
+    card["versions"]["scikit-learn"] = "0.1.0"
+    (shipped / "model_card.json").write_text(json.dumps(card))
+    retrained = models.fallback_model_dir(tmp_path / "data")
+    shutil.copytree(trained_dir, retrained)
+    (retrained / models.RETRAINED_FROM_FILE).write_text(json.dumps({"shipped_artifact_sha256": card["artifact"]["sha256"]}))
+    monkeypatch.setattr(models, "DEFAULT_MODEL_DIR", shipped)
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    data = tmp_path / "labelled.jsonl"
+    data.write_text(json.dumps({"text": "you absolute moron", "category": "abusive"}) + "\n")
+    result = CliRunner().invoke(cli, ["eval", "--data", str(data), "--model", str(shipped)])
+    assert result.exit_code == 0, result.output
+    assert f"model {card['model_version']} on 1 comments" in result.output
 
 
 def test_eval_on_a_labelled_file(trained_dir: Path, tmp_path: Path) -> None:
