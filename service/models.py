@@ -6,7 +6,13 @@ import json
 import logging
 from pathlib import Path
 
-from model.artifact import DEFAULT_MODEL_DIR, IncompatibleArtifactError, atomic_write, load_model, read_card
+from model.artifact import (
+    DEFAULT_MODEL_DIR,
+    IncompatibleArtifactError,
+    atomic_write,
+    load_model,
+    read_card,
+)
 from model.moderation import Moderator
 
 logger = logging.getLogger(__name__)
