@@ -209,7 +209,7 @@ def _optional_field_problems(card: dict) -> list[str]:
 def _is_reference_entry(entry: object) -> bool:
     """Whether a reference score is a comment, its article or null, and a probability list per head."""
     return (isinstance(entry, dict) and isinstance(entry.get("text"), str)
-            and (entry.get("article") is None or isinstance(entry.get("article"), str))
+            and "article" in entry and (entry["article"] is None or isinstance(entry["article"], str))
             and all(_is_probabilities(entry.get(head), n) for head, n in (("category", len(CATEGORIES)),
                                                                          ("stance", len(STANCES)))))
 

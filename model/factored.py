@@ -43,8 +43,11 @@ class FactoredRows:
                             self.units @ sp.diags(unit_scale, format="csr"), self.dense * dense_scale)
 
     def __matmul__(self, coefficients: np.ndarray) -> np.ndarray:
-        """Rows times a (columns × k) array."""
-        text, units, dense = np.split(np.asarray(coefficients), np.cumsum(self.widths)[:2])
+        """Rows times a (columns × k) array, or a vector of the columns."""
+        coefficients = np.asarray(coefficients)
+        if coefficients.ndim == 1:
+            return (self @ coefficients[:, None]).ravel()
+        text, units, dense = np.split(coefficients, np.cumsum(self.widths)[:2])
         spelling = self.counts @ (self.units @ units)
         return np.asarray(self.text @ text) + self.weights[:, None] * spelling + self.dense @ dense
 

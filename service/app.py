@@ -26,7 +26,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from model.corpus import json_problem
 from model.errors import ModerationError, UnknownArticleError
 from model.moderation import CommentInput, Moderator
-from service.articles import ArticleStore, SeedArticleError
+from service.articles import INLINE_PREFIX, ArticleStore, SeedArticleError
 from service.models import load_serving_model
 from service.feedback import Decision, FeedbackStore, StoreError, database_url
 from service.review import KEY_COOKIE, STATIC_TYPES, review_items, static_text
@@ -340,6 +340,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def register_article(article: ArticleRegistration, request: Request, response: Response) -> dict:
         """Register (or replace) an article so comments can refer to it by id; survives restarts. The
         shipped seed articles cannot be replaced (409)."""
+        if article.id.startswith(INLINE_PREFIX):
+            raise FieldError("id", f"ids starting '{INLINE_PREFIX}' name articles sent inline with a queued comment, "
+                                   "by a hash of their title and body: register the article under another id")
         _, created = request.app.state.articles.register(article.id, article.title, article.body)
         response.status_code = 201 if created else 200
         return {"id": article.id, "created": created}
@@ -524,9 +527,13 @@ async def _watch_reload_marker(settings: Settings, reload_model, seen: dict[str,
 
 
 def _marker_time(settings: Settings) -> int:
-    """The reload marker's modification time (0: never touched)."""
+    """The reload marker's modification time (0: never touched, or unreadable for now: logged)."""
     marker = Path(settings.data_dir) / RELOAD_MARKER
-    return marker.stat().st_mtime_ns if marker.exists() else 0
+    try:
+        return marker.stat().st_mtime_ns if marker.exists() else 0
+    except OSError as error:  # the watcher must outlive a data folder it cannot read for a moment
+        logger.warning("reload marker %s cannot be read: %s", marker, error)
+        return 0
 
 
 def _touch_reload_marker(settings: Settings) -> int:

@@ -130,6 +130,9 @@ class ArticleStore:
                 logger.warning("inline article not registered (%s): %s", self._path, error)
                 return None
             return article_id
+        except OSError as error:  # a registrations file that cannot be read
+            logger.warning("inline article not registered (%s): %s", self._path, error)
+            return None
         return article_id if (known.title, known.body) == (title, body) else None
 
 

@@ -154,6 +154,8 @@ def test_missing_artifact_file(model_copy: Path) -> None:
     (lambda card: card.update({"lexicons": "x"}), r"lexicons must be an object"),
     (lambda card: card.update({"reference_scores": "x"}), r"reference_scores must be a list"),
     (lambda card: card.update({"reference_scores": [{"text": "hi"}]}), r"reference_scores must be a list"),
+    (lambda card: card.update({"reference_scores": [{"text": "hi", "category": [0.2, 0.3, 0.5],  # no article
+                                                     "stance": [0.3, 0.3, 0.4]}]}), r"reference_scores must be a list"),
     (lambda card: card["decision_policy"].update({"reject_abusive": "x"}), r"decision_policy does not fit this code"),
 ])
 def test_card_entries_that_cannot_be_used_are_named_not_a_traceback(model_copy: Path, change, message: str) -> None:

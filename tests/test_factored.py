@@ -33,6 +33,7 @@ def test_products_slices_and_scaling_are_the_explicit_matrixs(rows: FactoredRows
     right, left = rng.normal(size=(rows.shape[1], 3)), rng.normal(size=(3, rows.shape[0]))
     assert rows.shape == matrix.shape
     np.testing.assert_allclose(rows @ right, matrix @ right, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(rows @ right[:, 0], matrix @ right[:, 0], rtol=0, atol=1e-12)  # a vector
     np.testing.assert_allclose(left @ rows, left @ matrix, rtol=0, atol=1e-12)  # through __rmatmul__
     mask = rng.random(rows.shape[0]) < 0.4
     for picked in (mask, np.flatnonzero(mask)[::-1]):

@@ -348,6 +348,27 @@ def test_a_decision_on_a_comment_queued_with_its_article_inline_trains_with_that
     assert merged.records[0]["group"] == article_id
 
 
+def test_a_decision_on_an_inline_article_keeps_the_group_its_labelled_row_shares(tmp_path) -> None:
+    """A --data row giving its article by title and body is grouped by a hash of that text; the
+    decision's inline- id for the same article moved the row out of its siblings' group (the split and
+    folds could leak across one article) and was reported as another article."""
+    from service.articles import ArticleStore
+    from training.sources import ColumnMap, load_source, merge_feedback
+
+    rows = tmp_path / "mine.jsonl"
+    rows.write_text("".join(json.dumps({"id": f"c{n}", "text": text, "category": "substantive",
+                                        "article_title": "Camps", "article_body": "Prison camps hold thousands."})
+                            + "\n" for n, text in enumerate(["Good report.", "Thank you."])))
+    articles = ArticleStore(tmp_path)
+    inline = articles.register_inline("Camps", "Prison camps hold thousands.")
+    labelled = load_source(str(rows), ColumnMap(), articles.texts())
+    decided = {"comment_id": "c0", "text": "Good report.", "category": "abusive", "stance": None,
+               "article_id": inline, "moderator": "ana"}
+    merged, _, differences = merge_feedback(labelled, [decided], articles.texts(), "store")
+    assert merged.records[0]["group"] == merged.records[1]["group"] == labelled.records[0]["group"]
+    assert merged.records[0]["category"] == "abusive" and differences == []
+
+
 def test_an_inline_article_that_cannot_be_registered_is_not(tmp_path) -> None:
     from service.articles import ArticleStore, inline_article_id
 
@@ -375,6 +396,15 @@ def test_a_comment_is_queued_without_its_inline_article_when_the_disk_is_full(cl
     response = client.post("/v1/moderate", json={"comments": comments, "queue": True}, headers=KEY)
     assert response.status_code == 200 and response.json()["queued"] >= 1  # not a 500
     assert {i["article_id"] for i in client.get("/v1/queue", headers=KEY).json()["items"]} == {None}
+
+
+def test_an_inline_id_cannot_be_registered_by_hand(client) -> None:
+    """inline-<hash> names an article by its text: registering other text under it would retrain the
+    decisions that name it on the wrong article."""
+    body = {"id": "inline-0123456789abcdef", "title": "T", "body": "B"}
+    response = client.post("/v1/articles", json=body, headers=KEY)
+    assert response.status_code == 422 and response.json()["detail"][0]["field"] == "id"
+    assert client.post("/v1/articles", json=body | {"id": "mine"}, headers=KEY).status_code == 201
 
 
 def test_a_blank_moderator_is_refused(client) -> None:

@@ -308,6 +308,18 @@ def test_a_file_where_a_model_not_promoted_would_go_is_refused_before_training(t
         train(LabelledData([], []), TrainingConfig(cv_folds=0), tmp_path / "model")
 
 
+def test_a_model_folder_whose_parent_cannot_take_a_candidate_is_refused_before_training(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model not promoted is written beside the current one: a read-only parent failed after the fit."""
+    import training.train
+
+    (tmp_path / "model").mkdir()
+    monkeypatch.setattr(training.train.os, "access", lambda path, mode: Path(path) != tmp_path)
+    with pytest.raises(ConfigError, match=r"model\.candidate is written for a new model that is not promoted, "
+                                          r"is not writable"):
+        train(LabelledData([], []), TrainingConfig(cv_folds=0), tmp_path / "model")
+
+
 @pytest.mark.parametrize("override, message", [
     ({"seed": -1}, "seed must be between 0 and 2\\*\\*32 - 1, got -1"), ({"seed": 2**40}, "seed must be between"),
     ({"C_category": 0.0}, "C_category must be a number above 0"), ({"C_stance": float("nan")}, "C_stance must be"),

@@ -331,7 +331,7 @@ def _other_differences(record: dict, decision: dict, articles: dict[str, str]) -
         start = max(0, len(os.path.commonprefix([record["text"], decision["text"]])) - 10)  # show where they differ
         changes.append(f"text {_shortened(record['text'], start)} -> {_shortened(decision['text'], start)}")
     article_id = decision["article_id"]
-    if article_id and article_id != record["group"]:
+    if article_id and article_id != record["group"] and not _same_article(record, article_id, articles):
         was = record["group"] if record["group"] in articles else "its own"  # else a hash of the article text
         changes.append(f"article {was} -> {article_id}" if article_id in articles else
                        f"article {article_id} is not known here, so the labelled comment's is kept")
@@ -354,9 +354,17 @@ def _decided(record: dict, decision: dict, articles: dict[str, str]) -> dict:
     if decision["stance"] is not None:
         merged["stance"] = decision["stance"]
     article_id = decision["article_id"]
-    if article_id and article_id != record["group"] and article_id in articles:
+    if article_id and article_id != record["group"] and article_id in articles \
+            and not _same_article(record, article_id, articles):
         merged.update(article=articles[article_id], group=article_id)
     return merged
+
+
+def _same_article(record: dict, article_id: str, articles: dict[str, str]) -> bool:
+    """Whether a decision's article is the one the record already gives by its title and body (an
+    inline article registered when its comment was queued): the record then keeps its group, which
+    its sibling comments share."""
+    return article_id in articles and (record["article"] or "").strip() == articles[article_id].strip()
 
 
 def _decision_record(decision: dict, articles: dict[str, str]) -> dict:

@@ -226,6 +226,9 @@ def check_output_folder(out_dir: Path) -> None:
     existing = next(p for p in (out_dir, *out_dir.parents) if p.exists())
     if not os.access(existing, os.W_OK):
         raise ConfigError(f"--out {out_dir}: {existing} is not writable")
+    if out_dir.exists() and not candidate.exists() and not os.access(out_dir.parent, os.W_OK):
+        raise ConfigError(f"--out {out_dir}: {out_dir.parent}, where {candidate.name} is written for a new model "
+                          "that is not promoted, is not writable")
 
 
 @contextmanager
