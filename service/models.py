@@ -50,6 +50,7 @@ def retrained_default(data_dir: Path, why: Exception) -> tuple[Moderator, dict]:
     from training.sources import load_seed_data
     from training.train import train
 
+    (retrained / RETRAINED_FROM_FILE).unlink(missing_ok=True)  # it would vouch for a folder being rewritten
     train(load_seed_data(), TrainingConfig(cv_folds=0), retrained, force=True)
     atomic_write(retrained / RETRAINED_FROM_FILE, lambda path: Path(path).write_text(
         json.dumps({"shipped_artifact_sha256": shipped}) + "\n", encoding="utf-8"))

@@ -304,13 +304,16 @@ def test_eval_of_a_shipped_default_unusable_here_evaluates_the_one_retrained_for
     retrained = models.fallback_model_dir(tmp_path / "data")
     shutil.copytree(trained_dir, retrained)
     (retrained / models.RETRAINED_FROM_FILE).write_text(json.dumps({"shipped_artifact_sha256": card["artifact"]["sha256"]}))
+    retrained_card = json.loads((retrained / "model_card.json").read_text())
+    retrained_card["model_version"] = "retrained-here"  # the one eval must name
+    (retrained / "model_card.json").write_text(json.dumps(retrained_card))
     monkeypatch.setattr(models, "DEFAULT_MODEL_DIR", shipped)
     monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
     data = tmp_path / "labelled.jsonl"
     data.write_text(json.dumps({"text": "you absolute moron", "category": "abusive"}) + "\n")
     result = CliRunner().invoke(cli, ["eval", "--data", str(data), "--model", str(shipped)])
     assert result.exit_code == 0, result.output
-    assert f"model {card['model_version']} on 1 comments" in result.output
+    assert "model retrained-here on 1 comments" in result.output
 
 
 def test_eval_on_a_labelled_file(trained_dir: Path, tmp_path: Path) -> None:
