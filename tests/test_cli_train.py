@@ -341,6 +341,23 @@ def test_eval_without_data_uses_the_held_out_articles(trained_dir: Path) -> None
     assert report["identity_check"] == stored["identity_check"]
 
 
+def test_eval_without_data_reads_the_articles_the_card_names(trained_dir: Path, tmp_path: Path) -> None:
+    """It drew the split again from the card's seed, which for a model trained on other seed articles
+    (or a split since changed) could hold articles the model trained on."""
+    from training.sources import load_seed_data
+
+    model = tmp_path / "model"
+    shutil.copytree(trained_dir, model)
+    card = json.loads((model / "model_card.json").read_text())
+    named = sorted(card["metrics"]["held_out_articles"])[:2]
+    card["metrics"]["held_out_articles"] = named
+    (model / "model_card.json").write_text(json.dumps(card))
+    expected = sum(record["group"] in named for record in load_seed_data().records)
+    result = CliRunner().invoke(cli, ["eval", "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    assert f"on {expected} comments" in result.output and 0 < expected
+
+
 def test_score_from_argument_and_stdin(trained_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["score", "Nobody cares when the US does it.", "--article",
                                       "003_2d5113ef618b1c85", "--model", str(trained_dir)])
