@@ -90,7 +90,7 @@ class LinearHead(BaseEstimator):
         if isinstance(X, FactoredRows):
             if len(np.unique(y)) > 2:
                 return Fitted(*fit_multinomial(X, y, self.C, tolerance, MAX_ITERATIONS))
-            X = sp.hstack([X.words(), sp.csr_matrix(X.dense)], format="csr")
+            X = X.matrix()
         model = self._new_model(tolerance).fit(X, y)
         return Fitted(model.classes_, model.coef_, model.intercept_)
 

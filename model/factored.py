@@ -65,6 +65,10 @@ class FactoredRows:
         """The text and spelling blocks as one sparse matrix (the n-gram columns)."""
         return sp.hstack([self.text, self.spelling_block()], format="csr")
 
+    def matrix(self) -> sp.csr_matrix:
+        """All the rows' columns as one sparse matrix."""
+        return sp.hstack([self.words(), sp.csr_matrix(self.dense)], format="csr")
+
 
 def fit_multinomial(rows: FactoredRows, y: np.ndarray, C: float, tol: float, max_iter: int
                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

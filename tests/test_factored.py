@@ -23,13 +23,9 @@ def rows() -> FactoredRows:
                         rng.normal(size=(n, 4)))
 
 
-def explicit(rows: FactoredRows) -> sp.csr_matrix:
-    return sp.hstack([rows.words(), sp.csr_matrix(rows.dense)], format="csr")
-
-
 def test_products_slices_and_scaling_are_the_explicit_matrixs(rows: FactoredRows) -> None:
     rng = np.random.default_rng(1)
-    matrix = explicit(rows)
+    matrix = rows.matrix()
     right, left = rng.normal(size=(rows.shape[1], 3)), rng.normal(size=(3, rows.shape[0]))
     assert rows.shape == matrix.shape
     np.testing.assert_allclose(rows @ right, matrix @ right, rtol=0, atol=1e-12)
@@ -46,8 +42,8 @@ def test_the_fit_is_logistic_regressions_to_the_bit_on_one_matrix(rows: Factored
     """The same loss, class weights, penalty and solver: given the explicit matrix it is bit-identical."""
     y = np.random.default_rng(2).integers(0, 3, rows.shape[0])
     model = LogisticRegression(C=8.0, class_weight="balanced", max_iter=2000, solver="newton-cg", tol=1e-4)
-    model.fit(explicit(rows), y)
-    classes, coef, intercept = fit_multinomial(explicit(rows), y, 8.0, 1e-4, 2000)
+    model.fit(rows.matrix(), y)
+    classes, coef, intercept = fit_multinomial(rows.matrix(), y, 8.0, 1e-4, 2000)
     assert classes.tolist() == [0, 1, 2]
     assert np.array_equal(coef, model.coef_) and np.array_equal(intercept, model.intercept_)
 
@@ -56,7 +52,7 @@ def test_on_the_factors_it_reaches_the_same_optimum(rows: FactoredRows) -> None:
     """Only the order of the products' sums differs: at a tight tolerance both reach one optimum."""
     y = np.random.default_rng(3).integers(0, 3, rows.shape[0])
     model = LogisticRegression(C=8.0, class_weight="balanced", max_iter=2000, solver="newton-cg", tol=1e-10)
-    model.fit(explicit(rows), y)
+    model.fit(rows.matrix(), y)
     _, coef, intercept = fit_multinomial(rows, y, 8.0, 1e-10, 2000)
     np.testing.assert_allclose(coef, model.coef_, rtol=0, atol=1e-8)
     np.testing.assert_allclose(intercept, model.intercept_, rtol=0, atol=1e-8)
