@@ -330,8 +330,8 @@ def _other_differences(record: dict, decision: dict, articles: dict[str, str]) -
     if decision["text"] != record["text"]:
         start = max(0, len(os.path.commonprefix([record["text"], decision["text"]])) - 10)  # show where they differ
         changes.append(f"text {_shortened(record['text'], start)} -> {_shortened(decision['text'], start)}")
-    article_id = decision["article_id"]
-    if article_id and article_id != record["group"] and not _same_article(record, article_id, articles):
+    article_id = _other_article(record, decision, articles)
+    if article_id:
         was = record["group"] if record["group"] in articles else "its own"  # else a hash of the article text
         changes.append(f"article {was} -> {article_id}" if article_id in articles else
                        f"article {article_id} is not known here, so the labelled comment's is kept")
@@ -353,18 +353,22 @@ def _decided(record: dict, decision: dict, articles: dict[str, str]) -> dict:
     merged = {**record, "text": decision["text"], "category": decision["category"], "source": "feedback"}
     if decision["stance"] is not None:
         merged["stance"] = decision["stance"]
-    article_id = decision["article_id"]
-    if article_id and article_id != record["group"] and article_id in articles \
-            and not _same_article(record, article_id, articles):
+    article_id = _other_article(record, decision, articles)
+    if article_id in articles:
         merged.update(article=articles[article_id], group=article_id)
     return merged
 
 
-def _same_article(record: dict, article_id: str, articles: dict[str, str]) -> bool:
-    """Whether a decision's article is the one the record already gives by its title and body (an
-    inline article registered when its comment was queued): the record then keeps its group, which
-    its sibling comments share."""
-    return article_id in articles and (record["article"] or "").strip() == articles[article_id].strip()
+def _other_article(record: dict, decision: dict, articles: dict[str, str]) -> str | None:
+    """The decision's article id when it names another article than the record's (None otherwise). An
+    inline article registered when its comment was queued, with the text the record gives by title and
+    body, is the record's own: the record keeps its group, which its sibling comments share."""
+    article_id = decision["article_id"]
+    if not article_id or article_id == record["group"]:
+        return None
+    if article_id in articles and (record["article"] or "").strip() == articles[article_id].strip():
+        return None
+    return article_id
 
 
 def _decision_record(decision: dict, articles: dict[str, str]) -> dict:
