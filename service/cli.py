@@ -346,6 +346,7 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
     from training.report import format_probe_checks, format_report
     from training.sources import load_seed_data
     from training.train import evaluate as run_evaluation
+    from training.train import held_out_articles
 
     settings = load_settings()
     moderator, card = load_serving_model(model_dir or settings.model_dir, settings.data_dir)  # the model serve would use
@@ -353,7 +354,7 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
         records = _load_sources(data, columns).records
     else:
         all_records = load_seed_data().records
-        held_out = card.get("metrics", {}).get("held_out_articles")  # older cards lack it
+        held_out = held_out_articles(card, model_dir or settings.model_dir)  # older models lack them
         if held_out is None:  # the split the card's training settings draw
             seed = card["training_config"].get("seed", 0)
             fraction = card["training_config"].get("test_fraction", 0.2)
