@@ -120,17 +120,14 @@ class ArticleStore:
             return None  # not valid Unicode: no UTF-8 file can hold it
         article_id = inline_article_id(title, body)
         try:
-            known = self.get(article_id)
-        except UnknownArticleError:
             try:
+                known = self.get(article_id)
+            except UnknownArticleError:
                 self.register(article_id, title, body)
-            except DataError:
-                return None
-            except OSError as error:  # the comment is still queued, without its article
-                logger.warning("inline article not registered (%s): %s", self._path, error)
-                return None
-            return article_id
-        except OSError as error:  # a registrations file that cannot be read
+                return article_id
+        except DataError:  # a blank title or body
+            return None
+        except OSError as error:  # a registrations file that cannot be read or written: queued without it
             logger.warning("inline article not registered (%s): %s", self._path, error)
             return None
         return article_id if (known.title, known.body) == (title, body) else None
