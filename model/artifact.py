@@ -6,13 +6,15 @@ against a truncated or swapped file, not against a malicious one.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
 import platform
+import re
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, suppress
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
@@ -27,7 +29,9 @@ from model.moderation import Moderator
 from model.policy import DecisionPolicy
 from model.text import LEXICON_DIR
 
-ARTIFACT_FILE = "model.joblib"
+ARTIFACT_FILE = "model.joblib"  # the shipped model's; a trained one is named by its sha256
+ARTIFACT_NAME = re.compile(r"model(-[0-9a-f]{12})?\.joblib")
+STAGED_PREFIX = ".staged-"
 CARD_FILE = "model_card.json"
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "default"
 CARD_FIELD_TYPES = {"model_version": str, "created_at": str, "versions": dict, "labels": dict,
@@ -82,14 +86,36 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def save_model(moderator: Moderator, directory: Path, *, training_config: dict,
-               training_data: list[dict], metrics: dict) -> dict:
-    """Write the artifact and its card into ``directory`` atomically; return the card."""
+def save_model(moderator: Moderator, directory: Path, *, training_config: dict, training_data: list[dict],
+               metrics: dict, reports: Mapping[str, Callable[[str], None]] | None = None) -> dict:
+    """Write the artifact, the files of ``reports`` (file name: writer of a path) and the card into
+    ``directory``; return the card. All are staged first and the card goes in last, so whatever stops
+    the write (a full disk, ``kill -9``) the folder loads as the model it held before or as this one."""
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    artifact_path = directory / ARTIFACT_FILE
-    atomic_write(artifact_path, lambda path: joblib.dump(moderator.classifier, path, compress=3))
-    card = {
+    with folder_locked(directory, exclusive=True), _staging(directory) as stage:
+        staged_artifact = stage(lambda path: joblib.dump(moderator.classifier, path, compress=3))
+        digest = sha256_of(Path(staged_artifact))
+        card = _card(moderator, training_config, training_data, metrics,
+                     {"file": f"model-{digest[:12]}.joblib", "sha256": digest,
+                      "bytes": os.path.getsize(staged_artifact)})
+        staged = {name: stage(write) for name, write in (reports or {}).items()}
+        staged[CARD_FILE] = stage(lambda path: Path(path).write_text(json.dumps(card, indent=2) + "\n",
+                                                                     encoding="utf-8"))
+        try:
+            os.replace(staged_artifact, directory / card["artifact"]["file"])  # a new name: the model there stays whole
+            for name, temporary in staged.items():  # the card last: it commits the new model
+                os.replace(temporary, directory / name)
+        finally:
+            with suppress(OSError):  # a file left behind costs disk space, never the model just written
+                _remove_unnamed_artifacts(directory)
+    return card
+
+
+def _card(moderator: Moderator, training_config: dict, training_data: list[dict], metrics: dict,
+          artifact: dict) -> dict:
+    """The model card of ``moderator``, its artifact described by ``artifact``."""
+    return {
         "model_version": moderator.version,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": library_versions(),
@@ -100,12 +126,61 @@ def save_model(moderator: Moderator, directory: Path, *, training_config: dict,
         "training_data": training_data,
         "metrics": metrics,
         "reference_scores": reference_scores(moderator.classifier),
-        "artifact": {"file": ARTIFACT_FILE, "sha256": sha256_of(artifact_path),
-                     "bytes": artifact_path.stat().st_size},
+        "artifact": artifact,
     }
-    atomic_write(directory / CARD_FILE,
-                  lambda path: Path(path).write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8"))
-    return card
+
+
+@contextmanager
+def _staging(directory: Path) -> Iterator[Callable[[Callable[[str], None]], str]]:
+    """A function that writes a temporary file in ``directory`` through a writer and returns its path;
+    every such file not renamed away by the end is removed."""
+    temporaries: list[str] = []
+
+    def stage(write: Callable[[str], None]) -> str:
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=STAGED_PREFIX)
+        os.close(handle)
+        temporaries.append(temporary)
+        write(temporary)
+        os.chmod(temporary, 0o666 & ~_umask())
+        return temporary
+
+    try:
+        yield stage
+    finally:
+        for temporary in temporaries:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+
+def _remove_unnamed_artifacts(directory: Path) -> None:
+    """Remove the artifacts the folder's card does not name and files staged by a write that was
+    killed (called with the folder locked, so no other write is under way)."""
+    try:
+        named = json.loads((directory / CARD_FILE).read_text(encoding="utf-8"))["artifact"]["file"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # no card this code can read: nothing is known to be unused
+    for path in directory.iterdir():
+        if (ARTIFACT_NAME.fullmatch(path.name) and path.name != named) or path.name.startswith(STAGED_PREFIX):
+            path.unlink(missing_ok=True)
+
+
+@contextmanager
+def folder_locked(directory: Path, *, exclusive: bool) -> Iterator[None]:
+    """Hold a model folder's lock: exclusive while a model is written, shared while one is read, so a
+    reader never meets a card whose artifact was just replaced. Where the folder cannot be opened or
+    its file system has no locks, go on without (reading then fails with its own error)."""
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        descriptor = None
+    try:
+        if descriptor is not None:
+            with suppress(OSError):
+                fcntl.flock(descriptor, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        if descriptor is not None:
+            os.close(descriptor)  # closing releases the lock
 
 
 def file_in_the_way(path: Path) -> Path | None:
@@ -274,6 +349,12 @@ def check_reference_scores(classifier: CommentClassifier, card: dict) -> None:
 def verified_card(directory: Path) -> tuple[dict, Path]:
     """A model folder's card and artifact path, once the card is valid and the artifact's hash is
     the one the card records (nothing is unpickled)."""
+    with folder_locked(Path(directory), exclusive=False):
+        return _verified_card(directory)
+
+
+def _verified_card(directory: Path) -> tuple[dict, Path]:
+    """``verified_card`` without the folder's lock."""
     card = read_card(directory)
     artifact_path = Path(directory) / card["artifact"].get("file", ARTIFACT_FILE)
     with unreadable_as_artifact_error():
@@ -291,13 +372,14 @@ def verified_card(directory: Path) -> tuple[dict, Path]:
 def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
     """Load an artifact after validating its card, hash and library versions."""
     directory = Path(directory)
-    card, artifact_path = verified_card(directory)
-    check_versions(card)
-    try:
-        classifier = joblib.load(artifact_path)
-    except Exception as error:  # unpickling can fail in many ways; all mean "unusable artifact"
-        raise ArtifactError(f"{artifact_path}: cannot be loaded ({type(error).__name__}: {error}): "
-                            "run `moderate train`") from None
+    with folder_locked(directory, exclusive=False):  # a write waits till the artifact is read
+        card, artifact_path = _verified_card(directory)
+        check_versions(card)
+        try:
+            classifier = joblib.load(artifact_path)
+        except Exception as error:  # unpickling can fail in many ways; all mean "unusable artifact"
+            raise ArtifactError(f"{artifact_path}: cannot be loaded ({type(error).__name__}: {error}): "
+                                "run `moderate train`") from None
     if not isinstance(classifier, CommentClassifier):
         raise ArtifactError(f"{artifact_path}: holds a {type(classifier).__name__}, not a CommentClassifier")
     try:

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from model import cues
-from model.artifact import (ARTIFACT_FILE, CARD_FIELDS, CARD_FILE, DEFAULT_MODEL_DIR, REFERENCE_COMMENTS,
-                            IncompatibleArtifactError, atomic_write, load_model, read_card)
+from model.artifact import (CARD_FIELDS, CARD_FILE, DEFAULT_MODEL_DIR, REFERENCE_COMMENTS,
+                            IncompatibleArtifactError, atomic_write, load_model, read_card, verified_card)
 from model.labels import CATEGORIES
 from model.errors import ArtifactError
 
@@ -56,7 +56,7 @@ def test_shipped_default_model_loads_and_works() -> None:
 
 
 def test_corrupt_artifact_is_refused_before_unpickling(model_copy: Path) -> None:
-    with open(model_copy / ARTIFACT_FILE, "ab") as handle:
+    with open(verified_card(model_copy)[1], "ab") as handle:
         handle.write(b"garbage")
     with pytest.raises(ArtifactError, match="does not match the card"):
         load_model(model_copy)
@@ -141,7 +141,7 @@ def test_label_mismatch(model_copy: Path) -> None:
 
 
 def test_missing_artifact_file(model_copy: Path) -> None:
-    (model_copy / ARTIFACT_FILE).unlink()
+    verified_card(model_copy)[1].unlink()
     with pytest.raises(ArtifactError, match="missing"):
         load_model(model_copy)
 

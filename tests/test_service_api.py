@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from model.artifact import verified_card
 from service.app import create_app
 from service.settings import Settings
 
@@ -255,7 +256,7 @@ def test_reload_refuses_a_broken_artifact_and_keeps_serving(trained_dir: Path, t
     shutil.copytree(trained_dir, model_dir)
     settings = Settings(model_dir=model_dir, data_dir=tmp_path / "data")
     with TestClient(create_app(settings)) as client:
-        with open(model_dir / "model.joblib", "ab") as handle:
+        with open(verified_card(model_dir)[1], "ab") as handle:
             handle.write(b"corrupt")
         response = client.post("/v1/admin/reload")
         assert response.status_code == 409

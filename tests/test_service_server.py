@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from model.artifact import verified_card
 from servers import running_server
 
 
@@ -70,7 +71,7 @@ def test_sighup_reloads_and_a_bad_artifact_is_refused(server) -> None:
     while time.time() < deadline and httpx.get(f"{base}/v1/model").json()["model_version"] != "v3":
         time.sleep(0.2)
     assert httpx.get(f"{base}/v1/model").json()["model_version"] == "v3"
-    with open(model_dir / "model.joblib", "ab") as handle:
+    with open(verified_card(model_dir)[1], "ab") as handle:
         handle.write(b"corrupt")
     assert httpx.post(f"{base}/v1/admin/reload", timeout=30).status_code == 409
     response = httpx.post(f"{base}/v1/moderate", json={"comments": [{"text": "still serving?"}]})

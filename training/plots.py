@@ -10,18 +10,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
-def plot_report(report: dict, directory: Path) -> list[Path]:
-    """Draw confusion_matrix.png and calibration.png for each head; return the paths."""
+def plot_report(report: dict, path: Path | str) -> None:
+    """Draw each head's confusion matrix and reliability curve into one PNG at ``path``."""
     heads = [h for h in ("category", "stance") if h in report]
     figure, axes = plt.subplots(2, len(heads), figsize=(5 * len(heads), 9), squeeze=False)
     for column, head in enumerate(heads):
         _confusion(axes[0][column], report[head], head)
         _reliability(axes[1][column], report[head], head)
     figure.tight_layout()
-    path = Path(directory) / "report.png"
-    figure.savefig(path, dpi=80, metadata={"Software": None})
+    figure.savefig(path, dpi=80, format="png", metadata={"Software": None})
     plt.close(figure)
-    return [path]
 
 
 def _confusion(axis, head_report: dict, head: str) -> None:

@@ -20,7 +20,7 @@ from typing import Callable, Iterator
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
-from model.artifact import ARTIFACT_FILE, file_in_the_way, load_model, save_model
+from model.artifact import CARD_FILE, file_in_the_way, load_model, save_model
 from model.classifier import CommentClassifier
 from model.errors import ArtifactError, ConfigError, DataError
 from model.labels import CATEGORIES, STANCES
@@ -34,6 +34,7 @@ from training.probes import probe_checks
 
 logger = logging.getLogger(__name__)
 METRICS_FILE = "metrics.json"
+REPORT_PLOT_FILE = "report.png"
 Progress = Callable[[str], None]
 
 
@@ -202,9 +203,8 @@ def train(data: LabelledData, config: TrainingConfig, out_dir: Path, *, force: b
     target = Path(out_dir) if promoted else candidate_dir(Path(out_dir))
     progress(f"writing the model to {target}")
     with interrupts_deferred(progress):
-        card = save_model(candidate, target, training_config=config.to_dict(),
-                          training_data=data.sources, metrics=_card_metrics(metrics))
-        write_report(target, metrics)
+        card = save_model(candidate, target, training_config=config.to_dict(), training_data=data.sources,
+                          metrics=_card_metrics(metrics), reports=report_writers(metrics))
     return TrainingOutcome(metrics, card, promoted, comparison, target, time.perf_counter() - started)
 
 
@@ -260,7 +260,7 @@ def compare_with_current(out_dir: Path, test_records: list[dict], candidate: Mod
     moves (new articles, another seed or test fraction), the rest of the held-out set is in the current
     model's training data and would flatter it; with no article held out by both, the two cannot be
     compared fairly."""
-    if not (Path(out_dir) / ARTIFACT_FILE).exists():
+    if not (Path(out_dir) / CARD_FILE).exists():
         return None
     try:
         current, card = load_model(out_dir)
@@ -313,10 +313,10 @@ def _card_metrics(metrics: dict) -> dict:
             "held_out_articles": metrics["data"]["test_articles"]}
 
 
-def write_report(directory: Path, metrics: dict) -> None:
-    """metrics.json (deterministic bytes) and the PNG plots beside the artifact."""
+def report_writers(metrics: dict) -> dict[str, Callable[[str], None]]:
+    """Writers of metrics.json (deterministic bytes) and the PNG plots, saved beside the artifact."""
     from training.plots import plot_report  # matplotlib is imported only when a report is drawn
 
-    (Path(directory) / METRICS_FILE).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n",
-                                                encoding="utf-8")
-    plot_report(metrics["held_out"], Path(directory))
+    return {METRICS_FILE: lambda path: Path(path).write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n",
+                                                             encoding="utf-8"),
+            REPORT_PLOT_FILE: lambda path: plot_report(metrics["held_out"], path)}
