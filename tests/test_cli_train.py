@@ -115,7 +115,7 @@ def test_a_csv_line_of_spaces_before_the_header_or_a_row_is_skipped_as_the_loade
     csv_file.write_text(' \ntext,category\na,abusive\n \t \nb,substantive\nc,spam\n')
     with pytest.raises(DataError, match=":6: field 'category': unknown label 'spam'"):
         load_source(str(csv_file), ColumnMap())
-    csv_file.write_text('text,category\na,abusive\n"   "\nc,spam\n')  # quoted: a row, its text empty
+    csv_file.write_text('text,category\na,abusive\n"   ",substantive\nc,spam\n')  # quoted: a row, its text empty
     with pytest.raises(DataError, match=":3: field 'text': missing, empty"):
         load_source(str(csv_file), ColumnMap())
 
@@ -126,6 +126,15 @@ def test_a_csv_row_with_too_many_fields_is_named_by_the_line_it_starts_on(tmp_pa
     csv_file = tmp_path / "wide.csv"
     csv_file.write_text('text,category\na,abusive\n"two\nlines",substantive\nc,abusive,extra\n')
     with pytest.raises(DataError, match=r"wide\.csv:5: expected 2 fields as in the header, found 3$"):
+        load_source(str(csv_file), ColumnMap())
+
+
+def test_a_csv_row_with_too_few_fields_is_refused_by_its_line(tmp_path: Path) -> None:
+    """A text with an unquoted line break splits one row into two short ones; pandas filled their missing
+    cells with '' and trained on the halves (`moderate label` refused the same rows)."""
+    csv_file = tmp_path / "short.csv"
+    csv_file.write_text("text,category,article_id\na,abusive,1\nb,substantive\n")
+    with pytest.raises(DataError, match=r"short\.csv:3: expected 3 fields as in the header, found 2$"):
         load_source(str(csv_file), ColumnMap())
 
 

@@ -202,11 +202,12 @@ def _csv_options(path: Path) -> dict:
 
 def _csv_row_lines(path: Path) -> list[int]:
     """The line each CSV record starts on (a quoted field may span lines); blank lines skipped. A row
-    with more fields than the header is refused here, by its line: pandas counts lines its own way."""
+    with more or fewer fields than the header is refused here, by its line, as `moderate label` refuses
+    it: pandas counts lines its own way, and fills a short row's missing cells in silently."""
     starts: list[int] = []
     width = 0
     for start, row in _csv_records(path):
-        if starts and len(row) > width:
+        if starts and len(row) != width:
             raise DataError(f"expected {width} fields as in the header, found {len(row)}", path=str(path),
                             line=start)
         width = width or len(row)
