@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -388,6 +389,7 @@ def score(text: str | None, article_id: str | None, model_dir: Path | None) -> N
         if sys.stdin.isatty():
             raise click.UsageError("give the comment as an argument or on standard input")
         text = _stdin_text()
+    text = _argument_text(text)
     if not text.strip():
         raise click.ClickException("comment text is empty")
     settings = load_settings()
@@ -408,6 +410,19 @@ def _article_text(store: ArticleStore, article_id: str, data_dir: Path) -> str:
     except UnknownArticleError:
         raise click.ClickException(f"unknown article_id '{article_id}': the seed articles and those registered "
                                    f"with POST /v1/articles (kept in {data_dir}) are known") from None
+
+
+def _argument_text(text: str) -> str:
+    """The comment argument, refused (naming the byte) when the shell passed bytes that are not UTF-8
+    (Python keeps each such byte as half a UTF-16 pair, which the model would score as a character)."""
+    from model.text import LONE_SURROGATE
+
+    if not LONE_SURROGATE.search(text):
+        return text
+    try:
+        return os.fsencode(text).decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise click.ClickException(f"the comment argument is not valid UTF-8 (byte {error.start})") from None
 
 
 def _stdin_text() -> str:

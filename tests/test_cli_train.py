@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -388,6 +389,8 @@ def test_score_rejects_unknown_article_and_empty_text(trained_dir: Path) -> None
     assert empty.exit_code == 1 and "empty" in empty.output
     not_utf8 = CliRunner().invoke(cli, ["score", "--model", str(trained_dir)], input=b"hi \xff there")
     assert not_utf8.exit_code == 1 and "standard input is not valid UTF-8 (byte 3)" in not_utf8.output
+    argument = CliRunner().invoke(cli, ["score", os.fsdecode(b"hi \xff there"), "--model", str(trained_dir)])
+    assert argument.exit_code == 1 and "the comment argument is not valid UTF-8 (byte 3)" in argument.output
     unix = CliRunner().invoke(cli, ["score", "--model", str(trained_dir)], input=b"Great work,\nthank you\n")
     windows = CliRunner().invoke(cli, ["score", "--model", str(trained_dir)],
                                  input=b"\xef\xbb\xbfGreat work,\r\nthank you\r\n")  # a byte-order mark, CRLF
