@@ -6,7 +6,6 @@ against a truncated or swapped file, not against a malicious one.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -21,6 +20,11 @@ from pathlib import Path
 
 import joblib
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # Windows: model folders are read and written without a lock
+    fcntl = None
 
 from model.classifier import CommentClassifier
 from model.errors import ArtifactError, ConfigError
@@ -170,7 +174,7 @@ def folder_locked(directory: Path, *, exclusive: bool) -> Iterator[None]:
     reader never meets a card whose artifact was just replaced. Where the folder cannot be opened or
     its file system has no locks, go on without (reading then fails with its own error)."""
     try:
-        descriptor = os.open(directory, os.O_RDONLY)
+        descriptor = os.open(directory, os.O_RDONLY) if fcntl is not None else None
     except OSError:
         descriptor = None
     try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from model.artifact import DEFAULT_MODEL_DIR
+from model.artifact import DEFAULT_MODEL_DIR, verified_card
 from service.cli import cli
 from service.settings import Settings
 
@@ -55,7 +55,7 @@ def test_a_data_dir_that_is_a_file_is_named(tmp_path: Path, monkeypatch) -> None
 def test_a_corrupt_artifact_is_named_before_starting(tmp_path: Path) -> None:
     model = tmp_path / "model"
     shutil.copytree(DEFAULT_MODEL_DIR, model)
-    with open(model / "model.joblib", "ab") as artifact:
+    with open(verified_card(model)[1], "ab") as artifact:
         artifact.write(b"tampered")
     result = CliRunner().invoke(cli, ["serve", "--model", str(model)])
     assert result.exit_code == 1 and "does not match the card's" in result.output

@@ -12,7 +12,14 @@ from pathlib import Path
 import pytest
 
 from model import artifact
-from model.artifact import CARD_FILE, folder_locked, load_model, read_card, save_model, verified_card
+from model.artifact import (
+    CARD_FILE,
+    folder_locked,
+    load_model,
+    read_card,
+    save_model,
+    verified_card,
+)
 from model.moderation import Moderator
 
 
