@@ -95,14 +95,20 @@ class ArticleStore:
             raise UnknownArticleError(article_id) from None
 
     def register(self, article_id: str, title: str, body: str) -> tuple[Article, bool]:
-        """Add or replace an article; return it and whether it was new."""
+        """Add or replace an article; return it and whether it was new. Registering an article again
+        as it stands writes nothing, so a site that registers an article before each comment it sends
+        does not grow the registrations file."""
         if not article_id.strip() or not title.strip() or not body.strip():
             raise DataError("id, title and body must be non-empty")
         if article_id in self._seed_ids:
             raise SeedArticleError(article_id)
         article = Article(article_id, title, body, source="registered")
         with self._lock:
-            created = article_id not in self._articles
+            self._refresh()
+            known = self._articles.get(article_id)
+            if known is not None and (known.title, known.body) == (title, body):
+                return known, False
+            created = known is None
             if self._path:
                 self._path.parent.mkdir(parents=True, exist_ok=True)
                 line = json.dumps({"id": article_id, "title": title, "body": body}, ensure_ascii=False) + "\n"

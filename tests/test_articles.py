@@ -61,3 +61,18 @@ def test_a_seed_article_cannot_be_replaced_by_a_registration_or_a_hand_edit(tmp_
     with caplog.at_level(logging.WARNING, logger="service.articles"):
         assert ArticleStore(tmp_path).get(seed_id) == shipped
     assert f"{REGISTERED_FILE}:1: skipped, '{seed_id}' is a shipped seed article" in caplog.text
+
+
+def test_registering_an_article_as_it_stands_writes_nothing(tmp_path: Path) -> None:
+    """A site that registers its article before each comment it sends grew the file by a line (and an
+    fsync) a comment; an unchanged article is now known, not appended again, even from another worker."""
+    this_worker, other_worker = ArticleStore(tmp_path), ArticleStore(tmp_path)
+    assert this_worker.register("a1", "Title", "Body.")[1] is True
+    for store in (this_worker, other_worker, this_worker):
+        article, created = store.register("a1", "Title", "Body.")
+        assert not created and article.body == "Body."
+    assert len((tmp_path / REGISTERED_FILE).read_text().splitlines()) == 1
+    assert other_worker.register("a1", "Title", "Body, edited.")[1] is False
+    assert [json.loads(line)["body"] for line in (tmp_path / REGISTERED_FILE).read_text().splitlines()] == [
+        "Body.", "Body, edited."]
+    assert this_worker.get("a1").body == "Body, edited."
