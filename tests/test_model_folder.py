@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import signal
 import threading
 from pathlib import Path
 
@@ -50,6 +51,7 @@ def in_a_child_that_dies(action) -> None:
     pid = os.fork()
     if pid == 0:
         try:
+            signal.alarm(120)  # a child stuck on a lock held at fork time dies, and the test fails, not hangs
             action()
         finally:
             os._exit(0)
