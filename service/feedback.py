@@ -9,6 +9,7 @@ review queue.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import time
 from contextlib import closing
@@ -30,6 +31,7 @@ SQLITE_FILE = "feedback.sqlite3"
 RETRIES = 8
 QUEUE_TOTAL = "queue_total"  # the window column carrying the queue's length beside each row
 LOCK_WAIT_SECONDS = 10  # how long a write waits for another's SQLite lock before answering 503
+UNSTORABLE = re.compile(f"{LONE_SURROGATE.pattern}|\x00")  # characters no database here can hold
 
 metadata = MetaData()
 
@@ -338,8 +340,9 @@ def _queue_row(item: Queued) -> dict:
 
 def _storable(row: dict) -> dict:
     """A row whose text can be stored: a lone surrogate (half of a UTF-16 pair, which a JSON request
-    can carry as "\\ud800" but UTF-8 cannot) becomes U+FFFD, the replacement character."""
-    return {name: LONE_SURROGATE.sub("\ufffd", value) if isinstance(value, str) else value
+    can carry as "\\ud800" but UTF-8 cannot) and a NUL character (which PostgreSQL's text cannot
+    hold) become U+FFFD, the replacement character, on every database alike."""
+    return {name: UNSTORABLE.sub("\ufffd", value) if isinstance(value, str) else value
             for name, value in row.items()}
 
 

@@ -157,6 +157,20 @@ def test_one_id_twice_in_a_batch_is_queued_once_as_the_last(store) -> None:
     assert {item["comment_id"]: item["scores"]["substantive"] for item in store.queue()} == {"dup": 0.4, "other": 0.5}
 
 
+def test_a_nul_character_is_stored_as_the_replacement_character_on_every_database(store) -> None:
+    """PostgreSQL's text holds no NUL ("\\x00", which JSON carries as "\\u0000" and /v1/moderate scores):
+    queueing or deciding such a comment was a 500 there, and SQLite kept what PostgreSQL could not."""
+    item = queued("nul", 0.4)
+    assert store.enqueue([Queued(**{**item.__dict__, "text": "hmm\x00 ok", "article_title": "T\x00"})]) == 1
+    [stored] = store.queue()
+    assert (stored["text"], stored["article_title"]) == ("hmm\ufffd ok", "T\ufffd")
+    sent = decision("c1", text="You\x00 idiot.", moderator="ana\x00", note="\x00")
+    assert store.record(sent) == ("created", 1)
+    assert store.record(sent) == ("unchanged", 1)
+    kept = store.decision("c1")
+    assert (kept["text"], kept["moderator"], kept["note"]) == ("You\ufffd idiot.", "ana\ufffd", "\ufffd")
+
+
 def test_concurrent_writers_lose_nothing(store, store_url: str) -> None:
     def write(worker: int) -> None:
         local = FeedbackStore(store_url)
