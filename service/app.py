@@ -343,6 +343,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if article.id.startswith(INLINE_PREFIX):
             raise FieldError("id", f"ids starting '{INLINE_PREFIX}' name articles sent inline with a queued comment, "
                                    "by a hash of their title and body: register the article under another id")
+        if "\x00" in article.id:
+            raise FieldError("id", "id holds a NUL character, which the feedback database cannot keep "
+                                   "in a decision or queued comment naming the article")
         _, created = request.app.state.articles.register(article.id, article.title, article.body)
         response.status_code = 201 if created else 200
         return {"id": article.id, "created": created}

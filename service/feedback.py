@@ -225,7 +225,10 @@ class FeedbackStore:
         return [_queue_item(row) for row in rows], rows[0][QUEUE_TOTAL]
 
     def decision(self, comment_id: str) -> dict | None:
-        """The current decision on a comment, with its history (oldest first)."""
+        """The current decision on a comment, with its history (oldest first); None for an id no
+        database here can hold (it was never stored)."""
+        if UNSTORABLE.search(comment_id):
+            return None
         with self.engine.connect() as connection:
             current = connection.execute(select(decisions).where(decisions.c.comment_id == comment_id)
                                          ).mappings().first()

@@ -13,12 +13,17 @@ MAX_ID_CHARS = 200  # the feedback store's id columns
 
 
 def storable_id(value: str | int | None) -> str | int | None:
-    """A comment id the feedback store can keep: 1 to 200 characters of valid Unicode."""
+    """A comment id the feedback store can keep: 1 to 200 characters of valid Unicode without NUL (an
+    integer's written out)."""
+    if isinstance(value, int) and len(str(value)) > MAX_ID_CHARS:
+        raise ValueError(f"must have at most {MAX_ID_CHARS} characters written out, got {len(str(value))}")
     if isinstance(value, str):
         if not value or len(value) > MAX_ID_CHARS:
             raise ValueError(f"must have 1 to {MAX_ID_CHARS} characters, got {len(value)}")
         if LONE_SURROGATE.search(value):
             raise ValueError("holds a lone surrogate (half of a UTF-16 pair), which is not valid Unicode")
+        if "\x00" in value:
+            raise ValueError("holds a NUL character, which the feedback database cannot keep")
     return value
 
 

@@ -421,6 +421,23 @@ def test_an_inline_id_cannot_be_registered_by_hand(client) -> None:
     assert client.post("/v1/articles", json=body | {"id": "mine"}, headers=KEY).status_code == 201
 
 
+def test_an_id_the_database_cannot_keep_is_refused_naming_the_field(client, store) -> None:
+    """An integer id of over 200 digits and an id or article id holding NUL were accepted (201), and
+    PostgreSQL then answered 500: its id columns hold 200 characters and its text no NUL."""
+    body = {"comment_id": 10**250, "text": "You idiot.", "category": "abusive", "moderator": "ana"}
+    for comment_id in (10**250, -10**199, "c\x00"):
+        refused = client.post("/v1/feedback", json=body | {"comment_id": comment_id}, headers=KEY)
+        assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "comment_id"
+        moderated = client.post("/v1/moderate", json={"comments": [{"id": comment_id, "text": "hmm"}],
+                                                      "queue": True}, headers=KEY)
+        assert moderated.status_code == 422 and moderated.json()["detail"][0]["field"] == "comments.0.id"
+    assert client.post("/v1/feedback", json=body | {"comment_id": 10**199}, headers=KEY).status_code == 201
+    article = client.post("/v1/articles", json={"id": "a\x00", "title": "T", "body": "B"}, headers=KEY)
+    assert article.status_code == 422 and article.json()["detail"][0]["field"] == "id"
+    assert client.get("/v1/feedback/c%00", headers=KEY).status_code == 404
+    assert store.decision("c\x00") is None  # was a 500 on PostgreSQL
+
+
 def test_a_blank_moderator_is_refused(client) -> None:
     body = {"comment_id": "x", "text": "You idiot.", "category": "abusive", "moderator": "  "}
     response = client.post("/v1/feedback", json=body, headers=KEY)
