@@ -343,6 +343,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if article.id.startswith(INLINE_PREFIX):
             raise FieldError("id", f"ids starting '{INLINE_PREFIX}' name articles sent inline with a queued comment, "
                                    "by a hash of their title and body: register the article under another id")
+        for name in ("id", "title", "body"):
+            if not getattr(article, name).strip():
+                raise FieldError(name, f"{name} is empty or only whitespace")
         if "\x00" in article.id:
             raise FieldError("id", "id holds a NUL character, which the feedback database cannot keep "
                                    "in a decision or queued comment naming the article")

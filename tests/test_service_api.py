@@ -328,6 +328,15 @@ def test_a_blank_article_or_a_queue_that_is_not_a_boolean_is_refused(client: Tes
     assert response.status_code == 422 and response.json()["detail"][0]["field"] == field
 
 
+@pytest.mark.parametrize("field", ["id", "title", "body"])
+def test_a_registration_with_a_blank_field_names_it(client: TestClient, field: str) -> None:
+    """A blank id, title or body answered "id, title and body must be non-empty", naming none of them."""
+    body = {"id": "mine", "title": "Title", "body": "Body."} | {field: " \n"}
+    response = client.post("/v1/articles", json=body)
+    assert response.status_code == 422 and response.json()["detail"] == [
+        {"field": field, "message": f"{field} is empty or only whitespace"}]
+
+
 def test_a_reload_is_not_repeated_by_the_workers_own_watcher(settings: Settings, monkeypatch) -> None:
     import service.app
 
