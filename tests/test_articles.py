@@ -49,6 +49,14 @@ def test_a_replacement_by_another_worker_is_seen(tmp_path: Path) -> None:
     assert json.loads((tmp_path / REGISTERED_FILE).read_text().splitlines()[-1])["title"] == "Prisons"
 
 
+def test_a_registration_replacing_another_workers_says_so(tmp_path: Path) -> None:
+    """A worker that had not read another's registration of the id called its own "created" (201)."""
+    this_worker, other_worker = ArticleStore(tmp_path), ArticleStore(tmp_path)
+    assert this_worker.register("same", "Gardening tips", "Roses.")[1] is True
+    assert other_worker.register("same", "Prisons", "Cells.")[1] is False
+    assert this_worker.register("same", "Gardening tips", "Roses.")[1] is False
+
+
 def test_a_seed_article_cannot_be_replaced_by_a_registration_or_a_hand_edit(tmp_path: Path, caplog) -> None:
     from service.articles import SeedArticleError
 
