@@ -241,16 +241,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return None
         return settings.admin_keys if path.startswith(ADMIN_PREFIX) else settings.api_keys + settings.admin_keys
 
-    without_post: set[str] = set()
+    patterns: dict[bool, list] = {}  # whether routes take POST: their path patterns
 
     def takes_body(path: str) -> bool:
-        """Whether a POST to ``path`` has its body checked: all but those to a route without POST, which
-        get the router's 405 (not a 415 about their content type); an unknown path is checked too."""
-        if not without_post:
-            methods = [(r.path, getattr(r, "methods", None) or set()) for r in app.routes]
-            without_post.update(path for path, allowed in methods if "POST" not in allowed)
-            without_post.difference_update(path for path, allowed in methods if "POST" in allowed)
-        return path not in without_post
+        """Whether a POST to ``path`` has its body checked: all but those to a route without POST (one
+        with a path parameter too, such as /v1/feedback/{comment_id}), which get the router's 405 (not
+        a 415 about their content type); an unknown path is checked too."""
+        if not patterns:
+            for route in app.routes:
+                patterns.setdefault("POST" in (getattr(route, "methods", None) or set()), []).append(route.path_regex)
+        if any(pattern.match(path) for pattern in patterns.get(True, [])):
+            return True
+        return not any(pattern.match(path) for pattern in patterns.get(False, []))
 
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics,
                        requests_per_connection=settings.requests_per_connection if several else 0,

@@ -144,6 +144,8 @@ def test_a_post_to_a_route_without_one_is_refused_by_method_not_body(client: Tes
     assert client.post("/v1/queue", **text).status_code == 405  # was a 415 naming the content type
     assert client.post("/no/such/route", **text).status_code == 415  # an unknown path is checked still
     assert client.post("/v1/moderate", **text).status_code == 415
+    for path in ("/v1/feedback/c1", "/review/static/review.js"):  # a route with a path parameter: was a 415
+        assert client.post(path, **text).status_code == 405
 
 
 @pytest.mark.parametrize("text", ["😀🔥 great", "مرحبا بكم في التعليقات", "שלום עולם", "e\u0301\u0301\u0301 ok",
