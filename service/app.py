@@ -398,8 +398,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _carries_key(request: Request, allowed: list[str]) -> bool:
     """Whether the request's X-API-Key, Bearer token or sign-in cookie is one of the allowed keys."""
-    authorization = request.headers.get("authorization", "")
-    bearer = authorization[len("Bearer "):] if authorization.startswith("Bearer ") else None
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    bearer = token.strip() if scheme.lower() == "bearer" else None  # a scheme's name is case-insensitive
     header = _as_sent(request.headers.get("x-api-key") or bearer)
     return _is_allowed(header or unquote(request.cookies.get(KEY_COOKIE, "")), allowed)
 

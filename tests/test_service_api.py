@@ -192,6 +192,10 @@ def test_api_keys(keyed_client: TestClient) -> None:
     assert moderate(keyed_client, {"text": "hi"}, headers={"X-API-Key": API_KEY}).status_code == 200
     assert moderate(keyed_client, {"text": "hi"},
                     headers={"Authorization": f"Bearer {API_KEY}"}).status_code == 200
+    for scheme in ("bearer", "BEARER"):  # RFC 7235: the scheme is case-insensitive; these were a 401
+        assert moderate(keyed_client, {"text": "hi"},
+                        headers={"Authorization": f"{scheme} {API_KEY}"}).status_code == 200
+    assert moderate(keyed_client, {"text": "hi"}, headers={"Authorization": f"Basic {API_KEY}"}).status_code == 401
     assert keyed_client.post("/v1/articles", json={"id": "a", "title": "t", "body": "b"}).status_code == 401
     seed = keyed_client.post("/v1/articles", json={"id": ARTICLE_ID, "title": "t", "body": "b"},
                              headers={"X-API-Key": API_KEY})
