@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Iterator
 
 from sqlalchemy import (Column, Float, Integer, MetaData, String, Table, Text, UniqueConstraint,
-                        create_engine, delete, event, func, insert, select, update)
+                        create_engine, delete, event, exists, func, insert, select, update)
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
@@ -214,14 +214,17 @@ class FeedbackStore:
 
     def queue_page(self, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
         """A page of the queue and how many comments wait in all, read in one statement so that the
-        two agree while comments are queued and decided."""
+        two agree while comments are queued and decided. A comment with a decision is never listed: on
+        PostgreSQL, a comment queued while it is being decided can keep its queue row."""
         total = func.count().over().label(QUEUE_TOTAL)
+        undecided = ~exists().where(decisions.c.comment_id == review_queue.c.comment_id)
         with self.engine.connect() as connection:
-            rows = connection.execute(select(review_queue, total).order_by(
+            rows = connection.execute(select(review_queue, total).where(undecided).order_by(
                 review_queue.c.uncertainty.desc(), review_queue.c.queued_at, review_queue.c.comment_id)
                 .limit(limit).offset(offset)).mappings().all()
             if not rows:  # past the end: nothing on the page to disagree with
-                return [], connection.execute(select(func.count()).select_from(review_queue)).scalar_one()
+                return [], connection.execute(select(func.count()).select_from(review_queue)
+                                              .where(undecided)).scalar_one()
         return [_queue_item(row) for row in rows], rows[0][QUEUE_TOTAL]
 
     def decision(self, comment_id: str) -> dict | None:

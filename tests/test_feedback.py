@@ -121,6 +121,22 @@ def test_queue_lists_most_uncertain_first_and_decided_comments_leave_it(store) -
     assert store.queue()[0]["scores"]["substantive"] == 0.6
 
 
+def test_a_queue_row_left_beside_a_decision_is_never_listed(store) -> None:
+    """On PostgreSQL, a comment queued (by /v1/moderate) while a moderator decides it could keep its
+    queue row: the enqueue read no decision, the decision deleted no row yet, and both committed. That
+    is the row inserted here; the queue listed and counted it though the comment was decided."""
+    from sqlalchemy import insert
+
+    from service.feedback import _queue_row, review_queue
+
+    store.enqueue([queued("open", 0.5)])
+    store.record(decision("raced"))
+    with store.engine.begin() as connection:
+        connection.execute(insert(review_queue), [_queue_row(queued("raced", 0.4))])
+    assert [item["comment_id"] for item in store.queue()] == ["open"]
+    assert store.queue_page(limit=1, offset=0)[1] == 1 and store.queue_page(limit=5, offset=5) == ([], 1)
+
+
 def test_the_queue_pages_through_every_comment_once(store) -> None:
     store.enqueue([queued(f"q{n}", 0.35 + n / 100) for n in range(7)])
     pages = [store.queue(limit=3, offset=offset) for offset in (0, 3, 6, 9)]
