@@ -162,7 +162,8 @@ class FeedbackStore:
 
     def _record(self, connection, decision: Decision) -> tuple[str, int]:
         fields = _storable(asdict(decision))
-        fields["note"] = fields["note"] or None  # an empty note is no note: resending it changes nothing
+        if not (fields["note"] or "").strip():  # an empty or blank note is no note: resending it changes nothing
+            fields["note"] = None
         comment_id = fields["comment_id"]
         current = connection.execute(select(decisions).where(decisions.c.comment_id == comment_id)
                                      .with_for_update()).mappings().first()

@@ -108,6 +108,7 @@ def test_an_empty_note_and_no_note_are_the_same_decision(store) -> None:
     assert store.record(decision(note="")) == ("created", 1)
     assert store.record(decision(note=None)) == ("unchanged", 1)
     assert store.record(decision(note="")) == ("unchanged", 1)
+    assert store.record(decision(note="  \n")) == ("unchanged", 1)  # a blank note made a revision too
     assert store.decision("c1")["note"] is None
     assert store.record(decision(note="insults the author")) == ("updated", 2)
 
