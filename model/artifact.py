@@ -110,6 +110,8 @@ def save_model(moderator: Moderator, directory: Path, *, training_config: dict, 
             os.replace(staged_artifact, directory / card["artifact"]["file"])  # a new name: the model there stays whole
             for name, temporary in staged.items():  # the card last: it commits the new model
                 os.replace(temporary, directory / name)
+            with suppress(OSError):  # some file systems cannot sync a folder; the model is in place all the same
+                _synced(directory)  # the renames, too, reach the disk before training says the model is written
         finally:
             with suppress(OSError):  # a file left behind costs disk space, never the model just written
                 _remove_unnamed_artifacts(directory)
@@ -146,6 +148,7 @@ def _staging(directory: Path) -> Iterator[Callable[[Callable[[str], None]], str]
         temporaries.append(temporary)
         write(temporary)
         os.chmod(temporary, 0o666 & ~_umask())
+        _synced(temporary)
         return temporary
 
     try:
@@ -154,6 +157,15 @@ def _staging(directory: Path) -> Iterator[Callable[[Callable[[str], None]], str]
         for temporary in temporaries:
             if os.path.exists(temporary):
                 os.unlink(temporary)
+
+
+def _synced(path: str | Path) -> None:
+    """Flush a file's or a folder's contents to the disk, so that a power cut keeps what was written."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _remove_unnamed_artifacts(directory: Path) -> None:
