@@ -103,8 +103,10 @@ def resolve_inputs(spec: str) -> list[InputFile]:
 
 def inputs_besides_output(inputs: list[InputFile], out: Path) -> list[InputFile]:
     """The inputs without this run's own output files (a glob or folder can match them: a second
-    run would read the first one's output back); an output that is an input named alone is refused."""
-    own = {os.path.abspath(p) for p in (out, out.with_name(out.name + ".partial.jsonl"))}
+    run would read the first one's output, partial file or checkpoint back); an output that is an
+    input named alone is refused."""
+    own = {os.path.abspath(out.with_name(out.name + suffix))
+           for suffix in ("", ".partial.jsonl", ".partial.json")}
     kept = [item for item in inputs if os.path.abspath(item.path) not in own]
     if not kept:
         raise DataError("is both the input and the output: choose another --out", path=str(out))

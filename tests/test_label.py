@@ -498,6 +498,35 @@ def test_a_glob_never_reads_back_the_runs_own_output(tmp_path: Path) -> None:
     assert [r["id"] for r in read_jsonl(folder / "a.jsonl")] == ["c0", "c1"] and "label" not in read_jsonl(folder / "a.jsonl")[0]
 
 
+def test_a_folder_run_resumes_with_its_checkpoint_inside_the_folder(tmp_path: Path, trained_dir: Path) -> None:
+    """The checkpoint OUTPUT.partial.json ends in .json, so a folder or glob read it as an input on
+    --resume: every resume of a run writing into its input folder was refused as a changed input."""
+    from service.archive import inputs_besides_output
+    from service.labelling import make_labeller
+
+    folder = tmp_path / "g"
+    folder.mkdir()
+    write_jsonl(folder / "a.jsonl", comments(200))
+    complete, out = tmp_path / "complete.jsonl", folder / "labelled.jsonl"
+    assert label(str(folder), "--out", str(complete), "--jobs", "1", "--chunk-rows", "50").exit_code == 0
+    labeller = make_labeller(trained_dir, tmp_path / "data", Columns())
+    inputs = inputs_besides_output(resolve_inputs(str(folder)), out)
+
+    def interrupted(chunks):
+        for number, chunk in enumerate(chunks):
+            if number == 2:
+                raise KeyboardInterrupt
+            yield (*labeller.label(chunk), len(chunk))
+
+    with pytest.raises(KeyboardInterrupt):
+        run_labelling(ArchiveReader(inputs, 50), PartialOutput(out, fingerprint_of(
+            inputs, Columns(), labeller.moderator.version, None)), interrupted, resume=False, overwrite=False,
+            progress=lambda *a: None)
+    resumed = label(str(folder), "--out", str(out), "--jobs", "1", "--chunk-rows", "50", "--resume")
+    assert resumed.exit_code == 0, resumed.output
+    assert out.read_bytes() == complete.read_bytes()
+
+
 def test_a_row_nested_too_deeply_is_an_error_row_and_the_run_goes_on(tmp_path: Path) -> None:
     """A row of 5,000 nested arrays raised RecursionError in the JSON reader: a traceback, no output."""
     source = tmp_path / "a.jsonl"
