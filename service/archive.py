@@ -248,11 +248,22 @@ class ArchiveReader:
                 yield Chunk(str(item.path), numbers, rows=rows, problems=problems)
 
     def _parquet(self, item: InputFile) -> Iterator[Chunk]:
-        """Chunks of a Parquet file as Arrow record batches."""
+        """Chunks of a Parquet file as Arrow record batches; damaged data stops it with DataError
+        naming the file and the first row not read (the rows before it are labelled)."""
+        import pyarrow as pa
+
         parquet = _parquet_file(item)
         total, seen = max(parquet.metadata.num_rows, 1), 0
         self._position = lambda: int(item.size * seen / total)
-        for batch in parquet.iter_batches(batch_size=self.chunk_rows):
+        batches = parquet.iter_batches(batch_size=self.chunk_rows)
+        while True:
+            try:
+                batch = next(batches, None)
+            except (OSError, pa.ArrowException) as error:  # a page that is corrupt, cut or mis-encoded
+                raise DataError(f"damaged Parquet data from this row on ({error})".replace("\n", " "),
+                                path=str(item.path), line=seen + 1) from None
+            if batch is None:
+                return
             yield Chunk(str(item.path), list(range(seen + 1, seen + batch.num_rows + 1)), batch=batch)
             seen += batch.num_rows
 

@@ -629,6 +629,29 @@ def test_a_cut_gzip_input_keeps_every_row_before_the_damage(tmp_path: Path, kind
     assert [r["text"] for r in rows] == texts[:readable] and all(r["label"] in CATEGORIES for r in rows)
 
 
+@pytest.mark.parametrize("damage", ["page header", "dictionary indices"])
+def test_damaged_parquet_data_is_named_after_labelling_the_rows_before_it(tmp_path: Path, damage: str) -> None:
+    """A Parquet file whose footer reads but whose data is damaged raised pyarrow's ArrowInvalid (a
+    traceback) or an OSError printed without the file's name or the rows already labelled."""
+    rows = comments(200)
+    source = tmp_path / "a.parquet"
+    pq.write_table(pa.Table.from_pylist([{"id": r["id"], "text": r["text"]} for r in rows]), source,
+                   row_group_size=100, compression="none")
+    column = pq.ParquetFile(source).metadata.row_group(1).column(1)
+    start, end = column.data_page_offset, column.dictionary_page_offset + column.total_compressed_size
+    offset, garbage = (start, b"\xff" * 8) if damage == "page header" else (end - 20, b"\xff" * 20)
+    data = bytearray(source.read_bytes())
+    data[offset:offset + len(garbage)] = garbage
+    source.write_bytes(bytes(data))
+    out = tmp_path / "o.jsonl"
+    result = label(str(source), "--out", str(out), "--jobs", "1", "--chunk-rows", "50")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    done = read_jsonl(out.with_name("o.jsonl.partial.jsonl"))
+    assert f"{source}:{len(done) + 1}: damaged Parquet data" in result.output
+    assert f"the {len(done)} rows before it are labelled" in result.output
+    assert [r["id"] for r in done] == [r["id"] for r in rows[:len(done)]] and len(done) >= 100
+
+
 def test_column_flags_naming_columns_the_input_lacks_are_refused(tmp_path: Path) -> None:
     """--text-column bdy gave every row an error and exit 0; --article-id-column thred and
     --id-column ident were silently ignored."""
