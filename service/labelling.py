@@ -239,7 +239,7 @@ def _rows_of(chunk: Chunk) -> tuple[list[dict], dict[int, str]]:
     if chunk.rows is not None:
         return chunk.rows, problems
     if chunk.batch is not None:
-        return chunk.batch.to_pylist(), problems
+        return _batch_rows(chunk.batch, problems), problems
     rows = []
     for position, line in enumerate(chunk.lines):
         try:
@@ -254,6 +254,37 @@ def _rows_of(chunk: Chunk) -> tuple[list[dict], dict[int, str]]:
             continue
         rows.append(row)
     return rows, problems
+
+
+def _batch_rows(batch, problems: dict[int, str]) -> list[dict]:
+    """An Arrow batch's rows as dicts; a row holding text that is not UTF-8 (a Parquet writer need not
+    check) keeps its fields, the bad bytes as U+FFFD, with a problem naming the field."""
+    try:
+        return batch.to_pylist()
+    except UnicodeDecodeError:
+        pass
+    rows = []
+    for position in range(batch.num_rows):
+        row = {}
+        for name, column in zip(batch.schema.names, batch.slice(position, 1).columns):
+            try:
+                row[name] = column.to_pylist()[0]
+            except UnicodeDecodeError as error:
+                row[name] = _replaced_text(column)
+                problems.setdefault(position, f"field '{name}': not valid UTF-8 "
+                                              f"(byte 0x{error.object[error.start]:02x})")
+        rows.append(row)
+    return rows
+
+
+def _replaced_text(column):
+    """A one-value text column's value with bytes that are not UTF-8 as U+FFFD (None if nested)."""
+    import pyarrow as pa
+
+    if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return None
+    binary = pa.large_binary() if pa.types.is_large_string(column.type) else pa.binary()
+    return column.view(binary).to_pylist()[0].decode("utf-8", "replace")
 
 
 def _parsed(line: bytes):

@@ -652,6 +652,21 @@ def test_damaged_parquet_data_is_named_after_labelling_the_rows_before_it(tmp_pa
     assert [r["id"] for r in done] == [r["id"] for r in rows[:len(done)]] and len(done) >= 100
 
 
+def test_parquet_text_that_is_not_utf8_is_an_error_row_and_the_run_goes_on(tmp_path: Path) -> None:
+    """A Parquet writer need not check UTF-8: one such value made the whole run a UnicodeDecodeError
+    traceback, instead of a row kept with an error naming its field."""
+    texts = pa.array([b"Thank you, a fair article.", b"caf\xe9 idiots", b"What about the others?"])
+    source = tmp_path / "a.parquet"
+    pq.write_table(pa.table({"id": ["c0", "c1", "c2"], "text": texts.view(pa.string())}), source)
+    result = label(str(source), "--out", str(tmp_path / "o.jsonl"), "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    rows = read_jsonl(tmp_path / "o.jsonl")
+    assert [r["id"] for r in rows] == ["c0", "c1", "c2"]
+    assert rows[1]["error"] == f"{source}:2: field 'text': not valid UTF-8 (byte 0xe9)"
+    assert rows[1]["text"] == "caf\ufffd idiots" and rows[1]["label"] is None
+    assert rows[0]["label"] in CATEGORIES and rows[2]["label"] in CATEGORIES
+
+
 def test_column_flags_naming_columns_the_input_lacks_are_refused(tmp_path: Path) -> None:
     """--text-column bdy gave every row an error and exit 0; --article-id-column thred and
     --id-column ident were silently ignored."""
