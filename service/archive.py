@@ -301,7 +301,11 @@ def known_columns(item: InputFile) -> list[str] | None:
         return _csv_header(item)
     if item.kind == "parquet":
         with item.open() as handle:
-            return _parquet_file(item, handle).schema_arrow.names
+            names = _parquet_file(item, handle).schema_arrow.names
+        twice = next((name for name in names if names.count(name) > 1), None)
+        if twice is not None:  # a row read as a dict would keep only the last one's value
+            raise DataError(f"column '{twice}' appears twice in the schema", path=str(item.path))
+        return names
     return None
 
 

@@ -667,6 +667,17 @@ def test_parquet_text_that_is_not_utf8_is_an_error_row_and_the_run_goes_on(tmp_p
     assert rows[0]["label"] in CATEGORIES and rows[2]["label"] in CATEGORIES
 
 
+def test_a_parquet_column_named_twice_is_refused_before_labelling(tmp_path: Path) -> None:
+    """Arrow allows two columns of one name; read as dicts, the rows silently lost the first one's values."""
+    schema = pa.schema([("text", pa.string()), ("id", pa.int64()), ("id", pa.string())])
+    source = tmp_path / "a.parquet"
+    pq.write_table(pa.Table.from_arrays([pa.array(["Fair point."]), pa.array([1]), pa.array(["one"])],
+                                        schema=schema), source)
+    result = label(str(source), "--out", str(tmp_path / "o.jsonl"), "--jobs", "1")
+    assert result.exit_code == 1 and f"{source}: column 'id' appears twice in the schema" in result.output
+    assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.jsonl.partial.jsonl").exists()
+
+
 def test_column_flags_naming_columns_the_input_lacks_are_refused(tmp_path: Path) -> None:
     """--text-column bdy gave every row an error and exit 0; --article-id-column thred and
     --id-column ident were silently ignored."""
