@@ -209,10 +209,11 @@ UNSCORED = '"label": null, "scores": null, "stance": null, "stance_scores": null
 
 
 def _original_json(chunk: Chunk, position: int, row: dict) -> bytes:
-    """The row's own fields as a JSON object: the input line itself when it can be reused as is."""
+    """The row's own fields as a JSON object: the input line itself when it can be reused as is (not
+    one after a byte-order mark, which json.loads reads in bytes but not in text)."""
     if chunk.lines is not None and RESERVED_FIELDS.isdisjoint(row):
         line = chunk.lines[position].strip()
-        if line.endswith(b"}"):
+        if line.startswith(b"{") and line.endswith(b"}"):
             return line
     return _utf8(ENCODER.encode(_keep_original(row)))
 

@@ -678,6 +678,18 @@ def test_a_parquet_column_named_twice_is_refused_before_labelling(tmp_path: Path
     assert not (tmp_path / "o.jsonl").exists() and not (tmp_path / "o.jsonl.partial.jsonl").exists()
 
 
+def test_a_byte_order_mark_inside_json_lines_is_not_copied_to_the_output(tmp_path: Path) -> None:
+    """Files joined with cat carry a byte-order mark at the start of a later line; the line was copied
+    as is, so the output held a line that json.loads of the text refuses ("Unexpected UTF-8 BOM")."""
+    source = tmp_path / "a.jsonl"
+    source.write_bytes(b'{"id": "c0", "text": "A fair article."}\n'
+                       b'\xef\xbb\xbf{"id": "c1", "text": "What about the others?"}\n')
+    result = label(str(source), "--out", str(tmp_path / "o.jsonl"), "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (tmp_path / "o.jsonl").read_text(encoding="utf-8").splitlines()]
+    assert [r["id"] for r in rows] == ["c0", "c1"] and all(r["label"] in CATEGORIES for r in rows)
+
+
 def test_column_flags_naming_columns_the_input_lacks_are_refused(tmp_path: Path) -> None:
     """--text-column bdy gave every row an error and exit 0; --article-id-column thred and
     --id-column ident were silently ignored."""
