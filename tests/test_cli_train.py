@@ -277,6 +277,22 @@ def test_train_reports_a_missing_file_and_a_bad_label_map(tmp_path: Path) -> Non
     assert bad_map.exit_code == 1 and "unknown label 'rude'" in bad_map.output
 
 
+@pytest.mark.parametrize("spec", ["exports/decisions.jsonl", "exports/2019/decisions", "exports/"])
+def test_a_missing_relative_path_is_no_such_file_not_a_hub_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                spec: str) -> None:
+    """A missing file under a folder was sent to the Hugging Face hub as a dataset name: offline, half a
+    minute of retries, then "Couldn't reach 'exports/decisions.jsonl' on the Hub"."""
+    import datasets
+
+    def hub(*args, **kwargs):
+        raise AssertionError("the hub was asked")
+
+    monkeypatch.setattr(datasets, "load_dataset", hub)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, ["train", "--data", spec, "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1 and f"{spec}: no such file or directory" in result.output, result.output
+
+
 def test_train_refuses_a_label_map_that_maps_a_raw_label_twice(tmp_path: Path) -> None:
     """The later entry silently won."""
     result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "x.csv"), "--label-map",

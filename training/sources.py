@@ -131,7 +131,7 @@ def _load_dataset(spec: str):
             options = _csv_options(path) if loader == "csv" else {}
             loaded = datasets.load_dataset(loader, data_files=str(path), split="train", **options)
             return loaded, loader, row_lines
-        if "/" not in spec or spec.startswith((".", "/")):
+        if not _hub_name(spec):
             raise DataError("no such file or directory", path=spec)
         return datasets.load_dataset(spec, split="train"), "hub", []
     except DataError:
@@ -141,6 +141,14 @@ def _load_dataset(spec: str):
         if "offline" in message.lower() or "connect" in message.lower() or "resolve" in message.lower():
             message = f"cannot reach the Hugging Face hub to load '{spec}' (offline?): {message}"
         raise DataError(f"cannot load: {message}", path=spec) from None
+
+
+def _hub_name(spec: str) -> bool:
+    """Whether a spec that is no local path reads as a Hugging Face dataset name, 'owner/name': one
+    slash, neither first nor last, and no data file's extension (a missing file is not asked of the hub)."""
+    owner, _, name = spec.partition("/")
+    return (bool(owner) and bool(name) and "/" not in name and not owner.startswith(".")
+            and Path(name).suffix.lower() not in (*FILE_LOADERS, ".ndjson"))
 
 
 def _train_split(loaded, spec: str):
