@@ -293,6 +293,19 @@ def test_a_missing_relative_path_is_no_such_file_not_a_hub_name(tmp_path: Path, 
     assert result.exit_code == 1 and f"{spec}: no such file or directory" in result.output, result.output
 
 
+def test_parquet_text_that_is_not_utf8_is_refused_by_its_row_and_field(tmp_path: Path) -> None:
+    """A Parquet writer need not check UTF-8: such a value was a UnicodeDecodeError traceback."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    texts = pa.array([b"A fair point.", b"You idiot.", b"caf\xe9 idiots"]).view(pa.string())
+    pq.write_table(pa.table({"text": texts, "category": ["substantive", "abusive", "abusive"]}),
+                   tmp_path / "a.parquet")
+    result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "a.parquet"), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"{tmp_path / 'a.parquet'}:3: field 'text': not valid UTF-8 (byte 0xe9)" in result.output
+
+
 def test_train_refuses_a_label_map_that_maps_a_raw_label_twice(tmp_path: Path) -> None:
     """The later entry silently won."""
     result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "x.csv"), "--label-map",

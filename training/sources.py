@@ -99,7 +99,8 @@ def load_source(spec: str, columns: ColumnMap, articles: dict[str, str] | None =
     if len(row_lines) != len(dataset):  # rows without lines, or a loader reading rows the check did not
         first = {"csv": 2}.get(kind, 1)  # a CSV header is line 1; other rows count from 1, as `label` does
         row_lines = [first + n for n in range(len(dataset))]
-    records = [_record(row, line, spec, columns, names, articles or {}) for line, row in zip(row_lines, dataset)]
+    records = [_record(row, line, spec, columns, names, articles or {})
+               for line, row in _rows(dataset, row_lines, spec)]
     covered = sorted({r["category"] for r in records})
     source = {"path": spec, "kind": kind, "rows": len(records), "labels": covered}
     if Path(spec).is_file():
@@ -108,6 +109,30 @@ def load_source(spec: str, columns: ColumnMap, articles: dict[str, str] | None =
         source["note"] = (f"labels only {', '.join(covered)}; used for what it labels, no "
                           f"{', '.join(sorted(set(CATEGORIES) - set(covered)))} examples from it")
     return LabelledData(records, [source])
+
+
+def _rows(dataset, row_lines: list[int], spec: str) -> Iterator[tuple[int, dict]]:
+    """Each row with its line; text that is not UTF-8 (a Parquet writer need not check) is refused by
+    its line and field."""
+    rows = iter(dataset)
+    for position, line in enumerate(row_lines):
+        try:
+            row = next(rows)
+        except UnicodeDecodeError as error:
+            raise DataError(f"not valid UTF-8 (byte 0x{error.object[error.start]:02x})", path=spec, line=line,
+                            field=_field_not_utf8(dataset, position)) from None
+        yield line, row
+
+
+def _field_not_utf8(dataset, position: int) -> str | None:
+    """The first column of a row whose text is not UTF-8."""
+    row = dataset.with_format("arrow")[position]
+    for name in row.column_names:
+        try:
+            row.column(name).to_pylist()
+        except UnicodeDecodeError:
+            return name
+    return None
 
 
 def _load_dataset(spec: str):
