@@ -271,7 +271,11 @@ class ArchiveReader:
         """Chunks of a folder saved by `datasets` (one split of a DatasetDict) as Arrow batches."""
         import datasets
 
-        loaded = datasets.load_from_disk(str(item.path))
+        try:
+            loaded = datasets.load_from_disk(str(item.path))
+        except (OSError, ValueError, LookupError, TypeError) as error:  # damaged (pyarrow), or empty (datasets)
+            raise DataError(f"cannot read this `datasets` folder ({type(error).__name__}: {error})",
+                            path=str(item.path)) from None
         if isinstance(loaded, datasets.DatasetDict):
             if self.split not in loaded:
                 raise DataError(f"this `datasets` folder holds splits {sorted(loaded)}: choose one with "

@@ -213,6 +213,23 @@ def test_datasets_folder_needs_a_split_when_it_has_several(tmp_path: Path) -> No
     assert [r["id"] for r in read_jsonl(out)] == ["c8", "c9", "c10", "c11"]
 
 
+@pytest.mark.parametrize("damage", ["cut", "empty"])
+def test_a_datasets_folder_that_cannot_be_loaded_is_named(tmp_path: Path, damage: str) -> None:
+    """A cut .arrow file printed pyarrow's message without the folder, and a folder of an empty
+    dataset (save_to_disk writes one load_from_disk cannot read) was an IndexError traceback."""
+    import datasets
+
+    saved = tmp_path / "saved"
+    dataset = datasets.Dataset.from_list([{"id": r["id"], "text": r["text"]} for r in comments(300)])
+    (dataset if damage == "cut" else dataset.select([])).save_to_disk(str(saved))
+    for arrow in saved.glob("*.arrow"):
+        arrow.write_bytes(arrow.read_bytes()[:arrow.stat().st_size // 2])
+    result = label(str(saved), "--out", str(tmp_path / "o.jsonl"), "--jobs", "1")
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit), result.output
+    assert f"{saved}: cannot read this `datasets` folder" in result.output
+    assert not list(tmp_path.glob("o.jsonl*"))
+
+
 def test_two_worker_processes_write_the_same_output_as_one(tmp_path: Path) -> None:
     source = tmp_path / "a.jsonl"
     write_jsonl(source, comments(500), tuple(BAD_LINES))
