@@ -212,7 +212,7 @@ class ArchiveReader:
             text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
             read: list[str] = []  # the lines of the row being read
             reader = csv.reader(_remembered(text, read))
-            header = next(reader, None)
+            header = next((row for row in reader if row), None)  # blank lines before it hold no row
             if header is None:
                 return
             _check_header(header, item.path)
@@ -340,12 +340,12 @@ def _binary(item: InputFile):
 
 
 def _csv_header(item: InputFile) -> list[str] | None:
-    """A CSV file's header (None when the file is empty)."""
+    """A CSV file's header, after any blank lines (None when the file has none)."""
     csv.field_size_limit(CSV_FIELD_LIMIT)
     try:
         with _binary(item) as binary:
             text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
-            header = next(csv.reader(text), None)
+            header = next((row for row in csv.reader(text) if row), None)
     except DAMAGED_GZIP as error:
         raise _gzip_problem(error, item) from None
     except csv.Error as error:

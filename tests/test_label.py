@@ -475,6 +475,18 @@ def test_a_csv_quote_never_closed_and_bytes_not_utf8_are_errors_not_silent(tmp_p
     assert coded[1]["label"] in CATEGORIES and coded[1]["text"] == '5" screen'
 
 
+def test_blank_lines_before_a_csv_header_hold_no_row(tmp_path: Path) -> None:
+    """A blank first line was read as an empty header: the run was refused with "no column 'text'
+    ...; its columns are: " and nothing after it (training skips such lines, as pandas does)."""
+    source = tmp_path / "a.csv"
+    source.write_bytes(b"\r\n\r\nid,text\r\nc0,A fair point about the budget.\r\nc1\r\n")
+    result = label(str(source), "--out", str(tmp_path / "o.jsonl"), "--jobs", "1")
+    assert result.exit_code == 0, result.output
+    rows = read_jsonl(tmp_path / "o.jsonl")
+    assert [r["id"] for r in rows] == ["c0", "c1"] and rows[0]["label"] in CATEGORIES
+    assert rows[1]["error"] == f"{source}:5: expected 2 fields as in the header, found 1"
+
+
 def test_a_csv_row_spanning_lines_is_named_by_the_line_it_starts_on(tmp_path: Path) -> None:
     """A row's error named the line the row ended on ("m.csv:5" for a row starting on line 3), where
     training names a CSV row by the line it starts on."""
