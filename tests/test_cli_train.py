@@ -130,6 +130,15 @@ def test_a_csv_row_with_too_many_fields_is_named_by_the_line_it_starts_on(tmp_pa
         load_source(str(csv_file), ColumnMap())
 
 
+def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
+    """pandas renamed the second 'text' to 'text.1', which was silently left out (moderate label
+    refuses such a header)."""
+    data = tmp_path / "a.csv"
+    data.write_text("text,category,text\nA fair point.,substantive,You idiot.\n")
+    result = CliRunner().invoke(cli, ["train", "--data", str(data), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1 and f"{data}:1: column 'text' appears twice in the header" in result.output
+
+
 def test_a_csv_row_with_too_few_fields_is_refused_by_its_line(tmp_path: Path) -> None:
     """A text with an unquoted line break splits one row into two short ones; pandas filled their missing
     cells with '' and trained on the halves (`moderate label` refused the same rows)."""

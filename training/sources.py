@@ -240,12 +240,21 @@ def _csv_row_lines(path: Path) -> list[int]:
     starts: list[int] = []
     width = 0
     for start, row in _csv_records(path):
+        if not starts:
+            _check_header(row, path, start)
         if starts and len(row) != width:
             raise DataError(f"expected {width} fields as in the header, found {len(row)}", path=str(path),
                             line=start)
         width = width or len(row)
         starts.append(start)
     return starts
+
+
+def _check_header(header: list[str], path: Path, line: int) -> None:
+    """Refuse a CSV header naming a column twice (pandas renames the second 'text.1' and it is lost)."""
+    twice = next((name for name in header if name and header.count(name) > 1), None)
+    if twice is not None:
+        raise DataError(f"column '{twice}' appears twice in the header", path=str(path), line=line)
 
 
 def _csv_records(path: Path) -> Iterator[tuple[int, list[str]]]:
