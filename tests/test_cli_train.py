@@ -315,6 +315,17 @@ def test_parquet_text_that_is_not_utf8_is_refused_by_its_row_and_field(tmp_path:
     assert f"{tmp_path / 'a.parquet'}:3: field 'text': not valid UTF-8 (byte 0xe9)" in result.output
 
 
+def test_a_parquet_file_without_rows_holds_no_rows(tmp_path: Path) -> None:
+    """The loader failed on it with "cannot load: BatchSize must be greater than 0, got 0"."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({"text": pa.array([], pa.string()), "category": pa.array([], pa.string())}),
+                   tmp_path / "a.parquet")
+    result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "a.parquet"), "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1 and f"{tmp_path / 'a.parquet'}: the file holds no rows" in result.output
+
+
 def test_train_refuses_a_label_map_that_maps_a_raw_label_twice(tmp_path: Path) -> None:
     """The later entry silently won."""
     result = CliRunner().invoke(cli, ["train", "--data", str(tmp_path / "x.csv"), "--label-map",

@@ -152,7 +152,8 @@ def _load_dataset(spec: str):
             if loader is None:
                 raise DataError("unsupported file type (use .jsonl, .csv, .parquet or a datasets directory)",
                                 path=spec)
-            row_lines = _row_lines(path, suffixes[-1]) if loader in ("json", "csv") else []
+            row_lines = (_row_lines(path, suffixes[-1]) if loader in ("json", "csv") else
+                         _parquet_rows(path))
             options = _csv_options(path) if loader == "csv" else {}
             loaded = datasets.load_dataset(loader, data_files=str(path), split="train", **options)
             return loaded, loader, row_lines
@@ -221,6 +222,17 @@ def _row_lines(path: Path, suffix: str) -> list[int]:
     if not row_lines:
         raise DataError("the file holds no rows", path=str(path))
     return row_lines
+
+
+def _parquet_rows(path: Path) -> list[int]:
+    """A Parquet file's rows, numbered from 1; one without rows is refused (the loader's message was
+    "BatchSize must be greater than 0")."""
+    import pyarrow.parquet as pq
+
+    rows = pq.ParquetFile(path).metadata.num_rows
+    if not rows:
+        raise DataError("the file holds no rows", path=str(path))
+    return list(range(1, rows + 1))
 
 
 def _csv_options(path: Path) -> dict:
