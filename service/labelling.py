@@ -441,6 +441,9 @@ class PartialOutput:
         if blocking is not None:
             raise LabellingError(f"{blocking} is a file, so {self.out} cannot be written inside it")
         self.out.parent.mkdir(parents=True, exist_ok=True)
+        if self._finished_before_stopped() and resume:
+            raise LabellingError(f"nothing to resume: {self.out} was written in full before the run was "
+                                 f"stopped (the checkpoint it left is removed)")
         if resume and self.checkpoint.exists():
             self._load_checkpoint()
         elif resume:
@@ -458,6 +461,18 @@ class PartialOutput:
         if not resume:
             self._save_checkpoint()
         return self.tally.rows
+
+    def _finished_before_stopped(self) -> bool:
+        """Whether the checkpoint is all a run left that was stopped after writing OUTPUT in full and
+        before removing it; such a checkpoint is removed (a run is never resumed past its end)."""
+        try:
+            finished = json.loads(self.checkpoint.read_text(encoding="utf-8")).get("finished") is True
+        except (OSError, ValueError, AttributeError):  # none, or damaged: _load_checkpoint says so
+            return False
+        if not finished or self.partial.exists() or not self.out.exists():
+            return False
+        self.checkpoint.unlink()
+        return True
 
     def _load_checkpoint(self) -> None:
         """Read the checkpoint of an interrupted run; refuse if its input, columns or model changed."""
@@ -485,10 +500,11 @@ class PartialOutput:
         self.tally.add(tally)
         self._save_checkpoint()
 
-    def _save_checkpoint(self) -> None:
-        """Write the checkpoint atomically (a temporary file renamed over the old one)."""
+    def _save_checkpoint(self, *, finished: bool = False) -> None:
+        """Write the checkpoint atomically (a temporary file renamed over the old one); ``finished``
+        marks it as the last, written just before OUTPUT is."""
         saved = json.dumps({"fingerprint": self.fingerprint, "bytes_done": self.bytes_done,
-                            "tally": self.tally.to_dict()})
+                            "tally": self.tally.to_dict(), **({"finished": True} if finished else {})})
         atomic_write(self.checkpoint, lambda temporary: Path(temporary).write_text(saved, encoding="utf-8"))
 
     def close(self) -> None:
@@ -507,6 +523,7 @@ class PartialOutput:
         """Turn the complete partial file into OUTPUT (atomically), then drop the checkpoint; return
         notes on the conversion."""
         self.close()
+        self._save_checkpoint(finished=True)  # if stopped before the checkpoint goes, the next run knows
         notes: list[str] = []
         if self.kind == "jsonl":
             os.replace(self.partial, self.out)

@@ -775,3 +775,29 @@ def test_nul_characters_are_kept_in_csv_output(tmp_path: Path) -> None:
     again = tmp_path / "again.jsonl"
     assert label(str(out), "--out", str(again), "--jobs", "1").exit_code == 0
     assert read_jsonl(again)[0]["text"] == "Fair\u0000 point."
+
+
+def test_a_run_stopped_after_writing_its_output_leaves_nothing_to_resume(tmp_path: Path, trained_dir: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stopped between renaming the partial file to OUTPUT and removing the checkpoint, a run left a
+    checkpoint that every later run tripped on ("use --resume", then "partial file missing") until
+    --overwrite labelled everything again."""
+    source, out = tmp_path / "a.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(source, comments(120))
+    unlink = Path.unlink
+
+    def stopped_at_the_checkpoint(path: Path, *args, **kwargs) -> None:
+        if path.name.endswith(".partial.json"):
+            raise KeyboardInterrupt  # as if killed here
+        unlink(path, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", stopped_at_the_checkpoint)
+    assert label(str(source), "--out", str(out), "--jobs", "1").exit_code == 1
+    monkeypatch.undo()
+    written = out.read_bytes()
+    assert len(written.splitlines()) == 120 and out.with_name("out.jsonl.partial.json").exists()
+    resumed = label(str(source), "--out", str(out), "--jobs", "1", "--resume")
+    assert resumed.exit_code == 1 and "nothing to resume: " in resumed.output and "written in full" in resumed.output
+    assert not out.with_name("out.jsonl.partial.json").exists() and out.read_bytes() == written
+    again = label(str(source), "--out", str(out), "--jobs", "1")
+    assert again.exit_code == 1 and "already exists" in again.output
