@@ -443,7 +443,7 @@ def _stdin_text() -> str:
 @click.option("--article-id-column", default="article_id", show_default=True)
 @click.option("--article-title-column", default="article_title", show_default=True)
 @click.option("--article-text-column", default="article_text", show_default=True)
-@click.option("--split", default=None, help="Split to label when INPUT is a `datasets` DatasetDict folder.")
+@click.option("--split", default=None, help="Split to label when INPUT is a `datasets` DatasetDict folder (refused for inputs without splits).")
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: every core).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run where it stopped.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output or an interrupted run's partial output.")
@@ -489,6 +489,9 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
         raise click.UsageError("--engine dask needs --scheduler ADDRESS")
     if scheduler and engine != "dask":
         raise click.UsageError("--scheduler is for --engine dask: add it, or drop --scheduler to label here")
+    if split is not None and all(item.kind != "datasets" for item in inputs):
+        raise click.UsageError(f"--split chooses a split of a `datasets` folder, and {input_spec} holds none: "
+                               "drop --split to label every row")
     check_columns(inputs, columns)
     labeller = make_labeller(settings.model_dir, settings.data_dir, columns)
     reader = ArchiveReader(inputs, chunk_rows=chunk_rows, split=split)

@@ -801,3 +801,12 @@ def test_a_run_stopped_after_writing_its_output_leaves_nothing_to_resume(tmp_pat
     assert not out.with_name("out.jsonl.partial.json").exists() and out.read_bytes() == written
     again = label(str(source), "--out", str(out), "--jobs", "1")
     assert again.exit_code == 1 and "already exists" in again.output
+
+
+def test_split_for_files_without_splits_is_refused(tmp_path: Path) -> None:
+    """--split was ignored for a file, and every row labelled, as if the split had been chosen."""
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(5))
+    result = label(str(source), "--split", "test", "--jobs", "1")
+    assert result.exit_code == 2 and "--split chooses a split of a `datasets` folder" in result.output
+    assert not tmp_path.joinpath("a.labelled.jsonl").exists()
