@@ -444,3 +444,13 @@ def test_score_rejects_unknown_article_and_empty_text(trained_dir: Path) -> None
     windows = CliRunner().invoke(cli, ["score", "--model", str(trained_dir)],
                                  input=b"\xef\xbb\xbfGreat work,\r\nthank you\r\n")  # a byte-order mark, CRLF
     assert windows.exit_code == 0 and windows.output == unix.output
+
+
+def test_ndjson_and_upper_case_names_load_as_moderate_label_reads_them(tmp_path: Path) -> None:
+    """`moderate label` read a.ndjson and B.JSONL; training refused both as an unsupported file type."""
+    rows = '{"text": "You idiot.", "category": "abusive"}\n{"text": "Good piece.", "category": "substantive"}\n'
+    for name in ("a.ndjson", "B.JSONL", "c.CSV"):
+        path = tmp_path / name
+        path.write_text(rows if "csv" not in name.lower() else "text,category\nYou idiot.,abusive\nGood piece.,substantive\n")
+        loaded = load_source(str(path), ColumnMap())
+        assert [r["category"] for r in loaded.records] == ["abusive", "substantive"], name

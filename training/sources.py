@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 FILE_LOADERS = {".jsonl": "json", ".json": "json", ".csv": "csv", ".parquet": "parquet",
                 ".gz": None}
+SAME_SUFFIX = {".ndjson": ".jsonl"}  # names `moderate label` reads too (any case)
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def _load_dataset(spec: str):
                 return _train_split(datasets.load_from_disk(str(path)), spec), "saved", []
             raise DataError("directory is not a dataset saved by `datasets` (no dataset_info.json)", path=spec)
         if path.exists():
-            suffixes = [s for s in path.suffixes if s != ".gz"]
+            suffixes = [SAME_SUFFIX.get(s.lower(), s.lower()) for s in path.suffixes if s.lower() != ".gz"]
             loader = FILE_LOADERS.get(suffixes[-1] if suffixes else "")
             if loader is None:
                 raise DataError("unsupported file type (use .jsonl, .csv, .parquet or a datasets directory)",
