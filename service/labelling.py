@@ -571,13 +571,16 @@ def _replaced_surrogates(value):
 
 def _write_csv(partial: Path, target: Path) -> list[str]:
     """Convert the labelled JSON Lines to CSV: nested scores become ``scores.<label>`` columns (no
-    notes)."""
+    notes); with no rows, the header names the columns labelling adds (a file of one empty line was
+    no CSV that a reader takes)."""
     import csv
 
     columns: dict[str, None] = {}
     for rows in _partial_rows(partial):
         for row in rows:
             columns.update(dict.fromkeys(_flat(row)))
+    if not columns:
+        columns = dict.fromkeys(_flat(dict.fromkeys(ADDED_FIELDS)))
     with open(target, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(columns))
         writer.writeheader()

@@ -810,3 +810,15 @@ def test_split_for_files_without_splits_is_refused(tmp_path: Path) -> None:
     result = label(str(source), "--split", "test", "--jobs", "1")
     assert result.exit_code == 2 and "--split chooses a split of a `datasets` folder" in result.output
     assert not tmp_path.joinpath("a.labelled.jsonl").exists()
+
+
+def test_a_csv_output_of_no_rows_has_a_header(tmp_path: Path) -> None:
+    """An empty input wrote a CSV holding one empty line, which csv and pandas readers refuse or read as
+    no columns."""
+    source, out = tmp_path / "empty.jsonl", tmp_path / "out.csv"
+    source.write_text("")
+    assert label(str(source), "--out", str(out), "--jobs", "1").exit_code == 0
+    with open(out, newline="", encoding="utf-8") as handle:
+        header = next(csv.reader(handle))
+    assert header[:5] == ["label", "scores.substantive", "scores.whataboutism", "scores.abusive", "stance"]
+    assert {"decision", "model_version", "error"} <= set(header)
