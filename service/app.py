@@ -39,6 +39,7 @@ RELOAD_MARKER = "reload-request"
 API_PREFIX, ADMIN_PREFIX = "/v1/", "/v1/admin/"  # every route under the first takes a key
 MISSING_KEY = "missing or invalid API key (send it in the X-API-Key header)"
 RELOAD_POLL_SECONDS = 1.0
+UNMATCHED = "unmatched"  # the metrics path label of a request no route takes
 MAX_QUEUE_OFFSET = 2**62  # beyond any queue, and within the databases' 64-bit integers
 UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's words when json.loads raises other than
 # a JSON error: RecursionError (nested too deeply), ValueError (an integer of more than 4,300 digits)
@@ -101,9 +102,10 @@ class GuardMiddleware:
 
     def __init__(self, app, max_body_bytes: int, metrics: Metrics, requests_per_connection: int = 0,
                  seconds_per_connection: float = 0.0, keys_for: Callable[[str], list[str] | None] = lambda _: None,
-                 takes_body: Callable[[str], bool] = lambda _: True) -> None:
+                 takes_body: Callable[[str], bool] = lambda _: True,
+                 route_of: Callable[[str], str] = lambda _: UNMATCHED) -> None:
         self.app, self.max_body_bytes, self.metrics, self.keys_for = app, max_body_bytes, metrics, keys_for
-        self.takes_body = takes_body
+        self.takes_body, self.route_of = takes_body, route_of
         self.requests_per_connection = requests_per_connection
         self.seconds_per_connection = seconds_per_connection
         self._served: dict[tuple, tuple[int, float]] = {}  # client address: (requests, first request time)
@@ -192,8 +194,8 @@ class GuardMiddleware:
         return False
 
     def _record(self, scope, status: int, started: float) -> None:
-        route = scope.get("route")
-        path = getattr(route, "path", "unmatched")
+        route = scope.get("route")  # none when refused here, before routing: then the route it was for
+        path = route.path if route is not None else self.route_of(scope["path"])
         self.metrics.requests.labels(path, str(status)).inc()
         self.metrics.latency.labels(path).observe(time.perf_counter() - started)
 
@@ -254,10 +256,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             return True
         return not any(pattern.match(path) for pattern in patterns.get(False, []))
 
+    def route_of(path: str) -> str:
+        """The path pattern of the route ``path`` is for (as metrics label it), or "unmatched"."""
+        return next((route.path for route in app.routes if route.path_regex.match(path)), UNMATCHED)
+
     app.add_middleware(GuardMiddleware, max_body_bytes=settings.max_body_bytes, metrics=metrics,
                        requests_per_connection=settings.requests_per_connection if several else 0,
                        seconds_per_connection=settings.seconds_per_connection if several else 0.0,
-                       keys_for=keys_for, takes_body=takes_body)
+                       keys_for=keys_for, takes_body=takes_body, route_of=route_of)
     _install_error_handlers(app)
 
     @app.post("/v1/moderate", response_model=ModerateResponse,

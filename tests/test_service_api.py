@@ -410,3 +410,20 @@ def test_the_review_sign_in_has_the_body_limit_too(client: TestClient) -> None:
     response = client.post("/review/login", content=b"{" + b" " * 70_000 + b"}",
                            headers={"content-type": "application/json"})
     assert response.status_code == 413
+
+
+def test_refused_requests_are_counted_under_the_route_they_were_for(keyed_client: TestClient) -> None:
+    """A 401, 413 or 415 is answered before routing, and was counted under path="unmatched", so a
+    dashboard could not tell refused moderation requests from stray ones."""
+    def count(path: str, status: int) -> float:
+        line = f'moderate_requests_total{{path="{path}",status="{status}"}} '
+        found = [row for row in keyed_client.get("/metrics").text.splitlines() if row.startswith(line)]
+        return float(found[0].split()[-1]) if found else 0.0
+
+    before = count("/v1/moderate", 401), count("/v1/feedback/{comment_id:path}", 401), count("unmatched", 401)
+    keyed_client.post("/v1/moderate", json={"comments": [{"text": "hi"}]})
+    keyed_client.get("/v1/feedback/some-comment")
+    keyed_client.get("/v1/nowhere")
+    assert count("/v1/moderate", 401) == before[0] + 1
+    assert count("/v1/feedback/{comment_id:path}", 401) == before[1] + 1
+    assert count("unmatched", 401) == before[2] + 1  # no route: still one label, however many stray paths
