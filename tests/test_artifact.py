@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -177,8 +178,9 @@ def test_an_artifact_this_user_cannot_read_is_an_artifact_error(model_copy: Path
     def denied(path: Path) -> str:
         raise PermissionError(13, "Permission denied", str(path))
 
+    artifact_name = read_card(model_copy)["artifact"]["file"]
     monkeypatch.setattr(model.artifact, "sha256_of", denied)
-    with pytest.raises(ArtifactError, match=r"model\.joblib: cannot be read \(Permission denied\): check"):
+    with pytest.raises(ArtifactError, match=rf"{re.escape(artifact_name)}: cannot be read \(Permission denied\): check"):
         load_model(model_copy)
 
 

@@ -3,6 +3,7 @@ loads as the model it held before (or as the new one), never a mix."""
 
 from __future__ import annotations
 
+import copy
 import errno
 import os
 import shutil
@@ -37,8 +38,11 @@ def model_folder(trained_dir: Path, tmp_path: Path) -> Path:
 
 
 def save(moderator: Moderator, card: dict, directory: Path, version: str, reports: dict | None = None) -> dict:
-    """Save ``moderator`` under another version into ``directory``, as training does."""
-    return save_model(Moderator(moderator.classifier, moderator.policy, version), directory, training_config=card["training_config"],
+    """Save ``moderator`` under another version into ``directory``, as training does; its artifact's
+    bytes (and so its name) differ from the folder's, as a newly trained model's do."""
+    classifier = copy.copy(moderator.classifier)
+    classifier.saved_as = version  # kept in the pickle: another sha256
+    return save_model(Moderator(classifier, moderator.policy, version), directory, training_config=card["training_config"],
                       training_data=card["training_data"], metrics=card["metrics"], reports=reports)
 
 
@@ -66,8 +70,7 @@ def test_a_new_model_replaces_the_old_and_leaves_no_other_artifact(trained, mode
     assert written["artifact"]["file"] == f"model-{written['artifact']['sha256'][:12]}.joblib"
     assert load_model(model_folder)[0].version == "v-new"
     joblibs = {name for name in files_in(model_folder) if name.endswith(".joblib")}
-    if old_artifact.name != written["artifact"]["file"]:
-        assert not old_artifact.exists()
+    assert old_artifact.name != written["artifact"]["file"] and not old_artifact.exists()
     assert joblibs == {written["artifact"]["file"]}
     assert (model_folder / "notes.txt").read_text() == "n" and (model_folder / "retrained-from.json").exists()
     assert not any(name.startswith(".") for name in files_in(model_folder))
@@ -100,6 +103,7 @@ def test_killed_before_the_card_moves_the_old_model_still_loads(trained, model_f
     in_a_child_that_dies(lambda: save(moderator, card, model_folder, "v-killed"))
     monkeypatch.undo()
     assert len([name for name in files_in(model_folder) if name.endswith(".joblib")]) == 2  # the new one came in
+    assert any(name.startswith(artifact.STAGED_PREFIX) for name in files_in(model_folder))  # the card did not
     assert load_model(model_folder)[0].version == card["model_version"]
     save(moderator, card, model_folder, "v-next")  # the next write clears what the killed one left
     assert [name for name in files_in(model_folder) if name.endswith(".joblib")] == [
