@@ -29,6 +29,8 @@ def handle_errors(command: Callable) -> Callable:
             return command(*args, **kwargs)
         except ModerationError as error:
             raise click.ClickException(str(error)) from None
+        except BrokenPipeError:  # the reader stopped (`| head`): click ends quietly, as Unix tools do
+            raise
         except OSError as error:  # a file's, named by it; a bare one (a TimeoutError) as it reads
             filename, message = getattr(error, "filename", None), error.strerror or str(error)
             raise click.ClickException(f"{filename}: {message}" if filename else message) from None

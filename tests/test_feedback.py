@@ -776,3 +776,15 @@ def test_an_empty_stored_stance_is_no_stance(tmp_path: Path, monkeypatch) -> Non
     store.close()
     result = CliRunner().invoke(cli, ["feedback", "export"])
     assert result.exit_code == 0 and json.loads(result.output)["stance"] is None
+
+
+def test_export_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
+    """`moderate feedback export | head` printed "Error: Broken pipe" once head had read enough."""
+    store = FeedbackStore(database_url(None, tmp_path))
+    store.record(decision())
+    store.close()
+    process = subprocess.Popen([sys.executable, "-m", "service.cli", "feedback", "export"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, env={**os.environ, "MODERATE_DATA_DIR": str(tmp_path)})
+    process.stdout.close()  # a reader that has stopped reading
+    stderr = process.communicate(timeout=120)[1].decode()
+    assert process.returncode == 1 and stderr == "", stderr
