@@ -50,9 +50,12 @@ class FolderPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+FLAGS = {"model_dir": "--model"}  # a setting whose flag is not its name with dashes
+
+
 def load_settings(**overrides) -> Settings:
     """The settings from MODERATE_* variables and these flags; a bad value is a one-line error naming
-    the variable."""
+    the flag or variable it came from."""
     from pydantic import ValidationError
 
     from service.settings import Settings
@@ -60,8 +63,15 @@ def load_settings(**overrides) -> Settings:
     try:
         return Settings(**overrides)
     except ValidationError as error:
-        problems = [f"MODERATE_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in error.errors()]
+        problems = [f"{_setting_origin(str(e['loc'][0]), overrides)}: {e['msg']}" for e in error.errors()]
         raise click.ClickException("; ".join(problems)) from None
+
+
+def _setting_origin(name: str, overrides: dict) -> str:
+    """The flag a setting was given by, else its MODERATE_* variable."""
+    if name in overrides:
+        return FLAGS.get(name, "--" + name.replace("_", "-"))
+    return f"MODERATE_{name.upper()}"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

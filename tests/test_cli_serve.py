@@ -80,3 +80,15 @@ def test_api_keys_as_a_json_list(monkeypatch) -> None:
     monkeypatch.setenv("MODERATE_API_KEYS", '["k1", "k,2"]')
     monkeypatch.setenv("MODERATE_ADMIN_KEYS", "")
     assert Settings().api_keys == ["k1", "k,2"] and Settings().admin_keys == []
+
+
+@pytest.mark.parametrize("arguments, message", [
+    (["--port", "70000"], "--port: Input should be less than or equal to 65535"),
+    (["--workers", "0"], "--workers: Input should be greater than or equal to 1"),
+])
+def test_a_bad_flag_is_named_as_the_flag(monkeypatch, arguments: list[str], message: str) -> None:
+    """A value given by a flag was named as the variable (MODERATE_PORT), which the operator never set."""
+    monkeypatch.delenv("MODERATE_PORT", raising=False)
+    monkeypatch.delenv("MODERATE_WORKERS", raising=False)
+    result = CliRunner().invoke(cli, ["serve", *arguments])
+    assert result.exit_code == 1 and message in result.output and "MODERATE_" not in result.output, result.output
