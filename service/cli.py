@@ -567,6 +567,7 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
     if settings.development_mode and settings.host not in LOOPBACK_HOSTS:
         raise click.ClickException(f"no API keys configured: development mode only binds to loopback, "
                                    f"not {settings.host}; set MODERATE_API_KEYS (and MODERATE_ADMIN_KEYS)")
+    _check_listening(settings.host, settings.port, overrides)
     # fail here, with the reason, rather than inside a worker
     verified_card(settings.model_dir)
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
@@ -583,6 +584,23 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
                err=True)
     uvicorn.run("service.app:create_app", factory=True, host=settings.host, port=settings.port,
                 workers=settings.workers, log_level=settings.log_level, access_log=False)
+
+
+def _check_listening(host: str, port: int, overrides: dict) -> None:
+    """Refuse, before the model is loaded, an address the server could not listen on (a host that does
+    not resolve or is not this machine's, a port in use or not allowed), naming it and where it came from."""
+    import socket
+
+    try:
+        family, kind, protocol, _, address = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM,
+                                                                flags=socket.AI_PASSIVE)[0]
+        with socket.socket(family, kind, protocol) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+            probe.bind(address)
+    except OSError as error:
+        origins = f"{_setting_origin('host', overrides)}, {_setting_origin('port', overrides)}"
+        raise click.ClickException(f"cannot listen on {host}:{port} ({origins}): "
+                                   f"{error.strerror or error}") from None
 
 
 def main() -> None:

@@ -92,3 +92,22 @@ def test_a_bad_flag_is_named_as_the_flag(monkeypatch, arguments: list[str], mess
     monkeypatch.delenv("MODERATE_WORKERS", raising=False)
     result = CliRunner().invoke(cli, ["serve", *arguments])
     assert result.exit_code == 1 and message in result.output and "MODERATE_" not in result.output, result.output
+
+
+@pytest.mark.parametrize("host, message", [("127.0.0.1", "in use"), ("nohost.invalid", "")])
+def test_an_address_it_cannot_listen_on_is_named_before_loading_the_model(
+        trained_dir: Path, tmp_path: Path, monkeypatch, host: str, message: str) -> None:
+    """A port in use or a host that does not resolve stopped the server only after the model was loaded,
+    with uvicorn's exit code 3 and, for the host, "[Errno -2] Name or service not known" naming nothing."""
+    import socket
+
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MODERATE_API_KEYS", "k1")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--model", str(trained_dir), "--host", host, "--port", str(port)])
+    assert result.exit_code == 1, result.output
+    assert f"cannot listen on {host}:{port} (--host, --port): " in result.output and message in result.output
+    assert "serving on" not in result.output
