@@ -31,6 +31,7 @@ SQLITE_FILE = "feedback.sqlite3"
 RETRIES = 8
 QUEUE_TOTAL = "queue_total"  # the window column carrying the queue's length beside each row
 LOCK_WAIT_SECONDS = 10  # how long a write waits for another's SQLite lock before answering 503
+CONNECT_SECONDS = 10  # how long a PostgreSQL server may take to answer a new connection (unless the URL says)
 UNSTORABLE = re.compile(f"{LONE_SURROGATE.pattern}|\x00")  # characters no database here can hold
 
 metadata = MetaData()
@@ -146,7 +147,10 @@ class FeedbackStore:
                              f"check {check})")
 
     def _create_tables(self) -> None:
-        """Create missing tables; another worker creating them at the same moment is fine."""
+        """Create missing tables; another worker creating them at the same moment is fine. A server
+        that cannot be reached fails at once, not once per attempt."""
+        if _sqlite_file(self.url) is None:
+            self.engine.connect().close()
         for attempt in range(RETRIES):
             try:
                 metadata.create_all(self._writer)
@@ -275,10 +279,13 @@ def _has_table(path: Path, table: str) -> bool:
 
 def _engine(url: str) -> Engine:
     """An engine; SQLite gets WAL, full fsync on commit, a busy timeout and BEGIN IMMEDIATE, so that
-    concurrent writers from several processes queue up instead of failing."""
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+    concurrent writers from several processes queue up instead of failing; PostgreSQL gets a time limit
+    for connecting, so that a server that does not answer is an error, not a wait without end."""
     parsed = make_url(url)
+    if not url.startswith("sqlite"):
+        limited = parsed.get_driver_name() in ("psycopg", "psycopg2") and "connect_timeout" not in parsed.query
+        return create_engine(url, pool_pre_ping=True,
+                             connect_args={"connect_timeout": CONNECT_SECONDS} if limited else {})
     if parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory":
         raise ValueError("an in-memory SQLite database keeps nothing: the queue and decisions would be lost "
                          "when the process stops, and each worker would see its own; give a file "

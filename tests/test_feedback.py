@@ -788,3 +788,28 @@ def test_export_into_a_closed_pipe_ends_quietly(tmp_path: Path) -> None:
     process.stdout.close()  # a reader that has stopped reading
     stderr = process.communicate(timeout=120)[1].decode()
     assert process.returncode == 1 and stderr == "", stderr
+
+
+def test_a_database_server_that_never_answers_is_an_error_in_seconds(monkeypatch) -> None:
+    """A PostgreSQL host that accepts connections and never answers (a hung server, a firewall) made
+    export, train --feedback and serve wait without end: there was no time limit for connecting (and
+    creating the tables tried 8 times)."""
+    import socket
+
+    from service import feedback
+
+    monkeypatch.setattr(feedback, "CONNECT_SECONDS", 2, raising=False)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def accept_and_stay_silent() -> None:
+        while True:  # each connection hangs up after 15 s, so that a run without a limit ends too
+            connection = listener.accept()[0]
+            threading.Timer(15, connection.close).start()
+
+    threading.Thread(target=accept_and_stay_silent, daemon=True).start()
+    url = f"postgresql+psycopg://nobody:secret@127.0.0.1:{listener.getsockname()[1]}/none"
+    started = time.monotonic()
+    result = CliRunner().invoke(cli, ["feedback", "export", "--database-url", url])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 1 and "cannot open the feedback database" in result.output, result.output
+    assert elapsed < 10 and "secret" not in result.output
