@@ -62,6 +62,15 @@ class Settings(BaseSettings):
             raise ValueError("is empty: give a folder, or leave it unset for the default")
         return value
 
+    @field_validator("host", mode="before")
+    @classmethod
+    def _host_given(cls, value: object) -> object:
+        """An empty or blank host, which uvicorn would bind to every interface (or fail on), is refused."""
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("is empty: give an interface (such as 0.0.0.0 for all), or leave it unset for "
+                             "127.0.0.1")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_log_level(cls, value: str) -> str:

@@ -32,6 +32,8 @@ def test_missing_model_is_reported_before_starting(tmp_path: Path) -> None:
     ("MODERATE_WORKERS", "0", "MODERATE_WORKERS: Input should be greater than or equal to 1"),
     ("MODERATE_LOG_LEVEL", "verbose", "MODERATE_LOG_LEVEL: Value error, must be one of critical"),
     ("MODERATE_API_KEYS", ",", "MODERATE_API_KEYS: Value error, names no key"),
+    ("MODERATE_HOST", "", "MODERATE_HOST: Value error, is empty"),  # was "only binds to loopback, not ;"
+    ("MODERATE_HOST", " ", "MODERATE_HOST: Value error, is empty"),
     ("MODERATE_API_KEYS", "[nope", "MODERATE_API_KEYS: Value error, starts with '[' but is not a JSON list"),
     ("MODERATE_DATABASE_URL", "garbage", "cannot open the feedback database garbage (MODERATE_DATABASE_URL)"),
     ("MODERATE_DATABASE_URL", "postgresql://u:secret@h:abc/db", "postgresql://u:***@h:abc/db (MODERATE_DATABASE_URL)"),
@@ -111,3 +113,11 @@ def test_an_address_it_cannot_listen_on_is_named_before_loading_the_model(
     assert result.exit_code == 1, result.output
     assert f"cannot listen on {host}:{port} (--host, --port): " in result.output and message in result.output
     assert "serving on" not in result.output
+
+
+def test_an_empty_host_with_keys_is_refused_not_bound_to_every_interface(tmp_path: Path, monkeypatch) -> None:
+    """MODERATE_HOST= (a variable set from an unset one) with API keys served on every interface."""
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MODERATE_API_KEYS", "k1")
+    result = CliRunner().invoke(cli, ["serve", "--host", "", "--model", str(tmp_path / "nowhere")])
+    assert result.exit_code == 1 and "--host: Value error, is empty" in result.output, result.output
