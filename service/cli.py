@@ -87,7 +87,7 @@ def cli() -> None:
 
 
 @cli.command()
-@click.option("--dir", "directory", type=click.Path(path_type=Path), default=None,
+@click.option("--dir", "directory", type=FolderPath(path_type=Path), default=None,
               help="Folder holding articles.jsonl and comments.jsonl (default: the shipped seeds/).")
 @handle_errors
 def validate(directory: Path | None) -> None:

@@ -36,6 +36,12 @@ def test_validate_missing_directory(tmp_path: Path) -> None:
     assert "articles.jsonl" in result.output and "Traceback" not in result.output
 
 
+def test_validate_refuses_an_empty_dir_rather_than_reading_the_current_folder() -> None:
+    """--dir "" validated the current folder, and said "[Errno 2] ... 'articles.jsonl'" without naming --dir."""
+    result = CliRunner().invoke(cli, ["validate", "--dir", ""])
+    assert result.exit_code == 2 and "'--dir': is empty" in result.output, result.output
+
+
 @pytest.mark.parametrize("command", sorted(cli.commands))
 def test_every_command_has_help_with_an_example(command: str) -> None:
     result = CliRunner().invoke(cli, [command, "--help"])
