@@ -102,7 +102,8 @@ def validate(directory: Path | None) -> None:
 
     directory = directory or SEEDS_DIR
     if not directory.is_dir():
-        raise click.ClickException(f"{directory}: no such folder (give --dir the folder holding articles.jsonl "
+        what = "is a file, not a folder" if directory.exists() else "no such folder"
+        raise click.ClickException(f"{directory}: {what} (give --dir the folder holding articles.jsonl "
                                    "and comments.jsonl)")
     report = validate_labelled_set(directory)
     click.echo(f"articles: {report.n_articles} ({report.n_written_articles} written, "
@@ -123,13 +124,19 @@ def source_options(command: Callable) -> Callable:
     options = [
         click.option("--data", "data", multiple=True,
                      help="Labelled source: .jsonl, .csv, .parquet, a `datasets` folder or a Hub name. Repeatable."),
-        click.option("--text-column", default="text", show_default=True),
-        click.option("--label-column", default="category", show_default=True),
-        click.option("--stance-column", default="stance", show_default=True),
-        click.option("--id-column", default="id", show_default=True),
-        click.option("--article-id-column", default="article_id", show_default=True),
-        click.option("--article-title-column", default="article_title", show_default=True),
-        click.option("--article-body-column", default="article_body", show_default=True),
+        click.option("--text-column", default="text", show_default=True, help="Column holding the comment."),
+        click.option("--label-column", default="category", show_default=True,
+                     help="Column holding the category (substantive, whataboutism, abusive, or raw labels for --label-map)."),
+        click.option("--stance-column", default="stance", show_default=True,
+                     help="Column holding the stance (supports, disputes, neutral); may be absent."),
+        click.option("--id-column", default="id", show_default=True,
+                     help="Column holding the comment's id (a moderator's decision replaces the row of the same id)."),
+        click.option("--article-id-column", default="article_id", show_default=True,
+                     help="Column holding a known article's id (seed or registered)."),
+        click.option("--article-title-column", default="article_title", show_default=True,
+                     help="Column holding the article's title, when the row carries its article."),
+        click.option("--article-body-column", default="article_body", show_default=True,
+                     help="Column holding the article's body, when the row carries its article."),
         click.option("--label-map", default=None, help="Map raw labels, e.g. '1=abusive,0=substantive'."),
     ]
     for option in reversed(options):
@@ -297,6 +304,8 @@ def export_feedback(out: Path | None, database_url: str | None, overwrite: bool,
     from service.articles import ArticleStore
     from service.feedback import export_record, open_for_reading
 
+    if database_url is not None and not database_url.strip():
+        raise click.UsageError("--database-url is empty: give a database URL, or leave --database-url out")
     settings = load_settings()
     if out is not None:
         _check_export_target(out, overwrite)
@@ -384,7 +393,8 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
 @cli.command()
 @click.argument("text", required=False)
 @click.option("--article", "article_id", default=None, help="Id of a known article (seed or registered).")
-@click.option("--model", "model_dir", type=FolderPath(path_type=Path), default=None)
+@click.option("--model", "model_dir", type=FolderPath(path_type=Path), default=None,
+              help="Model folder (default: MODERATE_MODEL_DIR or the shipped model).")
 @handle_errors
 def score(text: str | None, article_id: str | None, model_dir: Path | None) -> None:
     """Print the full JSON result for one comment (from the argument, or standard input).
@@ -450,11 +460,14 @@ def _stdin_text() -> str:
 @click.argument("input_spec", metavar="INPUT")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output file; .jsonl, .csv or .parquet (default: INPUT-name.labelled.jsonl beside it).")
-@click.option("--text-column", default="text", show_default=True)
-@click.option("--id-column", default="id", show_default=True)
-@click.option("--article-id-column", default="article_id", show_default=True)
-@click.option("--article-title-column", default="article_title", show_default=True)
-@click.option("--article-text-column", default="article_text", show_default=True)
+@click.option("--text-column", default="text", show_default=True, help="Column holding the comment.")
+@click.option("--id-column", default="id", show_default=True, help="Column holding the row's id, copied to the output.")
+@click.option("--article-id-column", default="article_id", show_default=True,
+              help="Column holding a known article's id (seed or registered).")
+@click.option("--article-title-column", default="article_title", show_default=True,
+              help="Column holding the article's title, when the row carries its article.")
+@click.option("--article-text-column", default="article_text", show_default=True,
+              help="Column holding the article's body, when the row carries its article.")
 @click.option("--split", default=None, help="Split to label when INPUT is a `datasets` DatasetDict folder (refused for inputs without splits).")
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: every core).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run where it stopped.")

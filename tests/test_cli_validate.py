@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import click
 import pytest
 from click.testing import CliRunner
 
@@ -40,6 +41,27 @@ def test_validate_refuses_an_empty_dir_rather_than_reading_the_current_folder() 
     """--dir "" validated the current folder, and said "[Errno 2] ... 'articles.jsonl'" without naming --dir."""
     result = CliRunner().invoke(cli, ["validate", "--dir", ""])
     assert result.exit_code == 2 and "'--dir': is empty" in result.output, result.output
+
+
+def test_validate_names_a_file_given_as_dir_as_a_file(tmp_path: Path) -> None:
+    """--dir naming a file said "no such folder"."""
+    (tmp_path / "comments.jsonl").write_text("{}\n")
+    result = CliRunner().invoke(cli, ["validate", "--dir", str(tmp_path / "comments.jsonl")])
+    assert result.exit_code == 1 and "comments.jsonl: is a file, not a folder (give --dir" in result.output
+
+
+def test_every_option_of_every_command_has_help() -> None:
+    """`score --model` and the column flags of train, eval and label had none."""
+    def options(group: click.Group, prefix: str = "") -> list[tuple[str, click.Option]]:
+        found = []
+        for name, command in sorted(group.commands.items()):
+            if isinstance(command, click.Group):
+                found += options(command, f"{prefix}{name} ")
+            else:
+                found += [(f"{prefix}{name}", p) for p in command.params if isinstance(p, click.Option)]
+        return found
+
+    assert [f"{name} {option.opts[0]}" for name, option in options(cli) if not option.help] == []
 
 
 @pytest.mark.parametrize("command", sorted(cli.commands))

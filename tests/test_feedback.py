@@ -813,3 +813,10 @@ def test_a_database_server_that_never_answers_is_an_error_in_seconds(monkeypatch
     elapsed = time.monotonic() - started
     assert result.exit_code == 1 and "cannot open the feedback database" in result.output, result.output
     assert elapsed < 10 and "secret" not in result.output
+
+
+def test_export_refuses_an_empty_database_url(tmp_path: Path) -> None:
+    """--database-url "" read the default store (MODERATE_DATABASE_URL or the SQLite file) without a word."""
+    result = CliRunner().invoke(cli, ["feedback", "export", "--database-url", " "],
+                                env={"MODERATE_DATA_DIR": str(tmp_path)})
+    assert result.exit_code == 2 and "--database-url is empty" in result.output
