@@ -585,7 +585,11 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
     verified_card(settings.model_dir)
     if settings.data_dir.exists() and not settings.data_dir.is_dir():
         raise click.ClickException(f"MODERATE_DATA_DIR: {settings.data_dir} is a file, not a folder")
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise click.ClickException(f"MODERATE_DATA_DIR: {settings.data_dir} cannot be created "
+                                   f"({error.strerror or error})") from None
     FeedbackStore(database_url(settings.database_url, settings.data_dir)).close()
     # a model the workers could not load (other libraries, lexicons or feature code) fails here in one
     # line, not as a traceback at their start; the shipped default is retrained first if it must be

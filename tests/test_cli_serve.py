@@ -54,6 +54,13 @@ def test_a_data_dir_that_is_a_file_is_named(tmp_path: Path, monkeypatch) -> None
     assert result.exit_code == 1 and f"MODERATE_DATA_DIR: {tmp_path / 'file'} is a file" in result.output
 
 
+def test_a_data_dir_that_cannot_be_created_is_named_as_the_variable(monkeypatch) -> None:
+    """It said "/proc/nope: No such file or directory", leaving the operator to find where that came from."""
+    monkeypatch.setenv("MODERATE_DATA_DIR", "/proc/nope/data")  # /proc takes no new folders, even from root
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 1 and "MODERATE_DATA_DIR: /proc/nope/data cannot be created" in result.output
+
+
 def test_a_corrupt_artifact_is_named_before_starting(tmp_path: Path) -> None:
     model = tmp_path / "model"
     shutil.copytree(DEFAULT_MODEL_DIR, model)
