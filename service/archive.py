@@ -271,6 +271,7 @@ class ArchiveReader:
         """Chunks of a folder saved by `datasets` (one split of a DatasetDict) as Arrow batches."""
         import datasets
 
+        datasets.disable_progress_bars()  # its bars would write over the labelling progress line
         try:
             loaded = datasets.load_from_disk(str(item.path))
         except (OSError, ValueError, LookupError, TypeError) as error:  # damaged (pyarrow), or empty (datasets)

@@ -454,3 +454,11 @@ def test_ndjson_and_upper_case_names_load_as_moderate_label_reads_them(tmp_path:
         path.write_text(rows if "csv" not in name.lower() else "text,category\nYou idiot.,abusive\nGood piece.,substantive\n")
         loaded = load_source(str(path), ColumnMap())
         assert [r["category"] for r in loaded.records] == ["abusive", "substantive"], name
+
+
+def test_loading_a_source_draws_no_progress_bar_of_datasets(tmp_path: Path, capsys) -> None:
+    """`eval --data` printed "Generating train split: 2 examples" bars on stderr beside its own report."""
+    path = tmp_path / "lab.csv"
+    path.write_text("text,category\nYou idiot.,abusive\nGood piece.,substantive\n")
+    load_source(str(path), ColumnMap())
+    assert "Generating train split" not in capsys.readouterr().err

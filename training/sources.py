@@ -141,6 +141,7 @@ def _load_dataset(spec: str):
     (empty where rows have no lines: directories and hub names)."""
     import datasets
 
+    datasets.disable_progress_bars()  # "Generating train split" bars on stderr: our own progress says enough
     path = Path(spec)
     try:
         if path.is_dir():
