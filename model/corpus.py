@@ -6,6 +6,7 @@ import codecs
 import gzip
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -192,3 +193,9 @@ def is_saved_dataset(path: Path) -> bool:
     """Whether a folder was written by `datasets`' save_to_disk (a Dataset or a DatasetDict)."""
     return Path(path).is_dir() and any((Path(path) / name).exists() for name in
                                        ("dataset_info.json", "state.json", "dataset_dict.json"))
+
+
+def repeated_name(names: list[str]) -> str | None:
+    """The first of a header's or schema's column names that it gives more than once, or None."""
+    counts = Counter(names)
+    return next((name for name in names if counts[name] > 1), None)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
-from model.corpus import is_saved_dataset
+from model.corpus import is_saved_dataset, repeated_name
 from model.errors import DataError
 
 JSONL_SUFFIXES = (".jsonl", ".ndjson", ".json")
@@ -307,7 +307,7 @@ def known_columns(item: InputFile) -> list[str] | None:
     if item.kind == "parquet":
         with item.open() as handle:
             names = _parquet_file(item, handle).schema_arrow.names
-        twice = next((name for name in names if names.count(name) > 1), None)
+        twice = repeated_name(names)
         if twice is not None:  # a row read as a dict would keep only the last one's value
             raise DataError(f"column '{twice}' appears twice in the schema", path=str(item.path))
         return names

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from model.artifact import sha256_of
-from model.corpus import Article, is_saved_dataset, read_jsonl, text_lines
+from model.corpus import Article, is_saved_dataset, read_jsonl, repeated_name, text_lines
 from model.errors import DataError
 from model.labels import CATEGORIES, STANCES
 from model.text import LONE_SURROGATE
@@ -266,7 +266,7 @@ def _csv_row_lines(path: Path) -> list[int]:
 
 def _check_header(header: list[str], path: Path, line: int) -> None:
     """Refuse a CSV header naming a column twice (pandas renames the second 'text.1' and it is lost)."""
-    twice = next((name for name in header if name and header.count(name) > 1), None)
+    twice = repeated_name([name for name in header if name])  # unnamed columns are pandas' to rename
     if twice is not None:
         raise DataError(f"column '{twice}' appears twice in the header", path=str(path), line=line)
 
