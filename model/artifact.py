@@ -137,18 +137,21 @@ def _card(moderator: Moderator, training_config: dict, training_data: list[dict]
 
 
 @contextmanager
-def _staging(directory: Path) -> Iterator[Callable[[Callable[[str], None]], str]]:
-    """A function that writes a temporary file in ``directory`` through a writer and returns its path;
-    every such file not renamed away by the end is removed."""
+def _staging(directory: Path, prefix: str = STAGED_PREFIX, synced: bool = True
+             ) -> Iterator[Callable[[Callable[[str], None]], str]]:
+    """A function that writes a temporary file in ``directory`` through a writer (with the mode a new
+    file gets from the umask, not the temporary file's owner-only 0600; ``synced`` to the disk) and
+    returns its path; every such file not renamed away by the end is removed."""
     temporaries: list[str] = []
 
     def stage(write: Callable[[str], None]) -> str:
-        handle, temporary = tempfile.mkstemp(dir=directory, prefix=STAGED_PREFIX)
+        handle, temporary = tempfile.mkstemp(dir=directory, prefix=prefix)
         os.close(handle)
         temporaries.append(temporary)
         write(temporary)
         os.chmod(temporary, 0o666 & ~_umask())
-        _synced(temporary)
+        if synced:
+            _synced(temporary)
         return temporary
 
     try:
@@ -205,17 +208,9 @@ def file_in_the_way(path: Path) -> Path | None:
 
 
 def atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same directory, then rename over ``path`` (with the
-    mode a new file gets from the umask, not the temporary file's owner-only 0600)."""
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    os.close(handle)
-    try:
-        write(temporary)
-        os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    """Write through a temporary file in the same directory (``_staging``), then rename over ``path``."""
+    with _staging(path.parent, prefix=f".{path.name}.", synced=False) as stage:
+        os.replace(stage(write), path)
 
 
 def _umask() -> int:
