@@ -51,6 +51,10 @@ class FolderPath(click.Path):
 
 
 FLAGS = {"model_dir": "--model"}  # a setting whose flag is not its name with dashes
+COLUMN_HELP = {"text": "Column holding the comment.",
+               "article_id": "Column holding a known article's id (seed or registered).",
+               "article_title": "Column holding the article's title, when the row carries its article.",
+               "article_body": "Column holding the article's body, when the row carries its article."}
 
 
 def load_settings(**overrides) -> Settings:
@@ -124,7 +128,7 @@ def source_options(command: Callable) -> Callable:
     options = [
         click.option("--data", "data", multiple=True,
                      help="Labelled source: .jsonl, .csv, .parquet, a `datasets` folder or a Hub name. Repeatable."),
-        click.option("--text-column", default="text", show_default=True, help="Column holding the comment."),
+        click.option("--text-column", default="text", show_default=True, help=COLUMN_HELP["text"]),
         click.option("--label-column", default="category", show_default=True,
                      help="Column holding the category (substantive, whataboutism, abusive, or raw labels for --label-map)."),
         click.option("--stance-column", default="stance", show_default=True,
@@ -132,11 +136,11 @@ def source_options(command: Callable) -> Callable:
         click.option("--id-column", default="id", show_default=True,
                      help="Column holding the comment's id (a moderator's decision replaces the row of the same id)."),
         click.option("--article-id-column", default="article_id", show_default=True,
-                     help="Column holding a known article's id (seed or registered)."),
+                     help=COLUMN_HELP["article_id"]),
         click.option("--article-title-column", default="article_title", show_default=True,
-                     help="Column holding the article's title, when the row carries its article."),
+                     help=COLUMN_HELP["article_title"]),
         click.option("--article-body-column", default="article_body", show_default=True,
-                     help="Column holding the article's body, when the row carries its article."),
+                     help=COLUMN_HELP["article_body"]),
         click.option("--label-map", default=None, help="Map raw labels, e.g. '1=abusive,0=substantive'."),
     ]
     for option in reversed(options):
@@ -371,12 +375,13 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
     from training.train import held_out_articles
 
     settings = load_settings()
-    moderator, card = load_serving_model(model_dir or settings.model_dir, settings.data_dir)  # the model serve would use
+    model_dir = model_dir or settings.model_dir
+    moderator, card = load_serving_model(model_dir, settings.data_dir)  # the model serve would use
     if data:
         records = _load_sources(data, columns).records
     else:
         all_records = load_seed_data().records
-        held_out = held_out_articles(card, model_dir or settings.model_dir)  # older models lack them
+        held_out = held_out_articles(card, model_dir)  # older models lack them
         if held_out is None:  # the split the card's training settings draw
             seed = card["training_config"].get("seed", 0)
             fraction = card["training_config"].get("test_fraction", 0.2)
@@ -460,14 +465,13 @@ def _stdin_text() -> str:
 @click.argument("input_spec", metavar="INPUT")
 @click.option("--out", type=click.Path(path_type=Path), default=None,
               help="Output file; .jsonl, .csv or .parquet (default: INPUT-name.labelled.jsonl beside it).")
-@click.option("--text-column", default="text", show_default=True, help="Column holding the comment.")
+@click.option("--text-column", default="text", show_default=True, help=COLUMN_HELP["text"])
 @click.option("--id-column", default="id", show_default=True, help="Column holding the row's id, copied to the output.")
-@click.option("--article-id-column", default="article_id", show_default=True,
-              help="Column holding a known article's id (seed or registered).")
+@click.option("--article-id-column", default="article_id", show_default=True, help=COLUMN_HELP["article_id"])
 @click.option("--article-title-column", default="article_title", show_default=True,
-              help="Column holding the article's title, when the row carries its article.")
+              help=COLUMN_HELP["article_title"])
 @click.option("--article-text-column", default="article_text", show_default=True,
-              help="Column holding the article's body, when the row carries its article.")
+              help=COLUMN_HELP["article_body"])
 @click.option("--split", default=None, help="Split to label when INPUT is a `datasets` DatasetDict folder (refused for inputs without splits).")
 @click.option("--jobs", type=int, default=None, help="Worker processes (default: every core).")
 @click.option("--resume", is_flag=True, help="Continue an interrupted run where it stopped.")
