@@ -215,7 +215,7 @@ class ArchiveReader:
             header = next((row for row in reader if row), None)  # blank lines before it hold no row
             if header is None:
                 return
-            _check_header(header, item.path)
+            _check_header(header, item.path, reader.line_num)
             read.clear()
             extra = free_name("_extra_fields", header, "_")
             rows, numbers, problems, last_lines, end = [], [], {}, [], reader.line_num
@@ -346,13 +346,14 @@ def _csv_header(item: InputFile) -> list[str] | None:
     try:
         with _binary(item) as binary:
             text = io.TextIOWrapper(binary, encoding="utf-8-sig", errors="surrogateescape", newline="")
-            header = next((row for row in csv.reader(text) if row), None)
+            reader = csv.reader(text)
+            header = next((row for row in reader if row), None)
     except DAMAGED_GZIP as error:
         raise _gzip_problem(error, item) from None
     except csv.Error as error:
         raise DataError(f"unreadable CSV header ({error})", path=str(item.path), line=1) from None
     if header is not None:
-        _check_header(header, item.path)
+        _check_header(header, item.path, reader.line_num)
     return header
 
 
@@ -413,14 +414,14 @@ def _ends_in_a_quoted_field(lines: list[str]) -> bool:
     return False
 
 
-def _check_header(header: list[str], path: Path) -> None:
-    """A CSV header must name every column once."""
+def _check_header(header: list[str], path: Path, line: int) -> None:
+    """A CSV header (ending on ``line``: blank lines may come before it) must name every column once."""
     seen = set()
     for position, name in enumerate(header, start=1):
         if not name.strip():
-            raise DataError(f"column {position} of the header has no name", path=str(path), line=1)
+            raise DataError(f"column {position} of the header has no name", path=str(path), line=line)
         if name in seen:
-            raise DataError(f"column '{name}' appears twice in the header", path=str(path), line=1)
+            raise DataError(f"column '{name}' appears twice in the header", path=str(path), line=line)
         seen.add(name)
 
 

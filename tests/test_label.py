@@ -822,3 +822,12 @@ def test_a_csv_output_of_no_rows_has_a_header(tmp_path: Path) -> None:
         header = next(csv.reader(handle))
     assert header[:5] == ["label", "scores.substantive", "scores.whataboutism", "scores.abusive", "stance"]
     assert {"decision", "model_version", "error"} <= set(header)
+
+
+def test_a_bad_header_after_blank_lines_is_named_by_its_own_line(tmp_path: Path) -> None:
+    """Since blank lines before a CSV header are skipped, a header naming a column twice was still
+    reported at line 1."""
+    source = tmp_path / "a.csv"
+    source.write_text("\n\ntext,text\nhello,there\n")
+    result = label(str(source), "--jobs", "1")
+    assert result.exit_code == 1 and f"{source}:3: column 'text' appears twice in the header" in result.output
