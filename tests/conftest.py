@@ -179,8 +179,8 @@ def session_model_served_once(trained_dir: Path):
     """Apps created on the session model load it once for the session instead of once per test (a
     second or so each): the first load is real, and so is any load after its files changed or of any
     other folder."""
-    import service.app
-    real_load = service.app.load_serving_model
+    import service.serving
+    real_load = service.serving.load_serving_model
     loaded: dict[tuple, tuple] = {}
 
     def load_once(model_dir: Path, data_dir: Path):
@@ -194,7 +194,7 @@ def session_model_served_once(trained_dir: Path):
         return moderator, dict(card)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(service.app, "load_serving_model", load_once)
+        patch.setattr(service.serving, "load_serving_model", load_once)
         yield
 
 

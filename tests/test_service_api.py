@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from model.artifact import verified_card
 from service.app import create_app
+from service.routes import router
 from service.settings import Settings
 
 ARTICLE_ID = "003_2d5113ef618b1c85"
@@ -206,7 +207,7 @@ def test_api_keys(keyed_client: TestClient) -> None:
 
 def test_every_api_route_refuses_a_request_without_a_key(keyed_client: TestClient) -> None:
     """The key is checked by path, so a route added under /v1/ later is guarded without more code."""
-    routes = [(method, route.path.replace("{comment_id:path}", "c1")) for route in keyed_client.app.routes
+    routes = [(method, route.path.replace("{comment_id:path}", "c1")) for route in router.routes
               for method in getattr(route, "methods", ()) if route.path.startswith("/v1/")]
     assert len(routes) >= 7
     for method, path in routes:
@@ -344,9 +345,9 @@ def test_a_registration_with_a_blank_field_names_it(client: TestClient, field: s
 
 
 def test_a_reload_is_not_repeated_by_the_workers_own_watcher(settings: Settings, monkeypatch) -> None:
-    import service.app
+    import service.serving
 
-    monkeypatch.setattr(service.app, "RELOAD_POLL_SECONDS", 0.02)
+    monkeypatch.setattr(service.serving, "RELOAD_POLL_SECONDS", 0.02)
     with TestClient(create_app(settings)) as client:
         holder, loads = client.app.state.holder, []
         real_load = holder.load
@@ -360,9 +361,9 @@ def test_a_reload_is_not_repeated_by_the_workers_own_watcher(settings: Settings,
 
 def test_a_reload_that_fails_unexpectedly_does_not_stop_the_worker_following_later_ones(
         settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    import service.app
+    import service.serving
 
-    monkeypatch.setattr(service.app, "RELOAD_POLL_SECONDS", 0.02)
+    monkeypatch.setattr(service.serving, "RELOAD_POLL_SECONDS", 0.02)
     with TestClient(create_app(settings)) as client:
         holder, loads = client.app.state.holder, []
         real_load = holder.load
@@ -376,7 +377,7 @@ def test_a_reload_that_fails_unexpectedly_does_not_stop_the_worker_following_lat
         monkeypatch.setattr(holder, "load", load_failing_once)
         for asked in (1, 2):  # another worker asks twice
             time.sleep(0.05)  # a new marker time
-            service.app._touch_reload_marker(settings)
+            service.serving.touch_reload_marker(settings)
             for _ in range(50):
                 client.get("/healthz")  # lets the watcher's task run
                 time.sleep(0.02)
