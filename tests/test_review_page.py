@@ -66,3 +66,37 @@ def test_moderator_reviews_the_queue_with_keyboard_and_buttons(server: str) -> N
     remaining = {i["comment_id"] for i in api.get("/v1/queue").json()["items"]}
     assert queue[0]["comment_id"] not in remaining and queue[1]["comment_id"] not in remaining
     assert (ARTIFACTS / "review-page.png").stat().st_size > 10_000
+
+
+def signed_in_page(playwright, server: str):
+    """A headless page signed in to the review page as moderator "ana"."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    page.goto(f"{server}/review")
+    page.fill("#key", "key")
+    page.click("button[type=submit]")
+    page.fill("#moderator", "ana")
+    page.locator("#moderator").blur()
+    return browser, page
+
+
+def test_a_key_pressed_twice_decides_one_comment_and_skips_none(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    api = httpx.Client(base_url=server, headers={"X-API-Key": "key"}, timeout=30)
+    comments = [{"id": f"q{n}", "text": f"And what about Guantanamo? Nobody writes about that, part {n}.",
+                 "article_id": "003_2d5113ef618b1c85"} for n in range(3)]
+    assert api.post("/v1/moderate", json={"comments": comments, "queue": True}).json()["queued"] == 3
+    queue = api.get("/v1/queue").json()["items"]
+    with sync_playwright() as playwright:
+        browser, page = signed_in_page(playwright, server)
+        expect(page.locator("#text")).to_have_text(queue[0]["text"])
+        # a double press, or a held key repeating, before the answer arrives
+        page.evaluate("""() => { for (const _ of [1, 2]) {
+            document.dispatchEvent(new KeyboardEvent("keydown", {key: "1", bubbles: true})); } }""")
+        expect(page.locator("#remaining")).to_have_text("2 in queue")
+        page.wait_for_timeout(500)
+        expect(page.locator("#text")).to_have_text(queue[1]["text"])
+        expect(page.locator("#remaining")).to_have_text("2 in queue")
+        browser.close()
+    assert api.get("/v1/queue").json()["total"] == 2

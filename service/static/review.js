@@ -2,7 +2,7 @@
 "use strict";
 
 const PAGE = 200;
-const state = { items: [], index: 0, stance: null, total: 0, skipped: 0 };
+const state = { items: [], index: 0, stance: null, total: 0, skipped: 0, saving: false };
 const $ = (id) => document.getElementById(id);
 const moderatorInput = $("moderator");
 moderatorInput.value = localStorage.getItem("moderator") || "";
@@ -87,13 +87,19 @@ function setStance(stance) {
 async function decide(category) {
   const item = state.items[state.index];
   const moderator = moderatorInput.value.trim();
-  if (!item) return;
+  if (!item || state.saving) return;  // a second press before the answer would move past a comment unseen
   if (!moderator) { $("status").textContent = "Enter your name as moderator first."; moderatorInput.focus(); return; }
-  const response = await fetch("/v1/feedback", {
-    method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" },
-    body: JSON.stringify({ comment_id: item.comment_id, text: item.text, article_id: item.article_id,
-                           category, stance: state.stance, moderator }),
-  });
+  state.saving = true;
+  let response;
+  try {
+    response = await fetch("/v1/feedback", {
+      method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" },
+      body: JSON.stringify({ comment_id: item.comment_id, text: item.text, article_id: item.article_id,
+                             category, stance: state.stance, moderator }),
+    });
+  } finally {
+    state.saving = false;
+  }
   if (!response.ok) {
     const body = await response.json().catch(() => ({}));
     $("status").textContent = `Not saved: ${body.error || response.status}`;
@@ -111,7 +117,11 @@ for (const button of document.querySelectorAll(".category")) {
 for (const button of document.querySelectorAll(".stance")) {
   button.addEventListener("click", () => setStance(button.dataset.stance));
 }
-function skip() { if (state.items[state.index]) state.skipped += 1; next(); }
+function skip() {
+  if (state.saving) return;  // the decision being saved moves on by itself
+  if (state.items[state.index]) state.skipped += 1;
+  next();
+}
 
 $("skip").addEventListener("click", skip);
 
