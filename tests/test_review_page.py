@@ -100,3 +100,33 @@ def test_a_key_pressed_twice_decides_one_comment_and_skips_none(server: str) -> 
         expect(page.locator("#remaining")).to_have_text("2 in queue")
         browser.close()
     assert api.get("/v1/queue").json()["total"] == 2
+
+
+def test_errors_from_the_server_or_the_network_are_shown_to_the_moderator(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    api = httpx.Client(base_url=server, headers={"X-API-Key": "key"}, timeout=30)
+    comments = [{"id": "q1", "text": "And what about Guantanamo? Nobody writes about that.",
+                 "article_id": "003_2d5113ef618b1c85"}]
+    assert api.post("/v1/moderate", json={"comments": comments, "queue": True}).json()["queued"] == 1
+    busy = {"error": "the feedback database is busy: try again", "detail": []}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.context.add_cookies([{"name": "moderate_key", "value": "key", "url": server}])
+        page.route("**/v1/queue*", lambda route: route.fulfill(status=503, json=busy))
+        page.goto(f"{server}/review")
+        expect(page.locator("#status")).to_be_visible()
+        expect(page.locator("#status")).to_contain_text("the feedback database is busy")
+        page.unroute("**/v1/queue*")
+        page.reload()
+        page.fill("#moderator", "ana")
+        page.locator("#moderator").blur()
+        page.route("**/v1/feedback", lambda route: route.abort())  # the server is gone
+        page.keyboard.press("1")
+        expect(page.locator("#status")).to_contain_text("Not saved")
+        page.unroute("**/v1/feedback")
+        page.keyboard.press("1")  # the moderator tries again
+        expect(page.locator("#empty")).to_be_visible()
+        browser.close()
+    assert api.get("/v1/feedback/q1").json()["category"] == "substantive"

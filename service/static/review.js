@@ -10,13 +10,25 @@ moderatorInput.addEventListener("change", () => localStorage.setItem("moderator"
 
 async function load() {
   // Skipped comments stay queued, ahead of those not yet shown: the next page starts after them.
-  const response = await fetch(`/v1/queue?limit=${PAGE}&offset=${state.skipped}`, { credentials: "same-origin" });
-  if (!response.ok) { $("status").textContent = `Could not load the queue (${response.status}).`; return; }
+  let response;
+  try {
+    response = await fetch(`/v1/queue?limit=${PAGE}&offset=${state.skipped}`, { credentials: "same-origin" });
+  } catch (error) {
+    return unloaded(`the server did not answer (${error.message})`);
+  }
+  if (!response.ok) return unloaded(await problem(response));
   const page = await response.json();
   state.items = page.items;
   state.total = page.total;
   state.index = 0;
   show();
+}
+
+// The queue could not be read: say why, and show no comment as if it were the next one.
+function unloaded(reason) {
+  $("item").hidden = true;
+  $("empty").hidden = true;
+  $("status").textContent = `Could not load the queue: ${reason}. Reload the page to try again.`;
 }
 
 function show() {
@@ -25,6 +37,7 @@ function show() {
   $("remaining").textContent = `${state.total} in queue` + (state.skipped ? `, ${state.skipped} skipped` : "");
   $("empty").hidden = Boolean(item);
   $("item").hidden = !item;
+  $("status").textContent = "";
   if (!item) return;
   $("article-title").textContent = item.article_title || item.article_id || "(no article)";
   highlight($("text"), item.text, item.explanation.map((e) => e.feature).filter((f) => !f.startsWith("[")));
@@ -39,7 +52,6 @@ function show() {
     return li;
   }));
   setStance(item.stance);
-  $("status").textContent = "";
 }
 
 function bar(label, probability) {
@@ -97,16 +109,21 @@ async function decide(category) {
       body: JSON.stringify({ comment_id: item.comment_id, text: item.text, article_id: item.article_id,
                              category, stance: state.stance, moderator }),
     });
+  } catch (error) {
+    $("status").textContent = `Not saved: the server did not answer (${error.message}); try again.`;
+    return;
   } finally {
     state.saving = false;
   }
-  if (!response.ok) {
-    const body = await response.json().catch(() => ({}));
-    $("status").textContent = `Not saved: ${body.error || response.status}`;
-    return;
-  }
+  if (!response.ok) { $("status").textContent = `Not saved: ${await problem(response)}`; return; }
   state.total -= 1;
   next();
+}
+
+// What an error answer says is wrong: its JSON "error", else its status.
+async function problem(response) {
+  const body = await response.json().catch(() => ({}));
+  return body.error || `HTTP ${response.status}`;
 }
 
 function next() { state.index += 1; show(); }
