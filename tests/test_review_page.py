@@ -130,3 +130,46 @@ def test_errors_from_the_server_or_the_network_are_shown_to_the_moderator(server
         expect(page.locator("#empty")).to_be_visible()
         browser.close()
     assert api.get("/v1/feedback/q1").json()["category"] == "substantive"
+
+
+def queued(comment_id: str, text: str, features: list[str]) -> dict:
+    """A queue item as GET /v1/queue gives it, with these explanation features."""
+    return {"comment_id": comment_id, "text": text, "article_id": None, "article_title": None,
+            "category": "whataboutism", "scores": {"substantive": 0.3, "whataboutism": 0.5, "abusive": 0.2},
+            "stance": "disputes", "stance_scores": {"supports": 0.1, "disputes": 0.8, "neutral": 0.1},
+            "reasons": ["whataboutism_above_review_threshold"],
+            "explanation": [{"feature": feature, "weight": 1.0} for feature in features], "model_version": "x"}
+
+
+def shown_queue(playwright, server: str, items: list[dict]):
+    """A signed-in review page whose queue holds ``items`` (the server's queue is not read)."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    page = browser.new_page(viewport={"width": 1100, "height": 800})
+    page.context.add_cookies([{"name": "moderate_key", "value": "key", "url": server}])
+    page.route("**/v1/queue*", lambda route: route.fulfill(
+        json={"items": items, "total": len(items), "offset": 0, "limit": 200}))
+    page.goto(f"{server}/review")
+    return browser, page
+
+
+HIGHLIGHTS = [  # a comment, its explanation's words, the words marked in it
+    ("Ці люди — тварини, їх треба знищити.", ["тварини", "треба"], ["тварини", "треба"]),
+    ("ازدواجية المعايير، ماذا عن سجون أمريكا؟", ["أمريكا", "عن"], ["عن", "أمريكا"]),
+    ("북한 인권 문제는 정말 심각하다.", ["북한 인권"], ["북한 인권"]),
+    ("Übel ist das, café crème.", ["übel", "café"], ["Übel", "café"]),
+    ("美国的监狱呢？白痴", ["白 痴", "国"], ["国", "白痴"]),  # Chinese: each character is a word
+    ("Thank you, your moron friends", ["you", "moron"], ["you", "moron"]),  # never "you" in "your"
+]
+
+
+def test_explanation_words_are_highlighted_in_any_script(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    items = [queued(f"c{n}", text, features) for n, (text, features, _) in enumerate(HIGHLIGHTS)]
+    with sync_playwright() as playwright:
+        browser, page = shown_queue(playwright, server, items)
+        for text, _, marked in HIGHLIGHTS:
+            expect(page.locator("#text")).to_have_text(text)
+            expect(page.locator("#text mark")).to_have_text(marked)
+            page.keyboard.press("j")
+        browser.close()

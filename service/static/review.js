@@ -72,12 +72,16 @@ function bar(label, probability) {
   return row;
 }
 
+// A letter or digit of a word in any script (JavaScript's \b and \w know only ASCII), but not a
+// Chinese or Japanese character: the model reads each of those as a word of its own.
+const IN_WORD = "(?:(?![\\p{sc=Han}\\p{sc=Hiragana}\\p{sc=Katakana}])[\\p{L}\\p{M}\\p{N}_])";
+
 // Wrap the explanation's words in <mark>, building text nodes (never HTML) from the comment.
 function highlight(element, text, phrases) {
-  const words = phrases.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/ /g, "\\W+"));
+  const words = phrases.map((p) => p.replace(/[.*+?^${}()|[\]\\]/g, "\\$&").replace(/ /g, "[^\\p{L}\\p{M}\\p{N}]*"));
   element.replaceChildren();
   if (!words.length) { element.textContent = text; return; }
-  const pattern = new RegExp(`\\b(${words.join("|")})\\b`, "gi");
+  const pattern = new RegExp(`(?<!${IN_WORD})(${words.join("|")})(?!${IN_WORD})`, "giu");
   let last = 0;
   for (const match of text.matchAll(pattern)) {
     element.append(document.createTextNode(text.slice(last, match.index)));
