@@ -173,3 +173,18 @@ def test_explanation_words_are_highlighted_in_any_script(server: str) -> None:
             expect(page.locator("#text mark")).to_have_text(marked)
             page.keyboard.press("j")
         browser.close()
+
+
+def test_right_to_left_comments_and_titles_read_right_to_left(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    arabic = {**queued("c1", "ازدواجية المعايير، ماذا عن سجون أمريكا؟", []), "article_title": "سجون كوريا الشمالية"}
+    with sync_playwright() as playwright:
+        browser, page = shown_queue(playwright, server, [arabic, queued("c2", "And what about Guantanamo?", [])])
+        expect(page.locator("#text")).to_have_text(arabic["text"])
+        assert page.locator("#text").evaluate("e => e.matches(':dir(rtl)')")
+        assert page.locator("#article-title").evaluate("e => e.matches(':dir(rtl)')")
+        page.keyboard.press("j")
+        expect(page.locator("#text")).to_have_text("And what about Guantanamo?")
+        assert page.locator("#text").evaluate("e => e.matches(':dir(ltr)')")
+        browser.close()
