@@ -188,3 +188,15 @@ def test_right_to_left_comments_and_titles_read_right_to_left(server: str) -> No
         expect(page.locator("#text")).to_have_text("And what about Guantanamo?")
         assert page.locator("#text").evaluate("e => e.matches(':dir(ltr)')")
         browser.close()
+
+
+def test_a_long_comment_without_spaces_stays_within_the_page(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    text = "See https://example.com/" + "a" * 5000 + " and " + "x" * 20_000
+    with sync_playwright() as playwright:
+        browser, page = shown_queue(playwright, server, [{**queued("c1", text, ["see"]), "article_title": "t" * 300}])
+        expect(page.locator("#text")).to_have_text(text)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 1100
+        expect(page.locator("button.category[data-category='abusive']")).to_be_in_viewport()
+        browser.close()
