@@ -200,3 +200,18 @@ def test_a_long_comment_without_spaces_stays_within_the_page(server: str) -> Non
         assert page.evaluate("document.documentElement.scrollWidth") <= 1100
         expect(page.locator("button.category[data-category='abusive']")).to_be_in_viewport()
         browser.close()
+
+
+def test_the_end_of_the_queue_says_that_skipped_comments_still_wait(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    items = [queued("c1", "And what about Guantanamo?", []), queued("c2", "What about the camps?", [])]
+    with sync_playwright() as playwright:
+        browser, page = shown_queue(playwright, server, items)
+        expect(page.locator("#text")).to_have_text(items[0]["text"])
+        page.keyboard.press("j")
+        page.keyboard.press("j")
+        expect(page.locator("#empty")).to_be_visible()
+        expect(page.locator("#empty")).to_contain_text("the 2 you skipped still wait in the queue")
+        expect(page.locator("#remaining")).to_have_text("2 in queue, 2 skipped")
+        browser.close()

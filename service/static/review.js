@@ -36,6 +36,8 @@ function show() {
   if (!item && state.items.length === PAGE) { load(); return; }  // more wait beyond this page
   $("remaining").textContent = `${state.total} in queue` + (state.skipped ? `, ${state.skipped} skipped` : "");
   $("empty").hidden = Boolean(item);
+  $("empty").textContent = state.skipped ? `No more comments to show: the ${state.skipped} you skipped still wait `
+    + "in the queue (reload the page to see them again)." : "The review queue is empty.";
   $("item").hidden = !item;
   $("status").textContent = "";
   if (!item) return;
