@@ -30,7 +30,8 @@ class DecisionPolicy:
 
     def __post_init__(self) -> None:
         for name, value in asdict(self).items():
-            if not isinstance(value, (int, float)) or not 0.0 <= value <= 1.01:
+            # a bool is an int to Python: "reject_whataboutism": false, meant as off, would reject everything
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.01:
                 raise ConfigError(f"policy threshold {name} must be a number in [0, 1.01], got {value!r}")
         if self.review_abusive > self.reject_abusive:
             raise ConfigError(f"review_abusive ({self.review_abusive}) must not exceed "
