@@ -33,9 +33,10 @@ class DecisionPolicy:
             # a bool is an int to Python: "reject_whataboutism": false, meant as off, would reject everything
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.01:
                 raise ConfigError(f"policy threshold {name} must be a number in [0, 1.01], got {value!r}")
-        if self.review_abusive > self.reject_abusive:
-            raise ConfigError(f"review_abusive ({self.review_abusive}) must not exceed "
-                              f"reject_abusive ({self.reject_abusive})")
+        for category in ("abusive", "whataboutism"):  # else the review rule could never fire
+            review, reject = getattr(self, f"review_{category}"), getattr(self, f"reject_{category}")
+            if review > reject:
+                raise ConfigError(f"review_{category} ({review}) must not exceed reject_{category} ({reject})")
 
     def decide(self, scores: dict[str, float]) -> tuple[str, list[str]]:
         """The decision and the machine-readable reasons for it."""
