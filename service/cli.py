@@ -539,16 +539,21 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
                                progress=progress)
     except KeyboardInterrupt:
         progress.close()
-        raise click.ClickException(
-            f"interrupted after {output.tally.rows:,} rows; {output.partial} holds them. Continue with "
-            f"the same command and --resume") from None
+        raise click.ClickException(_stopped("interrupted", output)) from None
     except BrokenProcessPool as error:
-        raise click.ClickException(f"a worker process died ({error}); {output.tally.rows:,} rows are "
-                                   f"saved: continue with --resume") from None
+        raise click.ClickException(_stopped(f"a worker process died ({error})", output)) from None
     progress.close()
     result.notes.extend(column_notes(result.tally, columns))
     for line in summary_lines(result):
         click.echo(line, err=True)
+
+
+def _stopped(cause: str, output) -> str:
+    """Why a labelling run stopped, what it saved and how to go on."""
+    if output.tally.rows == 0:  # run_labelling removed the empty partial output: nothing to resume
+        return f"{cause} before any row was labelled; nothing was written: run the same command again"
+    return (f"{cause} after {output.tally.rows:,} rows; {output.partial} holds them. Continue with the same "
+            "command and --resume")
 
 
 @cli.command()

@@ -831,3 +831,23 @@ def test_a_bad_header_after_blank_lines_is_named_by_its_own_line(tmp_path: Path)
     source.write_text("\n\ntext,text\nhello,there\n")
     result = label(str(source), "--jobs", "1")
     assert result.exit_code == 1 and f"{source}:3: column 'text' appears twice in the header" in result.output
+
+
+def test_a_run_stopped_before_any_row_was_labelled_does_not_offer_a_resume(tmp_path: Path, monkeypatch) -> None:
+    """Its empty partial output is removed, so --resume would only answer "nothing to resume"."""
+    import service.labelling
+
+    def stopped(chunks, *args):
+        raise KeyboardInterrupt
+        yield
+
+    source, out = tmp_path / "a.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(source, comments(5))
+    original = service.labelling.label_locally
+    monkeypatch.setattr(service.labelling, "label_locally", stopped)
+    result = label(str(source), "--out", str(out), "--jobs", "1")
+    assert result.exit_code == 1
+    assert "interrupted before any row was labelled; nothing was written: run the same command again" in result.output
+    assert "--resume" not in result.output and not list(tmp_path.glob("out*"))
+    monkeypatch.setattr(service.labelling, "label_locally", original)
+    assert label(str(source), "--out", str(out), "--jobs", "1").exit_code == 0
