@@ -507,6 +507,7 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
     from service.labelling import (Columns, PartialOutput, Progress, check_columns, check_jobs, column_notes,
                                    fingerprint_of, label_locally, make_labeller, output_kind, run_labelling,
                                    summary_lines)
+    from service.labelling_dask import ClusterError, label_on_dask
 
     columns = Columns(**{name[:-len("_column")]: value for name, value in column_flags.items()})
     settings = load_settings(**({"model_dir": model_dir} if model_dir else {}))
@@ -526,8 +527,6 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
     reader = ArchiveReader(inputs, chunk_rows=chunk_rows, split=split)
     output = PartialOutput(out, fingerprint_of(inputs, columns, labeller.moderator.version, split))
     if engine == "dask":
-        from service.labelling_dask import label_on_dask
-
         def label_chunks(chunks):
             return label_on_dask(chunks, scheduler, labeller, timeout=scheduler_timeout)
     else:
@@ -542,6 +541,8 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
         raise click.ClickException(_stopped("interrupted", output)) from None
     except BrokenProcessPool as error:
         raise click.ClickException(_stopped(f"a worker process died ({error})", output)) from None
+    except ClusterError as error:
+        raise click.ClickException(_stopped(str(error), output)) from None
     progress.close()
     result.notes.extend(column_notes(result.tally, columns))
     for line in summary_lines(result):

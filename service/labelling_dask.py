@@ -13,9 +13,33 @@ from service.archive import Chunk
 from service.labelling import ChunkLabeller, LabellingError, Tally, in_order
 
 
+class ClusterError(LabellingError):
+    """The Dask cluster failed to label a chunk: it was lost, or the chunk raised on a worker."""
+
+
 def _label_remote(labeller: ChunkLabeller, chunk: Chunk) -> tuple[bytes, Tally]:
     """Label a chunk on a Dask worker."""
     return labeller.label(chunk)
+
+
+class _Remote:
+    """A chunk being labelled on the cluster; its failure is a ClusterError naming the chunk's rows."""
+
+    def __init__(self, future, chunk: Chunk, scheduler: str) -> None:
+        self.future, self.scheduler = future, scheduler
+        self.rows = f"{chunk.source}:{chunk.numbers[0]}-{chunk.numbers[-1]}" if len(chunk) else chunk.source
+
+    def result(self) -> tuple[bytes, Tally]:
+        """The labelled chunk, once the cluster has it."""
+        try:
+            return self.future.result()
+        except Exception as error:  # noqa: BLE001 - the cluster's own (a lost scheduler) or one raised on a worker
+            raise ClusterError(f"labelling {self.rows} failed on the Dask cluster at {self.scheduler} "
+                               f"({type(error).__name__}: {error})") from None
+
+    def cancel(self) -> None:
+        """Stop waiting for it."""
+        self.future.cancel()
 
 
 def label_on_dask(chunks: Iterable[Chunk], scheduler: str, labeller: ChunkLabeller,
@@ -37,5 +61,6 @@ def label_on_dask(chunks: Iterable[Chunk], scheduler: str, labeller: ChunkLabell
                                  f"start one, e.g. dask worker {scheduler}") from None
         n_workers = max(len(client.scheduler_info()["workers"]), 1)
         remote_labeller = client.scatter(labeller, broadcast=True)
-        yield from in_order(lambda chunk: client.submit(_label_remote, remote_labeller, chunk, pure=False),
+        yield from in_order(lambda chunk: _Remote(client.submit(_label_remote, remote_labeller, chunk, pure=False),
+                                                   chunk, scheduler),
                             chunks, in_flight_per_worker * n_workers)

@@ -61,3 +61,38 @@ def test_a_cluster_without_workers_is_named_as_such(tmp_path: Path, monkeypatch)
     assert result.exit_code == 1  # was "Error: : No valid workers found"
     assert f"the Dask cluster at {empty.scheduler_address} has no workers (waited 1 s)" in result.output
     assert not list(tmp_path.glob("out*"))
+
+
+def test_a_chunk_failing_on_the_cluster_stops_the_run_in_one_line_and_resumes(tmp_path: Path, monkeypatch,
+                                                                               trained_dir: Path) -> None:
+    """An error raised on a worker (or a lost scheduler) was a traceback, or a bare 'ConnectionResetError';
+    now a line naming the chunk's rows and the cluster, with the rows saved before it and --resume."""
+    from service.labelling import ChunkLabeller
+
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("MODERATE_MODEL_DIR", str(trained_dir))
+    source, local, remote = tmp_path / "a.jsonl", tmp_path / "local.jsonl", tmp_path / "dask.jsonl"
+    write_jsonl(source, comments(300))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["label", str(source), "--out", str(local), "--jobs", "1",
+                               "--chunk-rows", "64"]).exit_code == 0
+    original = ChunkLabeller.label
+
+    def failing(self, chunk):
+        if chunk.numbers[0] > 128:
+            raise ValueError("a bug met on a worker")
+        return original(self, chunk)
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as threads:  # the patch reaches its worker
+        command = ["label", str(source), "--out", str(remote), "--engine", "dask",
+                   "--scheduler", threads.scheduler_address, "--chunk-rows", "64"]
+        monkeypatch.setattr(ChunkLabeller, "label", failing)
+        result = runner.invoke(cli, command)
+        assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+        assert (f"Error: labelling {source}:129-192 failed on the Dask cluster at {threads.scheduler_address} "
+                "(ValueError: a bug met on a worker) after 128 rows;") in result.output
+        assert "Continue with the same command and --resume" in result.output
+        monkeypatch.setattr(ChunkLabeller, "label", original)
+        assert runner.invoke(cli, [*command, "--resume"]).exit_code == 0
+    assert remote.read_bytes() == local.read_bytes()
