@@ -59,8 +59,26 @@ def label_on_dask(chunks: Iterable[Chunk], scheduler: str, labeller: ChunkLabell
         except TimeoutError:
             raise LabellingError(f"the Dask cluster at {scheduler} has no workers (waited {timeout:g} s): "
                                  f"start one, e.g. dask worker {scheduler}") from None
+        _check_workers(client, scheduler)
         n_workers = max(len(client.scheduler_info()["workers"]), 1)
         remote_labeller = client.scatter(labeller, broadcast=True)
         yield from in_order(lambda chunk: _Remote(client.submit(_label_remote, remote_labeller, chunk, pure=False),
                                                    chunk, scheduler),
                             chunks, in_flight_per_worker * n_workers)
+
+
+def _loads_here() -> bool:
+    """Run on each worker: a worker that cannot import this module cannot unpickle it."""
+    return True
+
+
+def _check_workers(client, scheduler: str) -> None:
+    """Refuse a cluster with a worker that cannot load this package's code: it would wait forever for
+    the labeller it cannot unpickle, and the run with it."""
+    answers = client.run(_loads_here, on_error="return")
+    broken = {address: answer for address, answer in answers.items() if answer is not True}
+    if broken:
+        address, error = next(iter(broken.items()))
+        raise LabellingError(f"{len(broken)} of the {len(answers)} workers of the Dask cluster at {scheduler} cannot "
+                             f"load this package's code ({address}: {error}): install it on every worker "
+                             "(pip install 'comment-moderator[dask]')")

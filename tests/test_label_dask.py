@@ -96,3 +96,33 @@ def test_a_chunk_failing_on_the_cluster_stops_the_run_in_one_line_and_resumes(tm
         monkeypatch.setattr(ChunkLabeller, "label", original)
         assert runner.invoke(cli, [*command, "--resume"]).exit_code == 0
     assert remote.read_bytes() == local.read_bytes()
+
+
+def test_a_worker_that_cannot_load_this_code_is_named_not_waited_for(tmp_path: Path, monkeypatch) -> None:
+    """Such a worker waited forever for the labeller it could not unpickle, and the run with it."""
+    import os
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))  # the shipped model
+    fake = tmp_path / "elsewhere" / "service"  # a worker machine without this package
+    fake.mkdir(parents=True)
+    (fake / "__init__.py").write_text("raise ModuleNotFoundError(\"No module named 'service'\")\n")
+    source, out = tmp_path / "a.jsonl", tmp_path / "out.jsonl"
+    write_jsonl(source, comments(3))
+    with distributed.LocalCluster(n_workers=0, processes=False, protocol="tcp", host="127.0.0.1",
+                                  dashboard_address=None) as empty:
+        worker = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker", empty.scheduler_address,
+                                   "--nthreads", "1", "--no-nanny", "--no-dashboard"],
+                                  env={**os.environ, "PYTHONPATH": str(fake.parent)}, cwd=tmp_path)
+        try:
+            result = CliRunner().invoke(cli, ["label", str(source), "--out", str(out), "--engine", "dask",
+                                              "--scheduler", empty.scheduler_address, "--scheduler-timeout", "60"])
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+    assert result.exit_code == 1 and result.exception.__class__ is SystemExit
+    assert (f"1 of the 1 workers of the Dask cluster at {empty.scheduler_address} cannot load this package's "
+            "code") in result.output
+    assert "ModuleNotFoundError" in result.output and "No module named 'service'" in result.output
+    assert not list(tmp_path.glob("out*"))
