@@ -215,3 +215,24 @@ def test_the_end_of_the_queue_says_that_skipped_comments_still_wait(server: str)
         expect(page.locator("#empty")).to_contain_text("the 2 you skipped still wait in the queue")
         expect(page.locator("#remaining")).to_have_text("2 in queue, 2 skipped")
         browser.close()
+
+
+def test_sign_in_says_why_it_failed(server: str) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto(f"{server}/review")
+        page.fill("#key", "wrong")
+        page.click("button[type=submit]")
+        expect(page.locator("#login-error")).to_have_text("That key was not accepted.")
+        page.route("**/review/login", lambda route: route.fulfill(
+            status=503, json={"error": "the feedback database is busy: try again", "detail": []}))
+        page.click("button[type=submit]")
+        expect(page.locator("#login-error")).to_have_text("Could not sign in: the feedback database is busy: try again")
+        page.unroute("**/review/login")
+        page.route("**/review/login", lambda route: route.abort())  # the server is gone
+        page.click("button[type=submit]")
+        expect(page.locator("#login-error")).to_contain_text("The server did not answer")
+        browser.close()
