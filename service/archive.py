@@ -279,9 +279,13 @@ class ArchiveReader:
                             path=str(item.path)) from None
         if isinstance(loaded, datasets.DatasetDict):
             if self.split not in loaded:
-                raise DataError(f"this `datasets` folder holds splits {sorted(loaded)}: choose one with "
-                                f"--split", path=str(item.path))
+                missing = "" if self.split is None else f"has no split '{self.split}': "
+                raise DataError(f"{missing}this `datasets` folder holds splits {sorted(loaded)}: choose one "
+                                f"with --split", path=str(item.path))
             loaded = loaded[self.split]
+        elif self.split is not None:  # labelling every row would pass for the split asked for
+            raise DataError(f"this `datasets` folder holds one dataset, no split '{self.split}': drop --split "
+                            "to label every row", path=str(item.path))
         arrow, total = loaded.with_format("arrow"), max(len(loaded), 1)
         for start in range(0, len(loaded), self.chunk_rows):
             self._position = lambda: int(item.size * start / total)

@@ -213,6 +213,23 @@ def test_datasets_folder_needs_a_split_when_it_has_several(tmp_path: Path) -> No
     assert [r["id"] for r in read_jsonl(out)] == ["c8", "c9", "c10", "c11"]
 
 
+def test_a_split_the_datasets_folder_lacks_is_named(tmp_path: Path) -> None:
+    """--split nope was answered "choose one with --split", and --split on a folder of one dataset
+    (no splits) labelled every row as if the split had been chosen."""
+    import datasets
+
+    rows = comments(6)
+    several, single = tmp_path / "several", tmp_path / "single"
+    datasets.DatasetDict({"train": datasets.Dataset.from_list(rows[:3]),
+                          "test": datasets.Dataset.from_list(rows[3:])}).save_to_disk(str(several))
+    datasets.Dataset.from_list(rows).save_to_disk(str(single))
+    unknown = label(str(several), "--split", "tset", "--out", str(tmp_path / "a.jsonl"), "--jobs", "1")
+    assert unknown.exit_code == 1 and "has no split 'tset'" in unknown.output and "'test'" in unknown.output
+    ignored = label(str(single), "--split", "test", "--out", str(tmp_path / "b.jsonl"), "--jobs", "1")
+    assert ignored.exit_code == 1 and "no split 'test': drop --split" in ignored.output
+    assert not (tmp_path / "b.jsonl").exists()
+
+
 @pytest.mark.parametrize("damage", ["cut", "empty"])
 def test_a_datasets_folder_that_cannot_be_loaded_is_named(tmp_path: Path, damage: str) -> None:
     """A cut .arrow file printed pyarrow's message without the folder, and a folder of an empty
