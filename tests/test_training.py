@@ -173,6 +173,18 @@ def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
     assert resolve_config(swap_insults=1).swap_insults == 1  # an int where a float is due
 
 
+@pytest.mark.parametrize("setting", ["C_characters = nan", "C_characters = inf", "dense_weight = nan",
+                                     "evidence_power = inf"])
+def test_a_setting_that_is_not_a_finite_number_is_refused(tmp_path: Path, setting: str) -> None:
+    """TOML's nan and inf passed the range checks: C_characters = nan ended `moderate train` in a
+    scikit-learn traceback, and dense_weight = nan spun the fit on every core without end."""
+    path = tmp_path / "train.toml"
+    path.write_text(f"[training]\n{setting}\n")
+    name = setting.split()[0]
+    with pytest.raises(ConfigError, match=f"train.toml: training setting {name} must be a finite number"):
+        resolve_config(path)
+
+
 def _old_library(card: dict) -> None:
     card["versions"]["scikit-learn"] = "0.0.1"
 

@@ -88,10 +88,13 @@ def _settings_of(document: dict, path: Path) -> dict:
 
 
 def _check_type(name: str, value: object, path: Path | None) -> None:
-    """Refuse a setting whose value is not of its default's type (an int where a float is due is fine)."""
+    """Refuse a setting whose value is not of its default's type (an int where a float is due is fine), or
+    a number that is not finite (TOML's nan and inf)."""
     default = getattr(TrainingConfig(), name)
     expected = (int, float) if isinstance(default, float) else (type(default),)
+    where = f"{path}: " if path is not None else ""
     if isinstance(value, bool) != isinstance(default, bool) or not isinstance(value, expected):
-        where = f"{path}: " if path is not None else ""
         raise ConfigError(f"{where}training setting {name} must be {type(default).__name__}, "
                           f"got {value!r} ({type(value).__name__})")
+    if isinstance(value, float) and not math.isfinite(value):  # nan hung a fit or failed in scikit-learn
+        raise ConfigError(f"{where}training setting {name} must be a finite number, got {value}")
