@@ -50,6 +50,9 @@ class FolderPath(click.Path):
         return super().convert(value, param, ctx)
 
 
+# with several workers, kill -HUP makes uvicorn replace them one at a time; its 5 s for a new one to be
+# ready is less than loading a model takes on a busy machine, and the restart was then given up
+WORKER_START_SECONDS = 120
 FLAGS = {"model_dir": "--model"}  # a setting whose flag is not its name with dashes
 COLUMN_HELP = {"text": "Column holding the comment.",
                "article_id": "Column holding a known article's id (seed or registered).",
@@ -610,7 +613,8 @@ def serve(host: str | None, port: int | None, workers: int | None, model_dir: Pa
     click.echo(f"serving on http://{settings.host}:{settings.port} with {settings.workers} worker(s); {mode}",
                err=True)
     uvicorn.run("service.app:create_app", factory=True, host=settings.host, port=settings.port,
-                workers=settings.workers, log_level=settings.log_level, access_log=False)
+                workers=settings.workers, log_level=settings.log_level, access_log=False,
+                timeout_worker_healthcheck=WORKER_START_SECONDS)
 
 
 def _check_listening(host: str, port: int, overrides: dict) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import signal
 import threading
@@ -61,6 +62,27 @@ def test_real_server_reloads_with_requests_in_flight(server) -> None:
     assert statuses == {200}
     assert "v1" in versions and versions[-1] == "v2"
     assert len(outcomes) > 20
+
+
+def test_sighup_reloads_several_workers_that_start_slowly(trained_dir: Path, tmp_path: Path) -> None:
+    """With --workers 2, kill -HUP has uvicorn replace the workers, and it gave a new worker 5 s to be
+    ready: where loading the model took longer (a busy machine), it logged "not ready in time; ...
+    aborting the restart" and the old model kept serving."""
+    model_dir, slow = tmp_path / "model", tmp_path / "slow"
+    shutil.copytree(trained_dir, model_dir)
+    set_model_version(model_dir, "v1")
+    slow.mkdir()  # every worker process (spawned: --multiprocessing-fork) takes 6 s more to start
+    (slow / "sitecustomize.py").write_text("import sys, time\nif '--multiprocessing-fork' in sys.argv:\n"
+                                           "    time.sleep(6)\n")
+    path = os.pathsep.join([str(slow), os.environ.get("PYTHONPATH", "")])
+    with running_server(model_dir, tmp_path / "data", "--workers", "2", PYTHONPATH=path) as (base, process):
+        set_model_version(model_dir, "v2")
+        process.send_signal(signal.SIGHUP)
+        deadline, versions = time.time() + 90, set()
+        while time.time() < deadline and versions != {"v2"}:  # every worker (a request lands on either)
+            time.sleep(0.5)
+            versions = {httpx.get(f"{base}/v1/model").json()["model_version"] for _ in range(8)}
+    assert versions == {"v2"}
 
 
 def test_sighup_reloads_and_a_bad_artifact_is_refused(server) -> None:
