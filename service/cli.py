@@ -253,7 +253,7 @@ def _merge_feedback(labelled: "LabelledData", url: str | None) -> "LabelledData"
     _echo_lines(conflicts)
     if differences:
         click.echo(f"feedback: {len(differences)} give another text or article than the labelled comment "
-                   "(the decision's is used)", err=True)
+                   "(the decision's is used), or name an article unknown here", err=True)
         _echo_lines(differences)
     return merged
 

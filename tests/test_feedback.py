@@ -707,6 +707,21 @@ def test_a_decision_naming_an_article_unknown_here_keeps_the_labelled_article() 
     assert differences == [kept]
 
 
+def test_a_decision_on_a_new_comment_naming_an_article_unknown_here_is_reported() -> None:
+    """train --feedback on a machine that does not know the article (a shared PostgreSQL store, the
+    article registered on the server) trained the comment without its article and said nothing."""
+    from training.sources import LabelledData, merge_feedback
+
+    decisions = [{"comment_id": comment_id, "text": "And Iraq?", "category": "whataboutism", "stance": None,
+                  "article_id": article_id, "moderator": "ana"}
+                 for comment_id, article_id in (("new-1", "registered-elsewhere"), ("new-2", ARTICLE_ID),
+                                                ("new-3", None))]
+    merged, _, differences = merge_feedback(LabelledData([], []), decisions, {ARTICLE_ID: "x"}, "store")
+    assert [r["article"] for r in merged.records] == [None, "x", None]
+    assert differences == ["new-1: article registered-elsewhere is not known here, so the comment is trained "
+                           "without it (by ana)"]
+
+
 def test_readers_never_create_a_feedback_database(tmp_path: Path, monkeypatch) -> None:
     """export and train --feedback given a mistyped URL or data folder created an empty database and
     reported 0 decisions."""

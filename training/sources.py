@@ -364,7 +364,11 @@ def merge_feedback(labelled: LabelledData, decisions: list[dict], articles: dict
         conflicts.extend(_label_conflict(record, decision))
         differences.extend(_other_differences(record, decision, articles))
         kept.append(_decided(record, decision, articles))
-    kept.extend(_decision_record(d, articles) for d in decisions if d["comment_id"] not in merged_ids)
+    added = [d for d in decisions if d["comment_id"] not in merged_ids]
+    differences.extend(f"{d['comment_id']}: article {d['article_id']} is not known here, so the comment is "
+                       f"trained without it (by {d['moderator']})"
+                       for d in added if d["article_id"] and d["article_id"] not in articles)
+    kept.extend(_decision_record(d, articles) for d in added)
     covered = sorted({d["category"] for d in decisions})
     source = {"path": location.split("@")[-1], "kind": "feedback", "rows": len(decisions),
               "replaced": replaced_rows, "labels": covered}  # rows of earlier sources these decisions replaced
