@@ -13,6 +13,7 @@ import os
 import re
 import signal
 import sys
+import threading
 import time
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
@@ -357,9 +358,18 @@ def _start_worker(model_dir: Path, data_dir: Path, columns: Columns) -> None:
     memory); Ctrl-C is the parent's to handle."""
     global _labeller
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     one_blas_thread()
     if _labeller is None or _labeller.columns != columns:
         _labeller = make_labeller(model_dir, data_dir, columns)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once the labelling process is gone: killed (kill -9, SIGTERM), it left its
+    workers waiting for chunks, and holding a model's memory each, for ever."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 def _label_in_worker(chunk: Chunk) -> tuple[bytes, Tally]:

@@ -344,6 +344,65 @@ def test_killed_run_resumes_to_the_same_output(tmp_path: Path, trained_dir: Path
     assert out.read_bytes() == complete.read_bytes()
 
 
+def _process_state(pid: int) -> tuple[str, int] | None:
+    """A process's state letter and parent (Linux /proc), or None once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[0], int(fields[1])
+
+
+def _running(pid: int) -> bool:
+    """Still there and not a zombie waiting to be reaped."""
+    state = _process_state(pid)
+    return state is not None and state[0] != "Z"
+
+
+def _label_workers(pid: int) -> set[int]:
+    """The `moderate label` worker processes of the labelling process ``pid``."""
+    found = set()
+    for entry in Path("/proc").glob("[0-9]*"):
+        state = _process_state(int(entry.name))
+        try:
+            command = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if state is not None and state[1] == pid and b"service.cli" in command:
+            found.add(int(entry.name))
+    return found
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_a_killed_run_leaves_no_worker_behind(tmp_path: Path, how: signal.Signals) -> None:
+    """kill -9 (or SIGTERM) of `moderate label` alone, not its process group, left its --jobs
+    workers waiting for chunks for ever, each holding a model's memory (about 230 MB)."""
+    source = tmp_path / "a.jsonl"
+    write_jsonl(source, comments(20000))
+    out = tmp_path / "o.jsonl"
+    process = subprocess.Popen([sys.executable, "-m", "service.cli", "label", str(source), "--out", str(out),
+                                "--jobs", "2", "--chunk-rows", "100"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    checkpoint = out.with_name(out.name + ".partial.json")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # a chunk done: the workers are up
+        if checkpoint.exists() and json.loads(checkpoint.read_text() or "{}").get("bytes_done", 0) > 0:
+            break
+        time.sleep(0.05)
+    workers = _label_workers(process.pid)
+    assert workers, "no worker processes were seen"
+    process.send_signal(how)
+    process.wait()
+    assert not out.exists(), "the run finished before it could be killed; make the input larger"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+        time.sleep(0.2)
+    left = [pid for pid in workers if _running(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left
+
+
 def test_resume_is_refused_when_the_input_changed(tmp_path: Path) -> None:
     source = tmp_path / "a.jsonl"
     write_jsonl(source, comments(20))
