@@ -428,6 +428,17 @@ def test_score_from_argument_and_stdin(trained_dir: Path) -> None:
     assert piped.exit_code == 0 and json.loads(piped.output)["category"] == "substantive"
 
 
+@pytest.mark.parametrize("top", ["2", "0", "10"])
+def test_score_gives_as_many_explanation_entries_as_the_service(trained_dir: Path, monkeypatch, top: str) -> None:
+    """MODERATE_EXPLAIN_TOP was checked by `moderate score` (abc is refused) but not used: it always
+    printed 6 entries, where the service gives the number set."""
+    monkeypatch.setenv("MODERATE_EXPLAIN_TOP", top)
+    result = CliRunner().invoke(cli, ["score", "What about the US torture camps, you morons?",
+                                      "--model", str(trained_dir)])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.output)["explanation"]) == int(top)
+
+
 def test_score_rejects_unknown_article_and_empty_text(trained_dir: Path) -> None:
     unknown = CliRunner().invoke(cli, ["score", "hi", "--article", "nope", "--model", str(trained_dir)])
     assert unknown.exit_code == 1 and "unknown article_id 'nope'" in unknown.output
