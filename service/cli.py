@@ -391,6 +391,10 @@ def evaluate(data, model_dir, as_json, **columns) -> None:
             _, test = split_grouped([r["group"] for r in all_records], test_fraction=fraction, seed=seed)
             held_out = {all_records[i]["group"] for i in test}
         records = [r for r in all_records if r["group"] in held_out]
+        if not records:  # a model trained on an operator's own articles: no seed comment is its test
+            raise click.ClickException(f"the model at {model_dir} was held out on {len(held_out)} article(s) "
+                                       "none of which the shipped labelled set holds: give the labelled "
+                                       "data to score with --data")
     report = run_evaluation(moderator, records)
     report.update(probe_checks(moderator))
     click.echo(json.dumps(report, indent=2) if as_json else

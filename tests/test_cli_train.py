@@ -417,6 +417,21 @@ def test_eval_without_data_reads_the_articles_the_card_names(trained_dir: Path, 
     assert f"on {expected} comments" in result.output and 0 < expected
 
 
+def test_eval_without_data_of_a_model_held_out_on_no_seed_article_says_to_give_data(
+        trained_dir: Path, tmp_path: Path) -> None:
+    """A model trained on an operator's own articles left no seed comment to score: it was a traceback
+    from scikit-learn ("Found empty input array")."""
+    model = tmp_path / "model"
+    shutil.copytree(trained_dir, model)
+    card = json.loads((model / "model_card.json").read_text())
+    card["metrics"]["held_out_articles"] = ["operators-own-article", "another-one"]
+    (model / "model_card.json").write_text(json.dumps(card))
+    result = CliRunner().invoke(cli, ["eval", "--model", str(model)])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert "held out on 2 article(s) none of which the shipped labelled set holds" in result.output
+    assert "--data" in result.output
+
+
 def test_score_from_argument_and_stdin(trained_dir: Path) -> None:
     result = CliRunner().invoke(cli, ["score", "Nobody cares when the US does it.", "--article",
                                       "003_2d5113ef618b1c85", "--model", str(trained_dir)])
