@@ -310,22 +310,24 @@ class IncompatibleArtifactError(ArtifactError):
     """The artifact was written by library versions other than the installed ones."""
 
 
-def check_versions(card: dict) -> None:
-    """Fail when a pinned library, or a lexicon file the features read, differs from the one the
-    artifact was trained with (cards written before lexicons were recorded are not checked for them)."""
+def check_versions(card: dict, card_path: Path) -> None:
+    """Fail, naming ``card_path``, when a pinned library, or a lexicon file the features read, differs
+    from the one the artifact was trained with (cards written before lexicons were recorded are not
+    checked for them)."""
     installed = library_versions()
     for name in PINNED_LIBRARIES:
         trained = card["versions"].get(name)
         if trained != installed[name]:
             raise IncompatibleArtifactError(
-                f"model trained with {name} {trained}, installed {installed[name]}: run `moderate train`")
+                f"{card_path}: model trained with {name} {trained}, installed {installed[name]}: "
+                "run `moderate train`")
     trained_lexicons, installed_lexicons = card.get("lexicons"), lexicon_hashes()
     if trained_lexicons is not None and trained_lexicons != installed_lexicons:
         changed = sorted(name for name in set(trained_lexicons) | set(installed_lexicons)
                          if trained_lexicons.get(name) != installed_lexicons.get(name))
         raise IncompatibleArtifactError(
-            f"model trained with other lexicons than {LEXICON_DIR} holds now (changed: {', '.join(changed)}): "
-            "run `moderate train`")
+            f"{card_path}: model trained with other lexicons than {LEXICON_DIR} holds now "
+            f"(changed: {', '.join(changed)}): run `moderate train`")
 
 
 def reference_scores(classifier: CommentClassifier) -> list[dict]:
@@ -337,9 +339,10 @@ def reference_scores(classifier: CommentClassifier) -> list[dict]:
                                                        predictions.stance.tolist())]
 
 
-def check_reference_scores(classifier: CommentClassifier, card: dict) -> None:
-    """Fail when the classifier scores the card's reference comments otherwise than when it was
-    trained: the feature code changed since (cards without reference scores are not checked)."""
+def check_reference_scores(classifier: CommentClassifier, card: dict, card_path: Path) -> None:
+    """Fail, naming ``card_path``, when the classifier scores the card's reference comments otherwise
+    than when it was trained: the feature code changed since (cards without reference scores are not
+    checked)."""
     recorded = card.get("reference_scores")
     if not recorded:
         return
@@ -352,8 +355,8 @@ def check_reference_scores(classifier: CommentClassifier, card: dict) -> None:
         worst = int(difference.argmax())
         if difference[worst] > REFERENCE_TOLERANCE:
             raise IncompatibleArtifactError(
-                f"model scores its reference comment {recorded[worst]['text']!r} otherwise than when it "
-                f"was trained ({head} probabilities differ by up to {difference[worst]:.3g}): the "
+                f"{card_path}: model scores its reference comment {recorded[worst]['text']!r} otherwise "
+                f"than when it was trained ({head} probabilities differ by up to {difference[worst]:.3g}): the "
                 "feature code has changed since; run `moderate train`")
 
 
@@ -385,7 +388,7 @@ def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
     directory = Path(directory)
     with folder_locked(directory, exclusive=False):  # a write waits till the artifact is read
         card, artifact_path = _verified_card(directory)
-        check_versions(card)
+        check_versions(card, directory / CARD_FILE)
         try:
             classifier = joblib.load(artifact_path)
         except Exception as error:  # unpickling can fail in many ways; all mean "unusable artifact"
@@ -405,5 +408,5 @@ def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
         raise IncompatibleArtifactError(
             f"{artifact_path}: loads but cannot score ({type(error).__name__}: {error}); it was "
             "probably written by another version of this code: run `moderate train`") from None
-    check_reference_scores(classifier, card)
+    check_reference_scores(classifier, card, directory / CARD_FILE)
     return moderator, card

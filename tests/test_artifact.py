@@ -94,14 +94,16 @@ def test_card_fields_of_the_wrong_type_are_named(model_copy: Path, field: str, v
 
 def test_library_version_mismatch_says_what_to_do(model_copy: Path) -> None:
     edit_card(model_copy, lambda card: card["versions"].update({"scikit-learn": "0.1.0"}))
-    with pytest.raises(IncompatibleArtifactError,
-                       match=r"trained with scikit-learn 0\.1\.0, installed .*: run `moderate train`"):
+    with pytest.raises(IncompatibleArtifactError,  # naming the model: MODERATE_MODEL_DIR may have chosen it
+                       match=rf"{re.escape(str(model_copy / CARD_FILE))}: model trained with scikit-learn "
+                             r"0\.1\.0, installed .*: run `moderate train`"):
         load_model(model_copy)
 
 
 def test_lexicon_changed_since_training_says_which_and_what_to_do(model_copy: Path) -> None:
     edit_card(model_copy, lambda card: card["lexicons"].update({"insults.txt": "0" * 64}))
-    with pytest.raises(IncompatibleArtifactError, match=r"other lexicons .*changed: insults\.txt.*moderate train"):
+    with pytest.raises(IncompatibleArtifactError, match=rf"{re.escape(str(model_copy / CARD_FILE))}: model "
+                                                        r"trained with other lexicons .*changed: insults\.txt.*moderate train"):
         load_model(model_copy)
 
 
@@ -119,7 +121,8 @@ def test_feature_code_changed_since_training_is_refused(model_copy: Path,
     load_model(model_copy)
     monkeypatch.setattr(cues, "SECOND_PERSON", frozenset())  # as if the code no longer counted "you"
     with pytest.raises(IncompatibleArtifactError,
-                       match=r"reference comment '.*you.*' otherwise than when it was trained "
+                       match=rf"{re.escape(str(model_copy / CARD_FILE))}: model scores its "
+                             r"reference comment '.*you.*' otherwise than when it was trained "
                              r"\(category probabilities differ by up to .*run `moderate train`"):
         load_model(model_copy)
 

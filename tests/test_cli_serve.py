@@ -82,6 +82,7 @@ def test_a_model_the_workers_could_not_load_is_named_before_starting(trained_dir
     monkeypatch.setenv("MODERATE_DATA_DIR", str(tmp_path / "data"))
     result = CliRunner().invoke(cli, ["serve", "--model", str(model), "--port", "0"])
     assert result.exit_code == 1 and "model trained with scikit-learn 0.1.0" in result.output, result.output
+    assert f"{model / 'model_card.json'}: model trained" in result.output  # which model: it may come from a variable
     assert "Traceback" not in result.output
 
 
