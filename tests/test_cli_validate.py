@@ -37,6 +37,18 @@ def test_validate_missing_directory(tmp_path: Path) -> None:
     assert "articles.jsonl" in result.output and "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("present", ["articles.jsonl", ""])
+def test_validate_names_a_missing_file_first_as_its_other_problems(tmp_path: Path, present: str) -> None:
+    """It printed "error: [Errno 2] No such file or directory: '.../comments.jsonl'"."""
+    if present:
+        (tmp_path / present).write_text(json.dumps({"id": "a", "title": "t", "body": "b"}) + "\n")
+    missing = tmp_path / ("comments.jsonl" if present else "articles.jsonl")
+    result = CliRunner().invoke(cli, ["validate", "--dir", str(tmp_path)])
+    assert result.exit_code == 1
+    assert f"error: {missing}: No such file or directory\n" in result.output, result.output
+    assert "Errno" not in result.output
+
+
 def test_validate_refuses_an_empty_dir_rather_than_reading_the_current_folder() -> None:
     """--dir "" validated the current folder, and said "[Errno 2] ... 'articles.jsonl'" without naming --dir."""
     result = CliRunner().invoke(cli, ["validate", "--dir", ""])

@@ -66,7 +66,7 @@ def validate_labelled_set(directory: Path = SEEDS_DIR, *, check_minimums: bool =
     try:
         articles = load_articles(articles_path)
     except (DataError, OSError) as error:
-        report.problems.append(str(error))
+        report.problems.append(_problem(error))
         return report
     report.n_articles = len(articles)
     report.n_written_articles = sum(a.source == "written" for a in articles.values())
@@ -95,8 +95,16 @@ def _comment_rows(path: Path, problems: list[str]) -> list[tuple[int, dict]]:
         for row in read_jsonl(path, problems):
             rows.append(row)  # noqa: PERF402 (not list(): the rows before an unreadable byte are kept)
     except (DataError, OSError) as error:
-        problems.append(str(error))
+        problems.append(_problem(error))
     return rows
+
+
+def _problem(error: DataError | OSError) -> str:
+    """A file's problem as the validator lists them, the file first ("[Errno 2] No such file or
+    directory: 'comments.jsonl'" was an OSError's own words)."""
+    if isinstance(error, OSError) and error.filename:
+        return f"{error.filename}: {error.strerror or error}"
+    return str(error)
 
 
 def _record_problems(record: dict, articles: dict[str, Article], where: str) -> list[str]:
