@@ -164,6 +164,24 @@ def test_a_saved_dataset_dict_is_read_by_its_train_split_and_refused_without_one
         load_source(str(tmp_path / "test_only"), ColumnMap())
 
 
+def test_class_labels_of_a_saved_dataset_or_its_parquet_are_read_by_their_names(tmp_path: Path) -> None:
+    """A `datasets` ClassLabel column holds numbers: category 2 was "unknown label 2" for 'abusive',
+    and a stance had no --label-map to name it."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    features = Features({"text": Value("string"), "category": ClassLabel(names=list(CATEGORIES)),
+                         "stance": ClassLabel(names=["supports", "disputes", "neutral"])})
+    rows = Dataset.from_dict({"text": ["You idiot.", "What about Iraq?"], "category": [2, 1],
+                              "stance": [1, -1]}, features=features)  # -1: no label
+    DatasetDict({"train": rows}).save_to_disk(tmp_path / "saved")
+    rows.to_parquet(tmp_path / "written.parquet")  # datasets keeps the class names in the schema
+    for source in (tmp_path / "saved", tmp_path / "written.parquet"):
+        records = load_source(str(source), ColumnMap()).records
+        assert [(r["category"], r["stance"]) for r in records] == [("abusive", "disputes"), ("whataboutism", None)]
+    mapped = ColumnMap(label_map={"whataboutism": "substantive"})  # a map names the classes too
+    assert [r["category"] for r in load_source(str(tmp_path / "saved"), mapped).records] == ["abusive", "substantive"]
+
+
 def test_a_csv_of_zero_one_labels_with_an_empty_cell_names_that_cells_line(tmp_path: Path) -> None:
     """The column was read as floats, so '1' became 1.0, missed the map and was blamed on line 2."""
     data = tmp_path / "lab3.csv"

@@ -6,7 +6,7 @@ import csv
 import hashlib
 import math
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -100,7 +100,8 @@ def load_source(spec: str, columns: ColumnMap, articles: dict[str, str] | None =
     if len(row_lines) != len(dataset):  # rows without lines, or a loader reading rows the check did not
         first = {"csv": 2}.get(kind, 1)  # a CSV header is line 1; other rows count from 1, as `label` does
         row_lines = [first + n for n in range(len(dataset))]
-    records = [_record(row, line, spec, columns, names, articles or {})
+    classes = _class_names(dataset)
+    records = [_record(_named_classes(row, classes), line, spec, columns, names, articles or {})
                for line, row in _rows(dataset, row_lines, spec)]
     covered = sorted({r["category"] for r in records})
     source = {"path": spec, "kind": kind, "rows": len(records), "labels": covered}
@@ -110,6 +111,24 @@ def load_source(spec: str, columns: ColumnMap, articles: dict[str, str] | None =
         source["note"] = (f"labels only {', '.join(covered)}; used for what it labels, no "
                           f"{', '.join(sorted(set(CATEGORIES) - set(covered)))} examples from it")
     return LabelledData(records, [source])
+
+
+def _class_names(dataset) -> dict[str, Callable[[int], str]]:
+    """Per column of class labels (a `datasets` ClassLabel: a saved folder's, a Hub dataset's, a Parquet
+    file datasets wrote), the function naming its classes; their rows hold the classes' numbers."""
+    from datasets import ClassLabel
+
+    return {name: feature.int2str for name, feature in (dataset.features or {}).items()
+            if isinstance(feature, ClassLabel)}
+
+
+def _named_classes(row: dict, classes: dict[str, Callable[[int], str]]) -> dict:
+    """A row with its class labels as the names its dataset gives them (2 was 'unknown label 2' for
+    'abusive', and a stance had no map), and -1, the datasets' "no label", as none."""
+    if not classes:
+        return row
+    return row | {name: name_of(row[name]) if isinstance(row[name], int) and row[name] >= 0 else None
+                  for name, name_of in classes.items()}
 
 
 def _rows(dataset, row_lines: list[int], spec: str) -> Iterator[tuple[int, dict]]:
