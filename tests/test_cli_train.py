@@ -70,6 +70,19 @@ def test_train_reports_a_missing_column(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.parametrize("flag", ["--stance-column", "--id-column"])
+def test_a_stance_or_id_column_named_by_a_flag_must_exist(tmp_path: Path, flag: str) -> None:
+    """A mistyped name was read as an absent column: every stance, or every id, was dropped unsaid."""
+    data = tmp_path / "labelled.jsonl"
+    data.write_text(json.dumps({"text": "You idiot.", "category": "abusive", "stance": "disputes", "id": "c1"}) + "\n")
+    result = CliRunner().invoke(cli, ["train", "--data", str(data), flag, "stnce", "--out", str(tmp_path / "m")])
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    assert f"no column 'stnce' (set {flag}); columns are: category, id, stance, text" in result.output
+    bare = tmp_path / "bare.jsonl"  # the default names may be absent
+    bare.write_text(json.dumps({"text": "You idiot.", "category": "abusive"}) + "\n")
+    assert [(r["stance"], r["id"]) for r in load_source(str(bare), ColumnMap()).records] == [(None, f"{bare}:1")]
+
+
 def test_train_reports_a_bad_label_with_its_line(tmp_path: Path) -> None:
     data = tmp_path / "archive.jsonl"
     data.write_text(json.dumps({"text": "fine comment", "category": "substantive"}) + "\n" +

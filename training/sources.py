@@ -90,6 +90,7 @@ def load_source(spec: str, columns: ColumnMap, articles: dict[str, str] | None =
     names = set(dataset.column_names)
     defaults = ColumnMap()
     named = [("--text-column", columns.text, None), ("--label-column", columns.label, None),
+             ("--stance-column", columns.stance, defaults.stance), ("--id-column", columns.id, defaults.id),
              ("--article-id-column", columns.article_id, defaults.article_id),
              ("--article-title-column", columns.article_title, defaults.article_title),
              ("--article-body-column", columns.article_body, defaults.article_body)]
