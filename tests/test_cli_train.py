@@ -195,6 +195,19 @@ def test_class_labels_of_a_saved_dataset_or_its_parquet_are_read_by_their_names(
     assert [r["category"] for r in load_source(str(tmp_path / "saved"), mapped).records] == ["abusive", "substantive"]
 
 
+def test_numeric_ids_are_read_as_the_id_they_write(tmp_path: Path) -> None:
+    """pandas writes an id column with a gap as floats: 12.0 was id '12.0', never matching the moderator's
+    decision on comment 12, and the gap's NaN was id 'nan'; article id 0 was read as no article."""
+    import pandas as pd
+
+    data = tmp_path / "ids.parquet"
+    pd.DataFrame({"text": ["You idiot.", "Fair point.", "Thanks."],
+                  "category": ["abusive", "substantive", "substantive"],
+                  "id": [12, None, 7], "article_id": [0, 0, 3]}).to_parquet(data)
+    records = load_source(str(data), ColumnMap()).records
+    assert [(r["id"], r["group"]) for r in records] == [("12", "0"), (f"{data}:2", "0"), ("7", "3")]
+
+
 def test_a_csv_of_zero_one_labels_with_an_empty_cell_names_that_cells_line(tmp_path: Path) -> None:
     """The column was read as floats, so '1' became 1.0, missed the map and was blamed on line 2."""
     data = tmp_path / "lab3.csv"

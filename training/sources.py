@@ -326,17 +326,17 @@ def _record(row: dict, line: int, spec: str, columns: ColumnMap, names: set[str]
                         path=spec, line=line, field=columns.stance)
     title = row.get(columns.article_title) or ""
     body = row.get(columns.article_body) or ""
-    article_id = row.get(columns.article_id)
-    known = articles.get(str(article_id)) if article_id else None
+    article_id = _label_text(row.get(columns.article_id))  # 0 is an id; 12.0 (a pandas column with gaps) is 12
+    known = articles.get(article_id) if article_id else None
     article = f"{title}\n\n{body}".strip() or known or None
-    group = str(article_id) if article_id else (hashlib.sha1(article.encode()).hexdigest()[:12]
-                                                if article else f"{spec}:{line}")
+    group = article_id if article_id else (hashlib.sha1(article.encode()).hexdigest()[:12]
+                                           if article else f"{spec}:{line}")
     hard_case = row.get("hard_case")
     if hard_case is not None and not isinstance(hard_case, str):
         raise DataError(f"must be a tag (a string) or empty, got {hard_case!r}", path=spec, line=line,
                         field="hard_case")
-    comment_id = row.get(columns.id)
-    comment_id = f"{spec}:{line}" if comment_id in (None, "") else str(comment_id)  # never a decision's id
+    comment_id = _label_text(row.get(columns.id))  # 12.0 takes the decision on comment 12; NaN is no id
+    comment_id = f"{spec}:{line}" if comment_id is None else comment_id  # never a decision's id
     return {"id": comment_id, "text": text, "category": label, "stance": stance,
             "article": article, "group": group, "source": spec, "hard_case": hard_case or None}
 
@@ -354,8 +354,8 @@ def _category(raw: object, label_map: dict[str, str], spec: str, line: int, colu
 
 
 def _label_text(raw: object) -> str | None:
-    """A raw label as a --label-map key writes it (JSON 1 and Parquet 1.0: '1'; true: 'true'), or None
-    when it is missing, empty or NaN."""
+    """A raw label (or id) as a --label-map key writes it (JSON 1 and Parquet 1.0: '1'; true: 'true'),
+    or None when it is missing, empty or NaN."""
     if raw is None or (isinstance(raw, float) and math.isnan(raw)):
         return None
     if isinstance(raw, bool):
