@@ -162,6 +162,8 @@ def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
     assert resolve_config(path, seed=7).C_category == 2.0 and resolve_config(path, seed=7).seed == 7
     with pytest.raises(ConfigError, match="evidence_power"):
         resolve_config(evidence_power=-0.5)
+    with pytest.raises(ConfigError, match="dense_weight must be 0 \\(no dense cues\\) or more, got -1.0"):
+        resolve_config(dense_weight=-1.0)
     with pytest.raises(ConfigError, match="sentence_min_share must be between 0 \\(off\\) and 1, got 1.5"):
         resolve_config(sentence_min_share=1.5)
     path.write_text('[training]\nswap_insults = "half"\n')

@@ -56,6 +56,8 @@ def resolve_config(path: Path | None = None, **overrides: object) -> TrainingCon
         raise ConfigError(f"test_fraction must be between 0 and 1, got {config.test_fraction}")
     if config.evidence_power < 0:
         raise ConfigError(f"evidence_power must be 0 (off) or more, got {config.evidence_power}")
+    if config.dense_weight < 0:
+        raise ConfigError(f"dense_weight must be 0 (no dense cues) or more, got {config.dense_weight}")
     if not 0 <= config.swap_insults <= 1:
         raise ConfigError(f"swap_insults must be between 0 (off) and 1, got {config.swap_insults}")
     if not 0 <= config.sentence_min_share < 1:
