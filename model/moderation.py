@@ -7,9 +7,16 @@ from typing import Sequence
 
 import numpy as np
 
-from model.classifier import CommentClassifier, round_positive
+from model.classifier import CommentClassifier, Predictions, round_positive
 from model.labels import CATEGORIES, STANCES
 from model.policy import DecisionPolicy
+
+
+# A flood: a comment of at least FLOOD_WORDS words, at most FLOOD_DISTINCT_SHARE of them distinct ("idiot
+# idiot idiot …"). Its scores are past anything the model was trained on (repeating one insult a few
+# hundred times read as substantive), so the policy holds it for review whatever they say.
+FLOOD_WORDS = 100
+FLOOD_DISTINCT_SHARE = 0.2
 
 
 @dataclass(frozen=True)
@@ -63,9 +70,10 @@ class Moderator:
         if explain and top > 0:
             explanations = self.classifier.explain(predictions, categories, top, decimals=4)
         results = []
+        flooded = floods(predictions).tolist()
         for row, comment in enumerate(comments):
             scores = category_scores[row]
-            decision, reasons = self.policy.decide(scores)
+            decision, reasons = self.policy.decide(scores, flooded[row])
             explanation = []
             if explanations is not None:
                 explanation = [{"feature": name, "weight": weight} for name, weight in explanations[row]]
@@ -79,6 +87,21 @@ class Moderator:
     def moderate_one(self, text: str, article: str | None = None) -> ModerationResult:
         """Moderate a single comment."""
         return self.moderate([CommentInput(text, article)])[0]
+
+
+def floods(predictions: Predictions) -> np.ndarray:
+    """Per comment, whether it is a flood (see ``FLOOD_WORDS``): only comments that long are looked at."""
+    batch = predictions.batch
+    n_comments = len(predictions.category)
+    words = np.bincount(batch.sentence_owner, weights=batch.sentence_lengths, minlength=n_comments)
+    flooded = np.zeros(n_comments, dtype=bool)
+    for comment in np.flatnonzero(words >= FLOOD_WORDS).tolist():
+        distinct = set()
+        for sentence in np.flatnonzero(batch.sentence_owner == comment).tolist():
+            start = int(batch.sentence_starts[sentence])
+            distinct.update(batch.tokens[start:start + int(batch.sentence_lengths[sentence])])
+        flooded[comment] = len(distinct) <= FLOOD_DISTINCT_SHARE * words[comment]
+    return flooded
 
 
 def _rounded(labels: Sequence[str], probabilities: np.ndarray) -> list[dict[str, float]]:

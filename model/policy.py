@@ -18,7 +18,8 @@ class DecisionPolicy:
     3. P(abusive) >= review_abusive                      -> review  (abusive_above_review_threshold)
     4. P(whataboutism) >= review_whataboutism            -> review  (whataboutism_above_review_threshold)
     5. highest probability < min_confidence              -> review  (low_confidence)
-    6. otherwise                                         -> approve (substantive)
+    6. a flood: a few words repeated at length           -> review  (repeated_words)
+    7. otherwise                                         -> approve (substantive)
     A threshold above 1 switches its rule off (whataboutism is never rejected outright by default).
     """
 
@@ -38,8 +39,8 @@ class DecisionPolicy:
             if review > reject:
                 raise ConfigError(f"review_{category} ({review}) must not exceed reject_{category} ({reject})")
 
-    def decide(self, scores: dict[str, float]) -> tuple[str, list[str]]:
-        """The decision and the machine-readable reasons for it."""
+    def decide(self, scores: dict[str, float], flood: bool = False) -> tuple[str, list[str]]:
+        """The decision and the machine-readable reasons for it (``flood``: see ``model.moderation.floods``)."""
         abusive, whataboutism = scores["abusive"], scores["whataboutism"]
         if abusive >= self.reject_abusive:
             return "reject", ["abusive_above_reject_threshold"]
@@ -52,15 +53,20 @@ class DecisionPolicy:
             reasons.append("whataboutism_above_review_threshold")
         if max(scores.values()) < self.min_confidence:
             reasons.append("low_confidence")
+        if flood:
+            reasons.append("repeated_words")
         if reasons:
             return "review", reasons
         return "approve", ["substantive"]
 
-    def decide_all(self, abusive: np.ndarray, whataboutism: np.ndarray, highest: np.ndarray) -> list[str]:
+    def decide_all(self, abusive: np.ndarray, whataboutism: np.ndarray, highest: np.ndarray,
+                   flood: np.ndarray | None = None) -> list[str]:
         """The decision of each row of a batch, as ``decide`` makes it (``highest``: its top score)."""
         reject = (abusive >= self.reject_abusive) | (whataboutism >= self.reject_whataboutism)
         review = ((abusive >= self.review_abusive) | (whataboutism >= self.review_whataboutism)
                   | (highest < self.min_confidence))
+        if flood is not None:
+            review |= flood
         return np.where(reject, "reject", np.where(review, "review", "approve")).tolist()
 
     def to_dict(self) -> dict[str, float]:

@@ -24,6 +24,7 @@ from typing import Callable, Iterable, Iterator
 from model.artifact import atomic_write, file_in_the_way
 from model.errors import DataError, ModerationError
 from model.labels import CATEGORIES, STANCES
+from model.moderation import floods
 from model.text import LONE_SURROGATE
 from service.archive import (
     ArchiveReader,
@@ -189,7 +190,7 @@ class ChunkLabeller:
         category_rows = category.tolist()
         decisions = self.moderator.policy.decide_all(category[:, CATEGORIES.index("abusive")],
                                                      category[:, CATEGORIES.index("whataboutism")],
-                                                     category.max(axis=1))
+                                                     category.max(axis=1), floods(predictions))
         if self.moderator.classifier.stance_trained_:
             stance = predictions.stance.round(6)
             stances = [f'"{STANCES[i]}"' for i in stance.argmax(axis=1).tolist()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -211,6 +212,21 @@ def test_decisions_of_a_batch_are_those_of_each_row(thresholded: list[float], po
     one_by_one = [policy.decide(dict(zip(CATEGORIES, row)))[0] for row in scores.tolist()]
     assert policy.decide_all(scores[:, CATEGORIES.index("abusive")], scores[:, CATEGORIES.index("whataboutism")],
                              scores.max(axis=1)) == one_by_one
+    flood = rng.random(len(scores)) < 0.5
+    one_by_one = [policy.decide(dict(zip(CATEGORIES, row)), bool(f))[0] for row, f in zip(scores.tolist(), flood)]
+    assert policy.decide_all(scores[:, CATEGORIES.index("abusive")], scores[:, CATEGORIES.index("whataboutism")],
+                             scores.max(axis=1), flood) == one_by_one
+
+
+def test_a_flood_of_one_insult_is_never_approved(moderator) -> None:
+    """Repeated a few hundred times, an insult's spelling outweighed everything else and read as
+    substantive (approved); a flood is held for review whatever its scores, and a long civil comment
+    is not a flood."""
+    floods = ["idiot " * 500, "Idiot! " * 120, "I will kill you. " * 200]
+    for result in moderator.moderate([CommentInput(text) for text in floods]) + [moderator.moderate_one(floods[0])]:
+        assert result.decision != "approve" and "repeated_words" in result.reasons
+    long_civil = (Path(__file__).parent.parent / "seeds" / "003_2d5113ef618b1c85.txt").read_text(encoding="utf-8")[:5000]
+    assert "repeated_words" not in moderator.moderate_one(long_civil).reasons
 
 
 def test_slurs_the_labelled_set_lacks_are_abusive_even_in_a_friendly_frame(moderator) -> None:

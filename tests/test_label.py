@@ -927,3 +927,15 @@ def test_a_run_stopped_before_any_row_was_labelled_does_not_offer_a_resume(tmp_p
     assert "--resume" not in result.output and not list(tmp_path.glob("out*"))
     monkeypatch.setattr(service.labelling, "label_locally", original)
     assert label(str(source), "--out", str(out), "--jobs", "1").exit_code == 0
+
+
+def test_a_flood_is_held_for_review_in_batches_too(moderator) -> None:
+    """The batch labeller decides a flood ("idiot idiot …", read as substantive) as serving does."""
+    from service.archive import Chunk
+    from service.labelling import ChunkLabeller, Columns
+
+    lines = [json.dumps({"id": 1, "text": "idiot " * 500}).encode(),
+             json.dumps({"id": 2, "text": "Thank you for this careful report on the camps."}).encode()]
+    data, _ = ChunkLabeller(moderator, {}, Columns()).label(Chunk("a.jsonl", [1, 2], lines=lines))
+    flood, civil = (json.loads(line) for line in data.splitlines())
+    assert flood["decision"] == "review" and civil["decision"] == "approve"

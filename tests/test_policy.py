@@ -35,3 +35,11 @@ def test_reasons_match_the_decision() -> None:
     assert policy.decide({"substantive": 0.25, "whataboutism": 0.3, "abusive": 0.45}) == (
         "review", ["abusive_above_review_threshold", "low_confidence"])
     assert policy.decide({"substantive": 0.9, "whataboutism": 0.05, "abusive": 0.05}) == ("approve", ["substantive"])
+
+
+def test_a_flood_is_held_for_review_unless_rejected() -> None:
+    policy = DecisionPolicy()
+    civil = {"substantive": 0.9, "whataboutism": 0.05, "abusive": 0.05}
+    assert policy.decide(civil, flood=True) == ("review", ["repeated_words"])
+    assert policy.decide({"substantive": 0.05, "whataboutism": 0.05, "abusive": 0.9}, flood=True) == (
+        "reject", ["abusive_above_reject_threshold"])
