@@ -11,7 +11,6 @@ from model.classifier import CommentClassifier, Predictions, round_positive
 from model.labels import CATEGORIES, STANCES
 from model.policy import DecisionPolicy
 
-
 # A flood: a comment of at least FLOOD_WORDS words, at most FLOOD_DISTINCT_SHARE of them distinct ("idiot
 # idiot idiot …"). Its scores are past anything the model was trained on (repeating one insult a few
 # hundred times read as substantive), so the policy holds it for review whatever they say.

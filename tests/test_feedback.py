@@ -718,8 +718,8 @@ def test_a_decision_on_a_new_comment_naming_an_article_unknown_here_is_reported(
                                                 ("new-3", None))]
     merged, _, differences = merge_feedback(LabelledData([], []), decisions, {ARTICLE_ID: "x"}, "store")
     assert [r["article"] for r in merged.records] == [None, "x", None]
-    assert differences == ["new-1: article registered-elsewhere is not known here, so the comment is trained "
-                           "without it (by ana)"]
+    assert differences == [("new-1: article registered-elsewhere is not known here, so the comment is trained "
+                            "without it (by ana)")]
 
 
 def test_readers_never_create_a_feedback_database(tmp_path: Path, monkeypatch) -> None:
