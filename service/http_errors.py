@@ -29,6 +29,14 @@ class FieldError(Exception):
         self.field, self.message, self.status = field, message, status
 
 
+def field_path(location: list) -> str:
+    """A field's place in the body as the route's own checks name it: ``comments[0].text``."""
+    path = ""
+    for part in location:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}" if path else str(part)
+    return path
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error becomes a JSON body naming the field; nothing unexpected leaks as a traceback."""
 
@@ -36,9 +44,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
         detail = []
         for item in error.errors():
-            location = [str(part) for part in item.get("loc", ())]
+            location = list(item.get("loc", ()))
             location = location[1:] if location[:1] == ["body"] else location
-            field = "body" if item.get("type") == "json_invalid" else ".".join(location) or "body"
+            field = "body" if item.get("type") == "json_invalid" else field_path(location) or "body"
             detail.append({"field": field, "message": item.get("msg", "invalid"), "type": item.get("type")})
         if any(d["type"] == "json_invalid" for d in detail):
             return error_response(400, "request body is not valid JSON", detail)

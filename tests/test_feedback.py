@@ -447,7 +447,7 @@ def test_an_id_the_database_cannot_keep_is_refused_naming_the_field(client, stor
         assert refused.status_code == 422 and refused.json()["detail"][0]["field"] == "comment_id"
         moderated = client.post("/v1/moderate", json={"comments": [{"id": comment_id, "text": "hmm"}],
                                                       "queue": True}, headers=KEY)
-        assert moderated.status_code == 422 and moderated.json()["detail"][0]["field"] == "comments.0.id"
+        assert moderated.status_code == 422 and moderated.json()["detail"][0]["field"] == "comments[0].id"
     assert client.post("/v1/feedback", json=body | {"comment_id": 10**199}, headers=KEY).status_code == 201
     article = client.post("/v1/articles", json={"id": "a\x00", "title": "T", "body": "B"}, headers=KEY)
     assert article.status_code == 422 and article.json()["detail"][0]["field"] == "id"

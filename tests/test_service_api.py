@@ -85,16 +85,16 @@ def test_registered_articles_survive_a_restart(settings: Settings) -> None:
 @pytest.mark.parametrize("payload, status, field", [
     ({"comments": [{"text": ""}]}, 422, "comments[0].text"),
     ({"comments": [{"text": "   \n"}]}, 422, "comments[0].text"),
-    ({"comments": [{"text": 42}]}, 422, "comments.0.text"),
-    ({"comments": [{"text": None}]}, 422, "comments.0.text"),
-    ({"comments": [{"id": "x"}]}, 422, "comments.0.text"),
-    ({"comments": [{"text": "hi", "colour": "red"}]}, 422, "comments.0.colour"),
+    ({"comments": [{"text": 42}]}, 422, "comments[0].text"),
+    ({"comments": [{"text": None}]}, 422, "comments[0].text"),
+    ({"comments": [{"id": "x"}]}, 422, "comments[0].text"),
+    ({"comments": [{"text": "hi", "colour": "red"}]}, 422, "comments[0].colour"),
     ({"comments": [{"text": "hi", "article_id": "missing"}]}, 422, "comments[0].article_id"),
     ({"comments": [{"text": "x" * 501}]}, 422, "comments[0].text"),
     ({"comments": [{"text": "x"}] * 51}, 413, "comments"),
     ({"comments": []}, 422, "comments"),
     ({"notes": []}, 422, "comments"),
-    ({"comments": [{"text": "hi", "article": {"title": "t"}}]}, 422, "comments.0.article.body"),
+    ({"comments": [{"text": "hi", "article": {"title": "t"}}]}, 422, "comments[0].article.body"),
     ([1, 2], 422, "body"),
 ])
 def test_bad_input_gets_a_4xx_naming_the_field(client: TestClient, payload, status: int, field: str) -> None:
