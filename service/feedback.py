@@ -64,6 +64,10 @@ class StoreError(ModerationError):
     """The feedback database cannot be opened or written."""
 
 
+class DecisionConflict(ModerationError):
+    """A decision made on a revision of the comment's decision that is no longer the current one."""
+
+
 class StoredDecisionError(DataError):
     """A stored decision holds a value training cannot use (written by another tool or an older
     version); the message names the store, the comment id and the field."""
@@ -160,11 +164,13 @@ class FeedbackStore:
                     raise
                 time.sleep(0.05 * (attempt + 1))
 
-    def record(self, decision: Decision) -> tuple[str, int]:
-        """Store a decision: ("created" | "updated" | "unchanged", its revision). Durable on return."""
-        return self._retrying(lambda connection: self._record(connection, decision))
+    def record(self, decision: Decision, expected_revision: int | None = None) -> tuple[str, int]:
+        """Store a decision: ("created" | "updated" | "unchanged", its revision). Durable on return.
+        With ``expected_revision`` (0: undecided), a different decision stored since is not replaced:
+        ``DecisionConflict``."""
+        return self._retrying(lambda connection: self._record(connection, decision, expected_revision))
 
-    def _record(self, connection, decision: Decision) -> tuple[str, int]:
+    def _record(self, connection, decision: Decision, expected_revision: int | None = None) -> tuple[str, int]:
         fields = _storable(asdict(decision))
         if not (fields["note"] or "").strip():  # an empty or blank note is no note: resending it changes nothing
             fields["note"] = None
@@ -175,6 +181,8 @@ class FeedbackStore:
         if current is not None and all((current[k] or None if k == "note" else current[k]) == v
                                        for k, v in fields.items()):
             return "unchanged", current["revision"]
+        if expected_revision is not None and (0 if current is None else current["revision"]) != expected_revision:
+            raise DecisionConflict(_conflict(comment_id, current, expected_revision))
         revision = 1 if current is None else current["revision"] + 1
         row = {**fields, "revision": revision, "decided_at": _now()}
         if current is None:
@@ -396,3 +404,13 @@ def _safe(url: str) -> str:
 
 def _first_line(error: Exception) -> str:
     return (str(getattr(error, "orig", None) or error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def _conflict(comment_id: str, current, expected_revision: int) -> str:
+    """Why a decision made on an older revision is refused: who decided since, and what."""
+    if current is None:
+        return (f"comment_id '{comment_id}' has no decision, not revision {expected_revision}: send "
+                "expected_revision 0")
+    return (f"comment_id '{comment_id}' was decided {current['category']} by {current['moderator']} "
+            f"(revision {current['revision']}) since revision {expected_revision}: read it with GET "
+            f"/v1/feedback/{comment_id} before deciding again")

@@ -10,8 +10,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from model.corpus import json_problem
 from model.errors import ModerationError
 from service.articles import SeedArticleError
-from service.feedback import StoreError
+from service.feedback import DecisionConflict, StoreError
 
+CONFLICTS = (SeedArticleError, DecisionConflict)  # what the request asks contradicts what is stored: 409
 UNPARSED_BODY = "There was an error parsing the body"  # FastAPI's words when json.loads raises other than
 # a JSON error: RecursionError (nested too deeply), ValueError (an integer of more than 4,300 digits)
 
@@ -68,7 +69,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(ModerationError)
     async def moderation_error(request: Request, error: ModerationError) -> JSONResponse:
-        status = 503 if isinstance(error, StoreError) else 409 if isinstance(error, SeedArticleError) else 422
+        status = 503 if isinstance(error, StoreError) else 409 if isinstance(error, CONFLICTS) else 422
         return error_response(status, str(error))
 
     @app.exception_handler(Exception)  # the server log has the traceback

@@ -64,7 +64,7 @@ async def feedback(body: FeedbackIn, request: Request, response: Response) -> di
     decision = Decision(comment_id=str(body.comment_id), text=body.text, category=body.category,
                         moderator=body.moderator, article_id=body.article_id, stance=body.stance,
                         note=body.note)
-    status, revision = await asyncio.to_thread(request.app.state.feedback.record, decision)
+    status, revision = await asyncio.to_thread(request.app.state.feedback.record, decision, body.expected_revision)
     response.status_code = 201 if status == "created" else 200
     return {"comment_id": decision.comment_id, "status": status, "revision": revision}
 

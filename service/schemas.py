@@ -91,6 +91,8 @@ class FeedbackIn(BaseModel):
     stance: Literal["supports", "disputes", "neutral"] | None = None
     moderator: StrictStr = Field(min_length=1, max_length=200)
     note: Annotated[StrictStr, Field(max_length=2000)] | None = None
+    # the revision the moderator decided on (0: undecided): another decision stored since is a 409
+    expected_revision: Annotated[StrictInt, Field(ge=0, le=2**62)] | None = None
 
     _storable_id = field_validator("comment_id")(storable_id)
 

@@ -23,6 +23,7 @@ from service.cli import cli
 from service.feedback import (
     SQLITE_FILE,
     Decision,
+    DecisionConflict,
     FeedbackStore,
     Queued,
     StoreError,
@@ -101,6 +102,21 @@ def test_same_decision_twice_is_stored_once_and_a_change_keeps_history(store) ->
     assert stored["category"] == "substantive" and stored["revision"] == 2
     assert [(v["revision"], v["category"]) for v in stored["history"]] == [(1, "abusive"), (2, "substantive")]
     assert store.count() == 1
+
+
+def test_a_decision_on_a_revision_no_longer_current_replaces_nothing(store) -> None:
+    """Two moderators on one comment: the second, deciding on the undecided comment it was shown
+    (expected_revision 0), is refused and told who decided, instead of silently replacing it."""
+    assert store.record(decision(moderator="ana"), expected_revision=0) == ("created", 1)
+    assert store.record(decision(moderator="ana"), expected_revision=0) == ("unchanged", 1)  # a retry
+    with pytest.raises(DecisionConflict, match="comment_id 'c1' was decided abusive by ana \\(revision 1\\) since "
+                                               "revision 0"):
+        store.record(decision(category="substantive", moderator="ben"), expected_revision=0)
+    with pytest.raises(DecisionConflict, match="comment_id 'c2' has no decision, not revision 1"):
+        store.record(decision("c2"), expected_revision=1)
+    assert store.decision("c1")["moderator"] == "ana" and store.decision("c2") is None
+    assert store.record(decision(category="substantive", moderator="ben"), expected_revision=1) == ("updated", 2)
+    assert store.record(decision(category="whataboutism", moderator="cy")) == ("updated", 3)  # none given: as before
 
 
 def test_an_empty_note_and_no_note_are_the_same_decision(store) -> None:
@@ -272,6 +288,17 @@ def test_feedback_endpoint_stores_updates_and_reports(client) -> None:
     stored = client.get("/v1/feedback/7", headers=KEY).json()
     assert [v["category"] for v in stored["history"]] == ["whataboutism", "substantive"]
     assert client.get("/v1/feedback/unknown", headers=KEY).status_code == 404
+
+
+def test_a_second_moderator_on_a_decided_comment_gets_409_naming_the_first(client) -> None:
+    body = {"comment_id": "q1", "text": "And Iraq?", "category": "whataboutism", "moderator": "ana",
+            "expected_revision": 0}
+    assert client.post("/v1/feedback", json=body, headers=KEY).status_code == 201
+    late = client.post("/v1/feedback", json=body | {"category": "substantive", "moderator": "ben"}, headers=KEY)
+    assert late.status_code == 409 and "decided whataboutism by ana (revision 1)" in late.json()["error"]
+    assert client.get("/v1/feedback/q1", headers=KEY).json()["moderator"] == "ana"
+    negative = client.post("/v1/feedback", json=body | {"expected_revision": -1}, headers=KEY)
+    assert negative.status_code == 422 and negative.json()["detail"][0]["field"] == "expected_revision"
 
 
 @pytest.mark.parametrize("change, field", [

@@ -236,3 +236,26 @@ def test_sign_in_says_why_it_failed(server: str) -> None:
         page.click("button[type=submit]")
         expect(page.locator("#login-error")).to_contain_text("The server did not answer")
         browser.close()
+
+
+def test_a_comment_another_moderator_decided_meanwhile_keeps_their_decision(server: str) -> None:
+    """Both pages showed the comment; the second decision used to replace the first without a word."""
+    from playwright.sync_api import expect, sync_playwright
+
+    api = httpx.Client(base_url=server, headers={"X-API-Key": "key"}, timeout=30)
+    comments = [{"id": f"t{n}", "text": f"And what about Guantanamo? Nobody writes about that, part {n}.",
+                 "article_id": "003_2d5113ef618b1c85"} for n in range(2)]
+    assert api.post("/v1/moderate", json={"comments": comments, "queue": True}).json()["queued"] == 2
+    queue = api.get("/v1/queue").json()["items"]
+    with sync_playwright() as playwright:
+        browser, page = signed_in_page(playwright, server)
+        expect(page.locator("#text")).to_have_text(queue[0]["text"])
+        ben = {"comment_id": queue[0]["comment_id"], "text": queue[0]["text"], "category": "whataboutism",
+               "moderator": "ben", "expected_revision": 0}
+        assert api.post("/v1/feedback", json=ben).status_code == 201
+        page.keyboard.press("1")  # ana: substantive
+        expect(page.locator("#status")).to_contain_text("already decided")
+        expect(page.locator("#status")).to_contain_text("by ben")
+        expect(page.locator("#text")).to_have_text(queue[1]["text"])
+        browser.close()
+    assert api.get(f"/v1/feedback/{queue[0]['comment_id']}").json()["moderator"] == "ben"

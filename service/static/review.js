@@ -112,14 +112,22 @@ async function decide(category) {
   try {
     response = await fetch("/v1/feedback", {
       method: "POST", credentials: "same-origin", headers: { "content-type": "application/json" },
+      // expected_revision 0: decided on the queue's undecided comment, so another moderator's decision
+      // made meanwhile is not replaced (409) but shown
       body: JSON.stringify({ comment_id: item.comment_id, text: item.text, article_id: item.article_id,
-                             category, stance: state.stance, moderator }),
+                             category, stance: state.stance, moderator, expected_revision: 0 }),
     });
   } catch (error) {
     $("status").textContent = `Not saved: the server did not answer (${error.message}); try again.`;
     return;
   } finally {
     state.saving = false;
+  }
+  if (response.status === 409) {  // decided by another moderator meanwhile: theirs stands, on to the next
+    state.total -= 1;
+    next();
+    $("status").textContent = `Not saved, already decided: ${await problem(response)}`;
+    return;
   }
   if (!response.ok) { $("status").textContent = `Not saved: ${await problem(response)}`; return; }
   state.total -= 1;
