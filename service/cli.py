@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -541,6 +542,7 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
         def label_chunks(chunks):
             return label_locally(chunks, labeller, jobs, settings.model_dir, settings.data_dir, columns)
     progress = Progress(enabled=sys.stderr.isatty() and not quiet)
+    signal.signal(signal.SIGTERM, _interrupted)  # systemd's stop, docker stop, timeout: as Ctrl-C
     try:
         result = run_labelling(reader, output, label_chunks, resume=resume, overwrite=overwrite,
                                progress=progress)
@@ -555,6 +557,11 @@ def label(input_spec: str, out: Path | None, split: str | None, jobs: int | None
     result.notes.extend(column_notes(result.tally, columns))
     for line in summary_lines(result):
         click.echo(line, err=True)
+
+
+def _interrupted(signum: int, frame) -> None:
+    """SIGTERM stops a labelling run as Ctrl-C does: what is saved is kept and the message says how to go on."""
+    raise KeyboardInterrupt
 
 
 def _stopped(cause: str, output) -> str:

@@ -939,3 +939,27 @@ def test_a_flood_is_held_for_review_in_batches_too(moderator) -> None:
     data, _ = ChunkLabeller(moderator, {}, Columns()).label(Chunk("a.jsonl", [1, 2], lines=lines))
     flood, civil = (json.loads(line) for line in data.splitlines())
     assert flood["decision"] == "review" and civil["decision"] == "approve"
+
+
+def test_sigterm_stops_a_run_as_ctrl_c_does_saying_how_to_go_on(tmp_path: Path) -> None:
+    """systemd's stop, docker stop or timeout sent SIGTERM, and the run ended without a word."""
+    source = tmp_path / "a.jsonl"
+    rows = comments(20000)
+    write_jsonl(source, rows)
+    out = tmp_path / "o.jsonl"
+    command = [sys.executable, "-m", "service.cli", "label", str(source), "--out", str(out), "--jobs", "1",
+               "--chunk-rows", "100"]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    checkpoint = out.with_name(out.name + ".partial.json")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:  # a chunk done
+        if checkpoint.exists() and json.loads(checkpoint.read_text() or "{}").get("bytes_done", 0) > 0:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert not out.exists(), "the run finished before it could be stopped; make the input larger"
+    assert process.returncode == 1 and "interrupted after" in stderr and "--resume" in stderr, stderr
+    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    assert [row["id"] for row in read_jsonl(out)] == [row["id"] for row in rows]
