@@ -164,6 +164,9 @@ def _load_sources(data: tuple[str, ...], columns: dict) -> "LabelledData":
                            article_title=columns["article_title_column"],
                            article_body=columns["article_body_column"],
                            label_map=parse_label_map(columns["label_map"]))
+    twice = _given_twice(data)
+    if twice is not None:
+        raise click.ClickException(f"--data {twice} is given twice: its rows would count twice")
     merged = LabelledData([], [])
     articles = ArticleStore(load_settings().data_dir).texts()
     for spec in data:
@@ -171,6 +174,17 @@ def _load_sources(data: tuple[str, ...], columns: dict) -> "LabelledData":
         merged.records.extend(loaded.records)
         merged.sources.extend(loaded.sources)
     return merged
+
+
+def _given_twice(data: tuple[str, ...]) -> str | None:
+    """The first source given a second time (a path by the file it names, a Hub name as written)."""
+    seen = set()
+    for spec in data:
+        key = os.path.realpath(spec) if os.path.exists(spec) else spec
+        if key in seen:
+            return spec
+        seen.add(key)
+    return None
 
 
 @cli.command()

@@ -143,6 +143,16 @@ def test_a_csv_row_with_too_many_fields_is_named_by_the_line_it_starts_on(tmp_pa
         load_source(str(csv_file), ColumnMap())
 
 
+@pytest.mark.parametrize("command", ["train", "eval"])
+def test_a_source_given_twice_is_refused(tmp_path: Path, monkeypatch, command: str) -> None:
+    """Its rows were trained (or scored) twice without a word."""
+    data = tmp_path / "a.csv"
+    data.write_text("text,category\nfine,substantive\n")
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(cli, [command, "--data", str(data), "--data", "./a.csv"])
+    assert result.exit_code == 1 and "--data ./a.csv is given twice: its rows would count twice" in result.output
+
+
 def test_a_csv_header_naming_a_column_twice_is_refused(tmp_path: Path) -> None:
     """pandas renamed the second 'text' to 'text.1', which was silently left out (moderate label
     refuses such a header)."""
