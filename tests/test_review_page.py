@@ -80,14 +80,19 @@ def signed_in_page(playwright, server: str):
     return browser, page
 
 
+def queued_deflections(server: str, prefix: str, n: int) -> tuple[httpx.Client, list[dict]]:
+    """An API client, and the queue after ``n`` deflections (ids ``prefix``0, 1 …) were moderated into it."""
+    api = httpx.Client(base_url=server, headers={"X-API-Key": "key"}, timeout=30)
+    comments = [{"id": f"{prefix}{i}", "text": f"And what about Guantanamo? Nobody writes about that, part {i}.",
+                 "article_id": "003_2d5113ef618b1c85"} for i in range(n)]
+    assert api.post("/v1/moderate", json={"comments": comments, "queue": True}).json()["queued"] == n
+    return api, api.get("/v1/queue").json()["items"]
+
+
 def test_a_key_pressed_twice_decides_one_comment_and_skips_none(server: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    api = httpx.Client(base_url=server, headers={"X-API-Key": "key"}, timeout=30)
-    comments = [{"id": f"q{n}", "text": f"And what about Guantanamo? Nobody writes about that, part {n}.",
-                 "article_id": "003_2d5113ef618b1c85"} for n in range(3)]
-    assert api.post("/v1/moderate", json={"comments": comments, "queue": True}).json()["queued"] == 3
-    queue = api.get("/v1/queue").json()["items"]
+    api, queue = queued_deflections(server, "q", 3)
     with sync_playwright() as playwright:
         browser, page = signed_in_page(playwright, server)
         expect(page.locator("#text")).to_have_text(queue[0]["text"])
@@ -242,11 +247,7 @@ def test_a_comment_another_moderator_decided_meanwhile_keeps_their_decision(serv
     """Both pages showed the comment; the second decision used to replace the first without a word."""
     from playwright.sync_api import expect, sync_playwright
 
-    api = httpx.Client(base_url=server, headers={"X-API-Key": "key"}, timeout=30)
-    comments = [{"id": f"t{n}", "text": f"And what about Guantanamo? Nobody writes about that, part {n}.",
-                 "article_id": "003_2d5113ef618b1c85"} for n in range(2)]
-    assert api.post("/v1/moderate", json={"comments": comments, "queue": True}).json()["queued"] == 2
-    queue = api.get("/v1/queue").json()["items"]
+    api, queue = queued_deflections(server, "t", 2)
     with sync_playwright() as playwright:
         browser, page = signed_in_page(playwright, server)
         expect(page.locator("#text")).to_have_text(queue[0]["text"])
