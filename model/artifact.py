@@ -398,9 +398,11 @@ def load_model(directory: Path = DEFAULT_MODEL_DIR) -> tuple[Moderator, dict]:
         raise ArtifactError(f"{artifact_path}: holds a {type(classifier).__name__}, not a CommentClassifier")
     try:
         policy = DecisionPolicy(**card["decision_policy"])
-    except (TypeError, ConfigError) as error:  # a field this code does not know, one missing, or out of range
+    except TypeError as error:  # a field this code does not know, or one missing: another version's card
         raise ArtifactError(f"{directory / CARD_FILE}: decision_policy does not fit this code ({error}): "
                             "run `moderate train`") from None
+    except ConfigError as error:  # a threshold an operator set that cannot mean what they meant
+        raise ArtifactError(f"{directory / CARD_FILE}: decision_policy: {error}; correct it in the card") from None
     moderator = Moderator(classifier, policy, card["model_version"])
     try:
         moderator.moderate_one("A smoke test of the loaded model.", "An article.")

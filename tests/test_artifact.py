@@ -160,11 +160,20 @@ def test_missing_artifact_file(model_copy: Path) -> None:
     (lambda card: card.update({"reference_scores": [{"text": "hi"}]}), r"reference_scores must be a list"),
     (lambda card: card.update({"reference_scores": [{"text": "hi", "category": [0.2, 0.3, 0.5],  # no article
                                                      "stance": [0.3, 0.3, 0.4]}]}), r"reference_scores must be a list"),
-    (lambda card: card["decision_policy"].update({"reject_abusive": "x"}), r"decision_policy does not fit this code"),
 ])
 def test_card_entries_that_cannot_be_used_are_named_not_a_traceback(model_copy: Path, change, message: str) -> None:
     edit_card(model_copy, change)
     with pytest.raises(ArtifactError, match=rf"{CARD_FILE}: .*{message}.*moderate train"):
+        load_model(model_copy)
+
+
+@pytest.mark.parametrize("threshold", ["x", 1.5, True])
+def test_a_threshold_set_wrong_in_the_card_is_named_to_be_corrected_not_retrained(model_copy: Path,
+                                                                                   threshold) -> None:
+    """An operator's typo in a threshold was answered "run `moderate train`", which does not mend it."""
+    edit_card(model_copy, lambda card: card["decision_policy"].update({"reject_abusive": threshold}))
+    with pytest.raises(ArtifactError, match=rf"{CARD_FILE}: decision_policy: policy threshold reject_abusive must be "
+                                            r"a number in \[0, 1.01\], got .*; correct it in the card$"):
         load_model(model_copy)
 
 
