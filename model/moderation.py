@@ -8,6 +8,7 @@ from typing import Sequence
 import numpy as np
 
 from model.classifier import CommentClassifier, Predictions, round_positive
+from model.cues import FeatureBatch, run_starts
 from model.labels import CATEGORIES, STANCES
 from model.policy import DecisionPolicy
 
@@ -93,14 +94,31 @@ def floods(predictions: Predictions) -> np.ndarray:
     batch = predictions.batch
     n_comments = len(predictions.category)
     words = np.bincount(batch.sentence_owner, weights=batch.sentence_lengths, minlength=n_comments)
+    long = words >= FLOOD_WORDS
     flooded = np.zeros(n_comments, dtype=bool)
-    for comment in np.flatnonzero(words >= FLOOD_WORDS).tolist():
-        distinct = set()
-        for sentence in np.flatnonzero(batch.sentence_owner == comment).tolist():
-            start = int(batch.sentence_starts[sentence])
-            distinct.update(batch.tokens[start:start + int(batch.sentence_lengths[sentence])])
-        flooded[comment] = len(distinct) <= FLOOD_DISTINCT_SHARE * words[comment]
+    if long.any():
+        flooded[long] = _distinct_words(batch, long)[long] <= FLOOD_DISTINCT_SHARE * words[long]
     return flooded
+
+
+def _distinct_words(batch: FeatureBatch, chosen: np.ndarray) -> np.ndarray:
+    """Per comment, how many distinct words it holds (counted for the ``chosen`` comments only): by
+    word id in one sort when the batch has its words' ids, else by the sentences' tokens."""
+    terms = batch.spelling_terms
+    if terms is not None:
+        kept = chosen[terms.comments]
+        span = int(terms.ids.max(initial=0)) + 1
+        pairs = np.sort(terms.comments[kept].astype(np.int64) * span + terms.ids[kept])  # np.unique: ten times slower
+        return np.bincount(pairs[run_starts(pairs)] // span, minlength=len(chosen))
+    counts = np.zeros(len(chosen), dtype=np.int64)
+    owners = batch.sentence_owner  # non-decreasing: a comment's sentences are a range
+    for comment in np.flatnonzero(chosen).tolist():
+        first, end = np.searchsorted(owners, [comment, comment + 1]).tolist()
+        distinct = set()
+        for start, length in zip(batch.sentence_starts[first:end].tolist(), batch.sentence_lengths[first:end].tolist()):
+            distinct.update(batch.tokens[start:start + length])
+        counts[comment] = len(distinct)
+    return counts
 
 
 def _rounded(labels: Sequence[str], probabilities: np.ndarray) -> list[dict[str, float]]:

@@ -542,3 +542,18 @@ def test_a_classifier_with_clauses_scores_one_comment_as_in_a_batch() -> None:
         one = restored.predict([text], [None])
         np.testing.assert_allclose(one.category[0], batch.category[i], atol=1e-12)
         assert one.worst_sentence(0) == batch.worst_sentence(i)
+
+
+def test_the_flood_check_counts_words_alike_with_or_without_their_ids(moderator) -> None:
+    """By word id when the batch has them (spelling on), else by the sentences' tokens (spelling off)."""
+    from model.moderation import _distinct_words, floods
+
+    texts = ["idiot " * 150, "I will kill you. " * 40, "Good report. " * 10 + "idiot " * 300,
+             (Path(__file__).parent.parent / "seeds" / "003_2d5113ef618b1c85.txt").read_text(encoding="utf-8")[:3000]]
+    predictions = moderator.classifier.predict(texts, [None] * len(texts))
+    every = np.ones(len(texts), dtype=bool)
+    by_ids, flooded = _distinct_words(predictions.batch, every), floods(predictions)
+    predictions.batch.spelling_terms = None
+    assert _distinct_words(predictions.batch, every).tolist() == by_ids.tolist()
+    assert by_ids[:3].tolist() == [1, 4, 3]
+    assert floods(predictions).tolist() == flooded.tolist() == [True, True, True, False]
