@@ -153,6 +153,18 @@ def test_a_comparison_without_stance_labels_shows_no_stance_score_not_zero() -> 
     assert stance_line.split() == ["stance", "macro-F1", "-", "-"]
 
 
+@pytest.mark.parametrize("current, new, shown", [(0.8, 0.9, ["0.800", "0.900"]),
+                                                  (0.90312, 0.90287, ["0.9031", "0.9029"]),
+                                                  (0.9030004, 0.9030001, ["0.903000", "0.903000"]),
+                                                  (0.903, 0.903, ["0.903", "0.903"])])
+def test_a_comparison_shows_the_two_category_scores_apart(current: float, new: float, shown: list[str]) -> None:
+    """A model worse by less than 0.0005 was refused while both scores printed the same."""
+    comparison = {"comparable": True, "current_version": "v1", "n_compared": 9, "n_held_out": 9,
+                  "current_macro_f1": current, "new_macro_f1": new,
+                  "current_stance_macro_f1": 0.6, "new_stance_macro_f1": 0.6}
+    assert format_comparison(comparison).splitlines()[1].split()[2:] == shown
+
+
 def test_unknown_config_key_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "train.toml"
     path.write_text("[training]\nC_category = 2.0\nlearning_rate = 3\n")
