@@ -86,7 +86,7 @@ def queued_deflections(server: str, prefix: str, n: int) -> tuple[httpx.Client, 
     comments = [{"id": f"{prefix}{i}", "text": f"And what about Guantanamo? Nobody writes about that, part {i}.",
                  "article_id": "003_2d5113ef618b1c85"} for i in range(n)]
     assert api.post("/v1/moderate", json={"comments": comments, "queue": True}).json()["queued"] == n
-    return api, api.get("/v1/queue").json()["items"]
+    return api, api.get("/v1/queue", params={"limit": 500}).json()["items"]
 
 
 def test_a_key_pressed_twice_decides_one_comment_and_skips_none(server: str) -> None:
@@ -260,3 +260,22 @@ def test_a_comment_another_moderator_decided_meanwhile_keeps_their_decision(serv
         expect(page.locator("#text")).to_have_text(queue[1]["text"])
         browser.close()
     assert api.get(f"/v1/feedback/{queue[0]['comment_id']}").json()["moderator"] == "ben"
+
+
+def test_the_next_page_passes_over_no_comment_when_a_skipped_one_was_decided_elsewhere(server: str) -> None:
+    """The next 200 were asked for from an offset of the number skipped: once another moderator
+    decided one of the skipped comments, the first comment of the next page was passed over."""
+    from playwright.sync_api import expect, sync_playwright
+
+    api, queue = queued_deflections(server, "p", 203)
+    with sync_playwright() as playwright:
+        browser, page = signed_in_page(playwright, server)
+        expect(page.locator("#text")).to_have_text(queue[0]["text"])
+        ben = {"comment_id": queue[0]["comment_id"], "text": queue[0]["text"], "category": "whataboutism",
+               "moderator": "ben"}
+        assert api.post("/v1/feedback", json=ben).status_code == 201
+        for _ in range(200):
+            page.keyboard.press("j")
+        expect(page.locator("#text")).to_have_text(queue[200]["text"])
+        expect(page.locator("#remaining")).to_have_text("202 in queue, 200 skipped")
+        browser.close()

@@ -2,23 +2,36 @@
 "use strict";
 
 const PAGE = 200;
-const state = { items: [], index: 0, stance: null, total: 0, skipped: 0, saving: false };
+const MAX_PAGE = 500;  // the most /v1/queue gives at once
+// passed: the ids of the comments skipped, which stay queued and are not shown again until a reload
+const state = { items: [], index: 0, stance: null, total: 0, skipped: 0, passed: new Set(), more: false,
+                saving: false };
 const $ = (id) => document.getElementById(id);
 const moderatorInput = $("moderator");
 moderatorInput.value = localStorage.getItem("moderator") || "";
 moderatorInput.addEventListener("change", () => localStorage.setItem("moderator", moderatorInput.value.trim()));
 
 async function load() {
-  // Skipped comments stay queued, ahead of those not yet shown: the next page starts after them.
-  let response;
-  try {
-    response = await fetch(`/v1/queue?limit=${PAGE}&offset=${state.skipped}`, { credentials: "same-origin" });
-  } catch (error) {
-    return unloaded(`the server did not answer (${error.message})`);
+  // From the top of the queue, leaving out the comments skipped: an offset would pass over a comment
+  // when another moderator decides one of them, or when new ones arrive ahead.
+  const items = [];
+  let offset = 0, full = true, page = null;
+  while (full && items.length === 0) {
+    const limit = Math.min(MAX_PAGE, PAGE + state.passed.size);
+    let response;
+    try {
+      response = await fetch(`/v1/queue?limit=${limit}&offset=${offset}`, { credentials: "same-origin" });
+    } catch (error) {
+      return unloaded(`the server did not answer (${error.message})`);
+    }
+    if (!response.ok) return unloaded(await problem(response));
+    page = await response.json();
+    items.push(...page.items.filter((item) => !state.passed.has(item.comment_id)));
+    full = page.items.length === limit;
+    offset += limit;
   }
-  if (!response.ok) return unloaded(await problem(response));
-  const page = await response.json();
-  state.items = page.items;
+  state.items = items;
+  state.more = full;
   state.total = page.total;
   state.index = 0;
   show();
@@ -33,7 +46,7 @@ function unloaded(reason) {
 
 function show() {
   const item = state.items[state.index];
-  if (!item && state.items.length === PAGE) { load(); return; }  // more wait beyond this page
+  if (!item && state.more) { load(); return; }  // more wait beyond this page
   $("remaining").textContent = `${state.total} in queue` + (state.skipped ? `, ${state.skipped} skipped` : "");
   $("empty").hidden = Boolean(item);
   $("empty").textContent = state.skipped ? `No more comments to show: the ${state.skipped} you skipped still wait `
@@ -150,7 +163,8 @@ for (const button of document.querySelectorAll(".stance")) {
 }
 function skip() {
   if (state.saving) return;  // the decision being saved moves on by itself
-  if (state.items[state.index]) state.skipped += 1;
+  const item = state.items[state.index];
+  if (item) { state.skipped += 1; state.passed.add(item.comment_id); }
   next();
 }
 
