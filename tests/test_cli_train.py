@@ -542,3 +542,14 @@ def test_loading_a_source_draws_no_progress_bar_of_datasets(tmp_path: Path, caps
     path.write_text("text,category\nYou idiot.,abusive\nGood piece.,substantive\n")
     load_source(str(path), ColumnMap())
     assert "Generating train split" not in capsys.readouterr().err
+
+
+def test_a_source_is_named_in_the_card_by_its_absolute_path(tmp_path: Path, monkeypatch) -> None:
+    """Given as a relative path ("small.csv"), it was recorded so, which names no file elsewhere."""
+    from training.sources import ColumnMap, load_source
+
+    (tmp_path / "small.csv").write_text("text,category\nfine,substantive\n")
+    monkeypatch.chdir(tmp_path)
+    loaded = load_source("small.csv", ColumnMap())
+    assert loaded.sources[0]["path"] == str(tmp_path.resolve() / "small.csv")
+    assert loaded.records[0]["id"] == "small.csv:2" and loaded.records[0]["source"] == "small.csv"

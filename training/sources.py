@@ -105,7 +105,9 @@ def load_source(spec: str, columns: ColumnMap, articles: dict[str, str] | None =
     records = [_record(_named_classes(row, classes), line, spec, columns, names, articles or {})
                for line, row in _rows(dataset, row_lines, spec)]
     covered = sorted({r["category"] for r in records})
-    source = {"path": spec, "kind": kind, "rows": len(records), "labels": covered}
+    # a file or folder by its absolute path, so the card names it wherever training ran from
+    source = {"path": str(Path(spec).resolve()) if Path(spec).exists() else spec, "kind": kind,
+              "rows": len(records), "labels": covered}
     if Path(spec).is_file():
         source["sha256"] = sha256_of(Path(spec))
     if len(covered) < len(CATEGORIES):
