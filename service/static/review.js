@@ -3,9 +3,8 @@
 
 const PAGE = 200;
 const MAX_PAGE = 500;  // the most /v1/queue gives at once
-// passed: the ids of the comments skipped, which stay queued and are not shown again until a reload
-const state = { items: [], index: 0, stance: null, total: 0, skipped: 0, passed: new Set(), more: false,
-                saving: false };
+// skipped: the ids of the comments skipped, which stay queued and are not shown again until a reload
+const state = { items: [], index: 0, stance: null, total: 0, skipped: new Set(), more: false, saving: false };
 const $ = (id) => document.getElementById(id);
 const moderatorInput = $("moderator");
 moderatorInput.value = localStorage.getItem("moderator") || "";
@@ -17,7 +16,7 @@ async function load() {
   const items = [];
   let offset = 0, full = true, page = null;
   while (full && items.length === 0) {
-    const limit = Math.min(MAX_PAGE, PAGE + state.passed.size);
+    const limit = Math.min(MAX_PAGE, PAGE + state.skipped.size);
     let response;
     try {
       response = await fetch(`/v1/queue?limit=${limit}&offset=${offset}`, { credentials: "same-origin" });
@@ -26,7 +25,7 @@ async function load() {
     }
     if (!response.ok) return unloaded(await problem(response));
     page = await response.json();
-    items.push(...page.items.filter((item) => !state.passed.has(item.comment_id)));
+    items.push(...page.items.filter((item) => !state.skipped.has(item.comment_id)));
     full = page.items.length === limit;
     offset += limit;
   }
@@ -47,9 +46,10 @@ function unloaded(reason) {
 function show() {
   const item = state.items[state.index];
   if (!item && state.more) { load(); return; }  // more wait beyond this page
-  $("remaining").textContent = `${state.total} in queue` + (state.skipped ? `, ${state.skipped} skipped` : "");
+  const skipped = state.skipped.size;
+  $("remaining").textContent = `${state.total} in queue` + (skipped ? `, ${skipped} skipped` : "");
   $("empty").hidden = Boolean(item);
-  $("empty").textContent = state.skipped ? `No more comments to show: the ${state.skipped} you skipped still wait `
+  $("empty").textContent = skipped ? `No more comments to show: the ${skipped} you skipped still wait `
     + "in the queue (reload the page to see them again)." : "The review queue is empty.";
   $("item").hidden = !item;
   $("status").textContent = "";
@@ -136,15 +136,12 @@ async function decide(category) {
   } finally {
     state.saving = false;
   }
-  if (response.status === 409) {  // decided by another moderator meanwhile: theirs stands, on to the next
-    state.total -= 1;
-    next();
-    $("status").textContent = `Not saved, already decided: ${await problem(response)}`;
-    return;
-  }
-  if (!response.ok) { $("status").textContent = `Not saved: ${await problem(response)}`; return; }
+  // 409: decided by another moderator meanwhile; theirs stands and the comment has left the queue too
+  const conflict = response.status === 409 ? await problem(response) : null;
+  if (!response.ok && conflict === null) { $("status").textContent = `Not saved: ${await problem(response)}`; return; }
   state.total -= 1;
   next();
+  if (conflict !== null) $("status").textContent = `Not saved, already decided: ${conflict}`;
 }
 
 // What an error answer says is wrong: its JSON "error", else its status.
@@ -164,7 +161,7 @@ for (const button of document.querySelectorAll(".stance")) {
 function skip() {
   if (state.saving) return;  // the decision being saved moves on by itself
   const item = state.items[state.index];
-  if (item) { state.skipped += 1; state.passed.add(item.comment_id); }
+  if (item) state.skipped.add(item.comment_id);
   next();
 }
 
