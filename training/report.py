@@ -30,11 +30,11 @@ def format_comparison(comparison: dict) -> str:
     if not comparison["comparable"]:
         return (f"  the current model ({comparison['current_version']}) was trained on every article now "
                 f"held out, so the two cannot be compared fairly")
+    current, new = comparison["current_macro_f1"], comparison["new_macro_f1"]
+    decimals = _telling(current, new)
     return "\n".join([
         f"  {'':<22}{'current':>10}{'new':>10}",
-        f"  {'category macro-F1':<22}"
-        + "".join(f"{comparison[key]:>10.{_telling(comparison['current_macro_f1'], comparison['new_macro_f1'])}f}"
-                  for key in ("current_macro_f1", "new_macro_f1")),
+        f"  {'category macro-F1':<22}{current:>10.{decimals}f}{new:>10.{decimals}f}",
         f"  {'stance macro-F1':<22}{_score(comparison['current_stance_macro_f1'])}"
         f"{_score(comparison['new_stance_macro_f1'])}",
         f"  (current model {comparison['current_version']}; on the {comparison['n_compared']} of "
