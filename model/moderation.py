@@ -84,9 +84,9 @@ class Moderator:
                 decision=decision, reasons=reasons, explanation=explanation))
         return results
 
-    def moderate_one(self, text: str, article: str | None = None) -> ModerationResult:
-        """Moderate a single comment."""
-        return self.moderate([CommentInput(text, article)])[0]
+    def moderate_one(self, text: str, article: str | None = None, *, top: int = 6) -> ModerationResult:
+        """Moderate a single comment (``top``: explanation entries, as ``moderate`` takes them)."""
+        return self.moderate([CommentInput(text, article)], top=top)[0]
 
 
 def floods(predictions: Predictions) -> np.ndarray:

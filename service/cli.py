@@ -431,7 +431,6 @@ def score(text: str | None, article_id: str | None, model_dir: Path | None) -> N
       moderate score "This article is one-sided nonsense." --article 003_2d5113ef618b1c85
       echo "and what about Guantanamo?" | moderate score
     """
-    from model.moderation import CommentInput
     from service.articles import ArticleStore
     from service.models import load_serving_model
 
@@ -447,7 +446,7 @@ def score(text: str | None, article_id: str | None, model_dir: Path | None) -> N
         raise click.UsageError("--article is empty: give an article id, or leave --article out")
     article = _article_text(ArticleStore(settings.data_dir), article_id, settings.data_dir) if article_id else None
     moderator, _ = load_serving_model(model_dir or settings.model_dir, settings.data_dir)
-    result = moderator.moderate([CommentInput(text, article)], top=settings.explain_top)[0].to_dict()
+    result = moderator.moderate_one(text, article, top=settings.explain_top).to_dict()
     click.echo(json.dumps({"model_version": moderator.version, **result}, indent=2, ensure_ascii=False))
 
 
